@@ -1,0 +1,59 @@
+"""The ``mmrnn`` command line: subcommand dispatch and one-line error reporting.
+
+User errors (:class:`multimodal_rnn.errors.MMRNNError`) print ``mmrnn: error: <message>`` on
+stderr and exit with status 2, without a traceback; unknown options are argparse's usage errors
+(also status 2). Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from types import ModuleType
+from typing import Sequence
+
+from multimodal_rnn import __version__
+from multimodal_rnn.errors import MMRNNError
+
+COMMANDS: tuple[str, ...] = ("data", "eval")
+"""Subcommand modules under ``apps.commands``, in the order ``mmrnn --help`` lists them."""
+
+
+def _load_commands() -> list[ModuleType]:
+    return [importlib.import_module(f"apps.commands.{name}") for name in COMMANDS]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="mmrnn",
+        description="Multimodal recurrent models: captioning, VQA, visual dialog, navigation.",
+    )
+    parser.add_argument("--version", action="version", version=f"mmrnn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in _load_commands():
+        sp = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(sp)
+        sp.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mmrnn`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except MMRNNError as exc:
+        print(f"mmrnn: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mmrnn: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""Checkpoints as data: one safetensors file whose header carries a JSON description.
+
+Layout of ``model.safetensors``:
+
+* tensors: the model's ``state_dict`` (float tensors stay in their dtype);
+* ``__metadata__["multimodal_rnn"]``: a JSON object with ``format_version``, ``task``,
+  ``model_name`` (a :data:`multimodal_rnn.registry.MODELS` name), ``model_config`` (the frozen
+  dataclass as a dict), ``vocab`` (a :class:`multimodal_rnn.vocab.Vocabulary` dict or null),
+  ``answers`` (answer list or null), ``step``, ``metrics``, ``extra`` and ``package_version``.
+
+Writes are atomic: the file is written next to its destination under a temporary name, flushed
+to disk and renamed over it, so a crash or a kill never leaves a half-written checkpoint where
+the last good one was. Loading never unpickles anything; every problem a user can cause
+(wrong file type, truncation, unknown model name, config mismatch) is a :class:`CheckpointError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from multimodal_rnn import __version__
+from multimodal_rnn.config import config_to_dict
+from multimodal_rnn.errors import CheckpointError, MMRNNError
+from multimodal_rnn.registry import MODELS, Registry
+
+FORMAT_VERSION = 1
+METADATA_KEY = "multimodal_rnn"
+_REQUIRED_KEYS = ("format_version", "task", "model_name", "model_config")
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint file holds; ``tensors`` is the model state dict."""
+
+    task: str
+    model_name: str
+    model_config: dict[str, Any]
+    tensors: dict[str, torch.Tensor]
+    vocab: dict[str, Any] | None = None
+    answers: list[str] | None = None
+    step: int = 0
+    metrics: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    package_version: str = __version__
+
+    def header(self) -> dict[str, Any]:
+        """The JSON header written into the file (everything but the tensors)."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "task": self.task,
+            "model_name": self.model_name,
+            "model_config": self.model_config,
+            "vocab": self.vocab,
+            "answers": self.answers,
+            "step": self.step,
+            "metrics": self.metrics,
+            "extra": self.extra,
+            "package_version": self.package_version,
+        }
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)`` then rename ``tmp_path`` over ``path`` (same directory, fsynced).
+
+    If ``write`` raises, the temporary file is removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: nn.Module,
+    *,
+    task: str,
+    model_name: str,
+    model_config: Any,
+    vocab: dict[str, Any] | None = None,
+    answers: list[str] | None = None,
+    step: int = 0,
+    metrics: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Atomically write ``model``'s weights and its description to ``path`` (a .safetensors file).
+
+    ``model_config`` may be the frozen dataclass or its dict. Tensors are copied to CPU and made
+    contiguous; tied parameters are stored once per name.
+    """
+    config = model_config if isinstance(model_config, dict) else config_to_dict(model_config)
+    ckpt = Checkpoint(
+        task=task,
+        model_name=model_name,
+        model_config=config,
+        tensors={},
+        vocab=vocab,
+        answers=answers,
+        step=int(step),
+        metrics=dict(metrics or {}),
+        extra=dict(extra or {}),
+    )
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    metadata = {METADATA_KEY: json.dumps(ckpt.header(), sort_keys=True)}
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+
+
+def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and validate only the JSON header of a checkpoint (no tensor data is loaded)."""
+    return _open(path, load_tensors=False)[0]
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Read a checkpoint file; raises :class:`CheckpointError` naming the file and the problem."""
+    header, tensors = _open(path, load_tensors=True)
+    return Checkpoint(
+        task=header["task"],
+        model_name=header["model_name"],
+        model_config=header["model_config"],
+        tensors=tensors,
+        vocab=header.get("vocab"),
+        answers=header.get("answers"),
+        step=int(header.get("step", 0)),
+        metrics=dict(header.get("metrics") or {}),
+        extra=dict(header.get("extra") or {}),
+        package_version=str(header.get("package_version", "unknown")),
+    )
+
+
+def _open(path: str | os.PathLike[str], *, load_tensors: bool) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory, expected a .safetensors checkpoint file")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {k: handle.get_tensor(k) for k in handle.keys()} if load_tensors else {}
+    except MMRNNError:
+        raise
+    except Exception as exc:  # safetensors raises its own error types for bad headers/sizes
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(
+            f"{path}: not a readable safetensors checkpoint (truncated, corrupt or another format: {reason})"
+        ) from None
+    if METADATA_KEY not in metadata:
+        raise CheckpointError(f"{path}: safetensors file without a multimodal_rnn header (not a model checkpoint of this package)")
+    try:
+        header = json.loads(metadata[METADATA_KEY])
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: checkpoint header is not valid JSON ({exc.msg})") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path}: checkpoint header is not a JSON object")
+    missing = [k for k in _REQUIRED_KEYS if k not in header]
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint header lacks {', '.join(missing)}")
+    if header["format_version"] != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {header['format_version']} is not supported (expected {FORMAT_VERSION})"
+        )
+    return header, tensors
+
+
+def load_model(
+    path: str | os.PathLike[str],
+    *,
+    task: str | None = None,
+    registry: Registry = MODELS,
+    **context: Any,
+) -> tuple[nn.Module, Checkpoint]:
+    """Rebuild a model from a checkpoint: registry name + config, then a strict weight load.
+
+    Args:
+        path: the .safetensors checkpoint.
+        task: if given, the checkpoint must be of this task ("caption", "vqa", ...).
+        registry: where model names are looked up.
+        context: extra keyword arguments for the builder (rarely needed: builders read sizes
+            from the config).
+
+    Returns:
+        ``(model, checkpoint)`` with the model in eval mode on CPU.
+    """
+    ckpt = load_checkpoint(path)
+    if task is not None and ckpt.task != task:
+        raise CheckpointError(f"{path}: checkpoint is for task {ckpt.task!r}, expected {task!r}")
+    try:
+        model = registry.build(ckpt.model_name, ckpt.model_config, **context)
+    except MMRNNError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    try:
+        result = model.load_state_dict(ckpt.tensors, strict=False)
+    except RuntimeError as exc:  # shape mismatches
+        detail = " ".join(str(exc).split())[:300]
+        raise CheckpointError(f"{path}: weights do not match model {ckpt.model_name!r}: {detail}") from None
+    problems = []
+    if result.missing_keys:
+        problems.append(f"missing {len(result.missing_keys)} tensor(s) e.g. {result.missing_keys[0]}")
+    if result.unexpected_keys:
+        problems.append(f"unexpected {len(result.unexpected_keys)} tensor(s) e.g. {result.unexpected_keys[0]}")
+    if problems:
+        raise CheckpointError(f"{path}: weights do not match model {ckpt.model_name!r}: {'; '.join(problems)}")
+    model.eval()
+    return model, ckpt

@@ -1,0 +1,97 @@
+"""Frozen dataclass configs: conversion to and from plain JSON data.
+
+Every component owns one frozen dataclass config. Configs are written into every checkpoint as
+JSON and rebuilt from it with :func:`config_from_dict`, which refuses unknown keys so that a typo
+in an override or a checkpoint from another model never passes silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any, Mapping, TypeVar
+
+from multimodal_rnn.errors import ConfigError
+
+C = TypeVar("C")
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """Return a JSON-ready dict of a (possibly nested) dataclass config; tuples become lists."""
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        raise TypeError(f"expected a dataclass instance, got {type(config).__name__}")
+    return _to_plain(dataclasses.asdict(config))
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+def config_from_dict(cls: type[C], data: Mapping[str, Any], *, where: str = "config") -> C:
+    """Build dataclass ``cls`` from ``data``; nested dataclass fields are built recursively.
+
+    Raises:
+        ConfigError: on a key that ``cls`` does not define, a missing required key, or a value
+            whose type does not fit (message names ``where`` and the key).
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected an object, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)} for {cls.__name__} "
+            f"(known: {', '.join(sorted(fields))})"
+        )
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        kwargs[name] = _coerce(hints.get(name, Any), value, f"{where}.{name}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # missing required fields
+        raise ConfigError(f"{where}: {exc}") from None
+    except ValueError as exc:  # __post_init__ validation
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return config_from_dict(hint, value, where=where)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(arg, value, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where}: value {value!r} does not fit {hint}")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
+        args = typing.get_args(hint)
+        item = args[0] if args else Any
+        return tuple(_coerce(item, v, where) for v in value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool):
+        if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+            raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
+    return value
+
+
+def override_config(config: C, overrides: Mapping[str, Any], *, where: str = "override") -> C:
+    """Return a copy of ``config`` with ``overrides`` applied; unknown keys are an error."""
+    merged = config_to_dict(config)
+    merged.update(overrides)
+    return config_from_dict(type(config), merged, where=where)

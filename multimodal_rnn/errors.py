@@ -1,0 +1,27 @@
+"""User-facing error types.
+
+Every error a user can cause (a missing or corrupt file, a malformed JSON, a wrong checkpoint,
+an unknown option) is raised as a subclass of :class:`MMRNNError` with a one-line message that
+names the file and the problem. The CLI prints that line and exits non-zero, without a traceback.
+Anything else is a bug and keeps its traceback.
+"""
+
+
+class MMRNNError(Exception):
+    """Base class of errors caused by user input; the message is one self-contained line."""
+
+
+class ConfigError(MMRNNError, ValueError):
+    """An unknown or invalid configuration key or value."""
+
+
+class InputError(MMRNNError, ValueError):
+    """An input file or value that cannot be used (missing, unreadable, too large, malformed)."""
+
+
+class DataFormatError(InputError):
+    """A dataset file that does not follow its documented format."""
+
+
+class CheckpointError(MMRNNError):
+    """A checkpoint that is not a valid multimodal_rnn checkpoint or does not match its model."""
