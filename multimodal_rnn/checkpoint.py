@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from safetensors import safe_open
@@ -31,6 +30,7 @@ from torch import nn
 from multimodal_rnn import __version__
 from multimodal_rnn.config import config_to_dict
 from multimodal_rnn.errors import CheckpointError, MMRNNError
+from multimodal_rnn.files import atomic_write
 from multimodal_rnn.registry import MODELS, Registry
 
 FORMAT_VERSION = 1
@@ -67,34 +67,6 @@ class Checkpoint:
             "extra": self.extra,
             "package_version": self.package_version,
         }
-
-
-def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)`` then rename ``tmp_path`` over ``path`` (same directory, fsynced).
-
-    If ``write`` raises, the temporary file is removed and ``path`` is left untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
 
 
 def save_checkpoint(
