@@ -30,6 +30,9 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> 
         write(tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

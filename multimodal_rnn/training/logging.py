@@ -1,0 +1,117 @@
+"""The run's metrics log: one JSON object per line in ``metrics.jsonl``, optionally mirrored to TensorBoard.
+
+Line kinds written by the trainer:
+
+* training: ``{"step", "epoch", "loss", "lr", ["encoder_lr"], ["grad_norm"], "time"}``; ``loss`` is
+  the mean training loss since the previous training line, ``lr`` the rate of the last update,
+  ``grad_norm`` the total gradient norm before clipping (only when clipping), ``time`` Unix seconds;
+* evaluation: ``{"step", "epoch", "eval": {name: value}, "best": bool, "time"}``.
+
+``epoch`` is 0-based. On resume the lines after the resumed step are dropped
+(:func:`truncate_metrics`), so the log of an interrupted and resumed run reads like an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from multimodal_rnn.checkpoint import atomic_write
+from multimodal_rnn.errors import ConfigError, InputError
+
+
+def require_tensorboard() -> None:
+    """Raise ConfigError if ``torch.utils.tensorboard`` cannot be used (the ``tensorboard`` package is missing)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter  # noqa: F401
+    except ImportError:
+        raise ConfigError("tensorboard=True but the 'tensorboard' package is not installed (pip install tensorboard)") from None
+
+
+class MetricsLog:
+    """Append-only JSONL metrics file (flushed per line) with an optional TensorBoard mirror.
+
+    Args:
+        path: the ``metrics.jsonl`` file (created with its folder if missing; appended to otherwise).
+        tensorboard_dir: if given, scalars are also written there with ``SummaryWriter``: training
+            lines as ``train/<key>``, evaluation metrics as ``eval/<name>``, at their ``step``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, tensorboard_dir: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "a", encoding="utf-8")
+        self._writer = None
+        if tensorboard_dir is not None:
+            require_tensorboard()
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(log_dir=str(tensorboard_dir))
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        """Append one record (a JSON object with a ``step``) and mirror its numbers to TensorBoard."""
+        self._file.write(json.dumps(dict(record)) + "\n")
+        self._file.flush()
+        if self._writer is None:
+            return
+        step = int(record["step"])
+        if "eval" in record:
+            for name, value in record["eval"].items():
+                self._writer.add_scalar(f"eval/{name}", value, step)
+        else:
+            for name, value in record.items():
+                if name not in ("step", "epoch", "time") and isinstance(value, (int, float)):
+                    self._writer.add_scalar(f"train/{name}", value, step)
+        self._writer.flush()
+
+    def close(self) -> None:
+        """Close the file and the TensorBoard writer."""
+        self._file.close()
+        if self._writer is not None:
+            self._writer.close()
+
+
+def read_metrics(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """All records of a metrics log; a line that is not a JSON object is an InputError naming the line."""
+    path = Path(path)
+    records = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{number}: not a JSON line ({exc.msg})") from None
+            if not isinstance(record, dict):
+                raise InputError(f"{path}:{number}: expected a JSON object")
+            records.append(record)
+    return records
+
+
+def truncate_metrics(path: str | os.PathLike[str], last_step: int) -> None:
+    """Atomically drop the lines whose ``step`` is after ``last_step`` (a missing file is left missing).
+
+    A torn last line (the process died while writing it) is dropped too.
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    kept = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and int(record.get("step", 0)) <= last_step:
+                kept.append(line if line.endswith("\n") else line + "\n")
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as out:
+            out.writelines(kept)
+
+    atomic_write(path, write)
