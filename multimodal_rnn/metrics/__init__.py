@@ -1,0 +1,8 @@
+"""Evaluation metrics as pure functions over plain Python data, checked against the official tools.
+
+Captioning (COCO caption evaluation, pycocoevalcap): :mod:`.bleu`, :mod:`.rouge`, :mod:`.cider`
+(CIDEr-D, also the reusable :class:`~multimodal_rnn.metrics.cider.CiderD` reward scorer),
+:mod:`.meteor` (the METEOR 1.5 jar, when Java is present) and :mod:`.caption` (raw text and
+COCO files in, every caption metric out). :mod:`.corpus` holds the input checks and the result
+type the caption metrics share.
+"""
