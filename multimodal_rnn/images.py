@@ -1,0 +1,88 @@
+"""Safe image reading for every app and dataset: one-line errors, pixel limits, EXIF, RGB.
+
+:func:`load_image` and :func:`load_image_bytes` return a fully decoded RGB ``PIL.Image`` with the
+EXIF orientation applied. Every problem a user can cause is an :class:`InputError` naming the
+file: missing, a directory, not an image, truncated or corrupt, or more pixels than allowed
+(checked from the header before decoding, so a decompression bomb is refused cheaply).
+Grayscale, palette, RGBA (composited on white), CMYK and 16-bit images are converted to RGB.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from multimodal_rnn.errors import InputError
+
+DEFAULT_MAX_PIXELS = 50_000_000
+"""Largest accepted width x height (50 megapixels)."""
+
+
+def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Read an image file as RGB; see the module docstring for the checks."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected an image file")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return load_image_bytes(data, name=str(path), max_pixels=max_pixels)
+
+
+def load_image_bytes(data: bytes, *, name: str = "<upload>", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode image bytes (e.g. an upload) as RGB; ``name`` is used in error messages."""
+    if not data:
+        raise InputError(f"{name}: empty file, not an image")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError:
+            raise InputError(f"{name}: not an image (unrecognised format)") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise InputError(f"{name}: image exceeds the decompression-bomb limit") from None
+        except Exception as exc:  # PIL raises assorted errors on malformed headers
+            raise InputError(f"{name}: corrupt image header ({_reason(exc)})") from None
+        width, height = image.size
+        if width * height > max_pixels:
+            raise InputError(f"{name}: image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}")
+        if width == 0 or height == 0:
+            raise InputError(f"{name}: image has no pixels ({width}x{height})")
+        try:
+            image.load()
+            image = ImageOps.exif_transpose(image)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise InputError(f"{name}: image exceeds the decompression-bomb limit") from None
+        except Exception as exc:  # truncated data, bad chunks, unsupported modes
+            raise InputError(f"{name}: truncated or corrupt image ({_reason(exc)})") from None
+    return to_rgb(image)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any PIL mode to 8-bit RGB; transparency is composited on white."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit grayscale: rescale to 8 bits
+        array = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
+        gray = np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(gray, mode="L").convert("RGB")
+    if image.mode == "P" and "transparency" in image.info or image.mode in ("RGBA", "LA", "PA"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _reason(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200] if text else type(exc).__name__
