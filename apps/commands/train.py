@@ -47,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     caption.add_argument("--seed", type=int, default=0)
     caption.add_argument("--device", default="auto", help="auto, cpu or cuda")
     caption.add_argument("--max-steps", type=int, default=None, help="stop after N updates (smoke runs)")
+    caption.add_argument("--log-every", type=int, default=10, metavar="N", help="log the training loss every N updates")
     caption.add_argument("--self-critical", action="store_true", help="SCST stage with CIDEr-D reward; needs --init-from")
     caption.add_argument("--scst-baseline", choices=["greedy", "mean"], default="greedy")
     caption.add_argument("--scst-samples", type=int, default=5)
@@ -89,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay, grad_clip=args.grad_clip, schedule=args.schedule,
         warmup_steps=args.warmup_steps, validation_metric="CIDEr", metric_mode="max",
         early_stopping_patience=args.patience, seed=args.seed, device=args.device, max_steps=args.max_steps,
+        log_every=args.log_every,
     )
     result = train_captioner(
         caption_records(args, "train"), caption_records(args, "val"), task_config, trainer_config, args.out,

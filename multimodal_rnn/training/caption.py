@@ -29,6 +29,7 @@ from multimodal_rnn.metrics.caption import caption_metrics
 from multimodal_rnn.metrics.cider import CiderD
 from multimodal_rnn.registry import MODELS
 from multimodal_rnn.training.self_critical import SelfCriticalObjective
+from multimodal_rnn.training.state import seed_everything
 from multimodal_rnn.training.trainer import Trainer, TrainerConfig, TrainerEvent, TrainResult
 from multimodal_rnn.vocab import Vocabulary, tokenize
 
@@ -155,6 +156,7 @@ def train_captioner(
 
     Returns the trainer's :class:`TrainResult` (best validation CIDEr-D and where it is saved).
     """
+    seed_everything(trainer_config.seed)  # the initial weights depend on the seed only
     model, vocab = _initial_model(train_records, config)
     transform = build_transform(model.config.encoder)
     captioner = Captioner(model, vocab, transform)
