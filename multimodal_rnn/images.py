@@ -1,10 +1,13 @@
 """Safe image reading for every app and dataset: one-line errors, pixel limits, EXIF, RGB.
 
-:func:`load_image` and :func:`load_image_bytes` return a fully decoded RGB ``PIL.Image`` with the
-EXIF orientation applied. Every problem a user can cause is an :class:`InputError` naming the
-file: missing, a directory, not an image, truncated or corrupt, or more pixels than allowed
-(checked from the header before decoding, so a decompression bomb is refused cheaply).
-Grayscale, palette, RGBA (composited on white), CMYK and 16-bit images are converted to RGB.
+:func:`load_image` (a file) and :func:`load_image_bytes` (e.g. an upload) return a fully decoded
+RGB ``PIL.Image`` with the EXIF orientation applied, so a truncated file fails here and not
+later inside a data loader. Every problem a user can cause is an :class:`InputError` naming
+the file: missing, a directory, empty, not an image, truncated or corrupt, or more pixels than
+``max_pixels`` (read from the header before anything is decoded, so a decompression bomb costs
+nothing). PIL's own bomb guard (``DecompressionBombError``, at twice ``Image.MAX_IMAGE_PIXELS``)
+is reported the same way; its warning is left to ``max_pixels``. Grayscale, palette, RGBA
+(composited on white), CMYK and 16-bit images are converted to 8-bit RGB.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import io
 import os
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -24,47 +28,52 @@ DEFAULT_MAX_PIXELS = 50_000_000
 
 
 def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Read an image file as RGB; see the module docstring for the checks."""
+    """Read an image file as RGB (see the module docstring for the checks)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected an image file")
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        handle = open(path, "rb")
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return load_image_bytes(data, name=str(path), max_pixels=max_pixels)
+    with handle:
+        return _decode(handle, str(path), max_pixels)
 
 
 def load_image_bytes(data: bytes, *, name: str = "<upload>", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Decode image bytes (e.g. an upload) as RGB; ``name`` is used in error messages."""
-    if not data:
+    """Decode image bytes as RGB; ``name`` stands for the file in error messages."""
+    return _decode(io.BytesIO(data), name, max_pixels)
+
+
+def _decode(stream: BinaryIO, name: str, max_pixels: int) -> Image.Image:
+    if stream.read(1) == b"":
         raise InputError(f"{name}: empty file, not an image")
+    stream.seek(0)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # max_pixels decides instead
         try:
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(stream)
         except UnidentifiedImageError:
             raise InputError(f"{name}: not an image (unrecognised format)") from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise InputError(f"{name}: image exceeds the decompression-bomb limit") from None
+        except Image.DecompressionBombError:
+            raise InputError(f"{name}: image exceeds PIL's decompression-bomb limit") from None
         except Exception as exc:  # PIL raises assorted errors on malformed headers
             raise InputError(f"{name}: corrupt image header ({_reason(exc)})") from None
         width, height = image.size
         if width * height > max_pixels:
-            raise InputError(f"{name}: image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}")
+            raise InputError(f"{name}: image is {width}x{height} = {width * height} pixels, "
+                             f"over the limit of {max_pixels}")
         if width == 0 or height == 0:
             raise InputError(f"{name}: image has no pixels ({width}x{height})")
         try:
-            image.load()
-            image = ImageOps.exif_transpose(image)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise InputError(f"{name}: image exceeds the decompression-bomb limit") from None
-        except Exception as exc:  # truncated data, bad chunks, unsupported modes
+            image.load()  # decode everything now: truncated data fails here
+            return to_rgb(ImageOps.exif_transpose(image))
+        except Image.DecompressionBombError:
+            raise InputError(f"{name}: image exceeds PIL's decompression-bomb limit") from None
+        except Exception as exc:  # truncated data, bad chunks, unsupported modes, bad EXIF
             raise InputError(f"{name}: truncated or corrupt image ({_reason(exc)})") from None
-    return to_rgb(image)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -75,8 +84,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
         array = np.asarray(image, dtype=np.float64)
         peak = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
         gray = np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return Image.fromarray(gray, mode="L").convert("RGB")
-    if image.mode == "P" and "transparency" in image.info or image.mode in ("RGBA", "LA", "PA"):
+        return Image.fromarray(gray).convert("RGB")  # uint8 (H, W) -> mode "L"
+    if (image.mode == "P" and "transparency" in image.info) or image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
