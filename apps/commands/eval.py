@@ -13,9 +13,10 @@ from typing import Any
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import write_json
 from multimodal_rnn.metrics.caption import evaluate_captions
+from multimodal_rnn.metrics.vqa import VQAEvaluation, evaluate_vqa
 
 NAME = "eval"
-HELP = "score predictions against official annotations (captioning: BLEU, METEOR, ROUGE-L, CIDEr)"
+HELP = "score predictions against official annotations (captioning: BLEU, METEOR, ROUGE-L, CIDEr; VQA accuracy)"
 
 _CAPTION_DESCRIPTION = """\
 COCO caption evaluation, with the numbers of pycocoevalcap's COCOEvalCap: BLEU-1..4, METEOR 1.5
@@ -31,9 +32,26 @@ examples:
 results format: [{"image_id": int, "caption": str}, ...]
 --out writes {"metrics", "unavailable", "num_images", "per_image"} as JSON."""
 
+_VQA_DESCRIPTION = """\
+VQA accuracy with the numbers of the official evaluation (GT-Vision-Lab/VQA vqaEval.py): per
+question, the mean over the 10 leave-one-out subsets of the human answers of min(1, matches / 3),
+after the official answer normalization (applied only when the human answers differ). Prints the
+overall accuracy and the accuracy per answer type and per question type, in percent. The results
+must hold exactly one answer for every annotated question, and nothing else."""
+
+_VQA_EPILOG = """\
+examples:
+  mmrnn eval vqa --questions v2_OpenEnded_mscoco_val2014_questions.json \\
+      --annotations v2_mscoco_val2014_annotations.json --results val_results.json
+  mmrnn eval vqa --questions q.json --annotations a.json --results r.json --out accuracy.json
+
+results format: [{"question_id": int, "answer": str}, ...]
+--out writes {"overall", "per_answer_type", "per_question_type", "answer_type_counts",
+"question_type_counts", "num_questions", "per_question"} as JSON; per_question accuracies are 0..1."""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register ``mmrnn eval <task>``; for now the task is ``caption``."""
+    """Register ``mmrnn eval <task>``: ``caption`` and ``vqa``."""
     tasks = parser.add_subparsers(dest="task", metavar="TASK", required=True)
     caption = tasks.add_parser(
         "caption",
@@ -49,6 +67,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     caption.add_argument("--out", type=Path, metavar="JSON", help="also write the metrics and per-image scores here")
     caption.add_argument("--no-meteor", action="store_true", help="skip METEOR (no Java start-up)")
     caption.set_defaults(_run_task=_run_caption)
+
+    vqa = tasks.add_parser(
+        "vqa",
+        help="VQA accuracy (overall, per answer type, per question type)",
+        description=_VQA_DESCRIPTION,
+        epilog=_VQA_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    vqa.add_argument("--questions", required=True, type=Path, metavar="JSON", help="VQA questions file")
+    vqa.add_argument("--annotations", required=True, type=Path, metavar="JSON", help="VQA annotations file")
+    vqa.add_argument("--results", required=True, type=Path, metavar="JSON", help="VQA results file")
+    vqa.add_argument("--out", type=Path, metavar="JSON", help="also write the accuracies and per-question scores here")
+    vqa.set_defaults(_run_task=_run_vqa)
 
 
 def format_metrics_table(report: dict[str, Any]) -> str:
@@ -70,6 +101,31 @@ def _run_caption(args: argparse.Namespace) -> int:
     if args.out is not None:
         try:
             write_json(args.out, report)
+        except OSError as exc:
+            raise InputError(f"{args.out}: cannot write ({exc.strerror or exc})") from None
+    return 0
+
+
+def format_vqa_tables(evaluation: VQAEvaluation) -> str:
+    """The overall accuracy, then (type, accuracy, questions) tables per answer and per question type."""
+    lines = [f"overall accuracy  {evaluation.overall:.2f}  ({evaluation.num_questions} questions)"]
+    tables = [
+        ("answer type", evaluation.per_answer_type, evaluation.answer_type_counts),
+        ("question type", evaluation.per_question_type, evaluation.question_type_counts),
+    ]
+    for title, accuracies, counts in tables:
+        width = max(len(title), *(len(name) for name in accuracies))
+        lines += ["", f"{title:<{width}}  {'accuracy':>8}  {'questions':>9}"]
+        lines += [f"{name:<{width}}  {accuracies[name]:>8.2f}  {counts[name]:>9}" for name in sorted(accuracies)]
+    return "\n".join(lines)
+
+
+def _run_vqa(args: argparse.Namespace) -> int:
+    evaluation = evaluate_vqa(args.questions, args.annotations, args.results)
+    print(format_vqa_tables(evaluation))
+    if args.out is not None:
+        try:
+            write_json(args.out, evaluation.to_dict())
         except OSError as exc:
             raise InputError(f"{args.out}: cannot write ({exc.strerror or exc})") from None
     return 0
