@@ -63,8 +63,18 @@ def test_self_critical_stage_and_predict_eval(shapes: Path, tmp_path: Path, caps
     assert sorted(p["image_id"] for p in predictions) == sorted(
         i["id"] for i in json.loads((shapes / "captions_test.json").read_text())["images"])
     assert main(["eval", "caption", "--results", str(results), "--annotations", str(shapes / "captions_test.json"),
-                 "--no-meteor"]) == 0
+                 "--no-meteor", "--scenes", str(shapes / "scenes_test.json"), "--out", str(tmp_path / "m.json")]) == 0
     assert "CIDEr" in capsys.readouterr().out
+    report = json.loads((tmp_path / "m.json").read_text())
+    assert 0.0 <= report["metrics"]["Faithfulness"] <= 1.0
+    references = [{"image_id": a["image_id"], "caption": a["caption"]}
+                  for a in json.loads((shapes / "captions_test.json").read_text())["annotations"]]
+    first = list({r["image_id"]: r for r in references}.values())  # one true caption per image
+    (tmp_path / "true.json").write_text(json.dumps(first))
+    assert main(["eval", "caption", "--results", str(tmp_path / "true.json"), "--annotations",
+                 str(shapes / "captions_test.json"), "--no-meteor", "--scenes", str(shapes / "scenes_test.json"),
+                 "--out", str(tmp_path / "t.json")]) == 0
+    assert json.loads((tmp_path / "t.json").read_text())["metrics"]["Faithfulness"] == 1.0
 
 
 def test_train_refuses_bad_options(shapes: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from multimodal_rnn.errors import InputError
-from multimodal_rnn.files import write_json
+from multimodal_rnn.files import read_json, write_json
+from multimodal_rnn.metrics.faithfulness import faithfulness, read_scene_graphs
 from multimodal_rnn.metrics.caption import evaluate_captions
 from multimodal_rnn.metrics.vqa import VQAEvaluation, evaluate_vqa
 
@@ -66,6 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     caption.add_argument("--out", type=Path, metavar="JSON", help="also write the metrics and per-image scores here")
     caption.add_argument("--no-meteor", action="store_true", help="skip METEOR (no Java start-up)")
+    caption.add_argument("--scenes", type=Path, metavar="JSON",
+                         help="shapes-world scene graphs (scenes_{split}.json): also report faithfulness, the share "
+                              "of captions whose every claim is true of the scene")
     caption.set_defaults(_run_task=_run_caption)
 
     vqa = tasks.add_parser(
@@ -97,6 +101,11 @@ def format_metrics_table(report: dict[str, Any]) -> str:
 
 def _run_caption(args: argparse.Namespace) -> int:
     report = evaluate_captions(args.results, args.annotations, meteor=not args.no_meteor)
+    if args.scenes is not None:
+        results = {entry["image_id"]: entry["caption"] for entry in read_json(args.results)}
+        verdicts = faithfulness(results, read_scene_graphs(args.scenes))
+        report["metrics"]["Faithfulness"] = verdicts.score
+        report["faithfulness_failures"] = verdicts.failure_counts()
     print(format_metrics_table(report))
     if args.out is not None:
         try:
