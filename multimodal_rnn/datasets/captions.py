@@ -193,7 +193,8 @@ class CaptionDataset(Dataset):
 
 
 def collate_captions(items: Sequence[dict[str, Any] | None], pad_id: int = 0) -> dict[str, Any]:
-    """Stack images (B, 3, H, W); pad ``tokens`` to (B, T) with ``pad_id``; drop ``None`` items.
+    """Stack images (B, 3, H, W) or grid features (B, N, D); pad ``tokens`` to (B, T) with
+    ``pad_id``; drop ``None`` items.
 
     The batch also carries ``lengths`` (B,) (tokens incl. bos/eos), ``image_id`` and ``index``
     lists, and ``num_skipped`` (how many unreadable images were dropped from this batch).
@@ -202,7 +203,9 @@ def collate_captions(items: Sequence[dict[str, Any] | None], pad_id: int = 0) ->
     batch: dict[str, Any] = {"num_skipped": len(items) - len(kept)}
     if not kept:
         return batch
-    batch["image"] = torch.stack([item["image"] for item in kept])  # (B, 3, H, W)
+    for key in ("image", "grid"):  # pixels (B, 3, H, W) or cached grid features (B, N, D)
+        if key in kept[0]:
+            batch[key] = torch.stack([item[key] for item in kept])
     batch["image_id"] = [item["image_id"] for item in kept]
     batch["index"] = [item["index"] for item in kept]
     if "tokens" in kept[0]:

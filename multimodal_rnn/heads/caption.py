@@ -106,7 +106,7 @@ class CaptionModel(nn.Module):
         """Teacher forcing through :meth:`step`.
 
         Args:
-            batch: ``image`` (B, 3, H, W); ``tokens`` (B, T) with bos ... eos then pad;
+            batch: ``image`` (B, 3, H, W) or precomputed ``grid`` features (B, N, D); ``tokens`` (B, T) with bos ... eos then pad;
                 optional ``scheduled_sampling`` probability of feeding the model's own sampled
                 word instead of the reference (Bengio et al. 2015).
 
@@ -116,7 +116,11 @@ class CaptionModel(nn.Module):
         """
         tokens = batch["tokens"]
         inputs, targets = tokens[:, :-1], tokens[:, 1:]  # (B, T-1) each
-        state = self.start(self.encode(batch["image"]))
+        if "grid" in batch:  # precomputed features of a frozen encoder
+            grid = batch["grid"]
+            state = self.start(EncodedImage(grid, grid.mean(dim=1)))
+        else:
+            state = self.start(self.encode(batch["image"]))
         sampling = float(batch.get("scheduled_sampling", 0.0))
         steps, attention_sum = [], None
         for t in range(inputs.shape[1]):

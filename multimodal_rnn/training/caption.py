@@ -22,6 +22,7 @@ from multimodal_rnn.captioning import Captioner
 from multimodal_rnn.checkpoint import save_checkpoint
 from multimodal_rnn.config import config_from_dict, config_to_dict
 from multimodal_rnn.datasets.captions import CaptionDataset, CaptionRecord, collate_captions
+from multimodal_rnn.datasets.feature_cache import CachedCaptionDataset, build_feature_cache
 from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import ConfigError, InputError
 from multimodal_rnn.heads.caption import CaptionModel, CaptionModelConfig
@@ -53,6 +54,8 @@ class CaptionTrainingConfig:
         self_critical: train with SCST (start from ``init_from``); ``scst_samples`` captions per
             image, baseline "greedy" or "mean".
         init_from: a caption checkpoint whose weights (and vocabulary) start the run.
+        feature_cache: a folder for precomputed grid features of the training images (needs a
+            frozen encoder, ``encoder.trainable = False``); built once, memory-mapped after.
     """
 
     model_name: str = "show_attend_tell"
@@ -68,6 +71,7 @@ class CaptionTrainingConfig:
     scst_samples: int = 5
     scst_baseline: str = "greedy"
     init_from: str | None = None
+    feature_cache: str | None = None
 
 
 def build_vocabulary(records: Sequence[CaptionRecord], *, min_count: int) -> Vocabulary:
@@ -92,8 +96,10 @@ class _ScheduledSampling:
         self.steps_per_epoch = 1  # set from the trainer before training starts
         self.probability = 0.0
 
-    def __call__(self, items: list[Any]) -> dict[str, Any]:
+    def __call__(self, items: list[Any]) -> dict[str, Any] | None:
         batch = collate_captions(items, pad_id=self.pad_id)
+        if "image" not in batch and "grid" not in batch:
+            return None  # every image of the batch was unreadable: the trainer skips it
         if self.probability > 0:
             batch["scheduled_sampling"] = self.probability
         return batch
@@ -180,10 +186,16 @@ def train_captioner(
             model, CiderD(references), references, vocab.decode,
             num_samples=config.scst_samples, baseline=config.scst_baseline,
         )
-        collate: Callable[[list[Any]], Any] = collate_captions
+        collate: Callable[[list[Any]], Any] = _collate_images
         evaluate_module = lambda wrapped: evaluate(wrapped.model)  # noqa: E731
+    elif config.feature_cache is not None:
+        if model.config.encoder.trainable:
+            raise ConfigError("a feature cache needs a frozen encoder: set the model option encoder.trainable to false")
+        build_feature_cache(model.encoder, train_records, transform, load_image, config.feature_cache)
+        train_set = CachedCaptionDataset(train_records, config.feature_cache, encode)
     else:
         train_set = CaptionDataset(train_records, transform, load_image, encode)
+    if not config.self_critical:
         sampling = _ScheduledSampling(config, vocab.pad_id)
         callbacks.append(sampling.on_event)
         module, collate, evaluate_module = model, sampling, evaluate
@@ -193,6 +205,11 @@ def train_captioner(
         sampling.steps_per_epoch = trainer.steps_per_epoch
         sampling.update(trainer.step)
     return trainer.fit()
+
+
+def _collate_images(items: list[Any]) -> dict[str, Any] | None:
+    batch = collate_captions(items)
+    return batch if "image" in batch else None
 
 
 def _initial_model(records: Sequence[CaptionRecord], config: CaptionTrainingConfig) -> tuple[CaptionModel, Vocabulary]:

@@ -219,7 +219,8 @@ class Trainer:
         model: ``forward(batch: dict) -> dict`` with a scalar ``"loss"``; moved to the device.
         config: the :class:`TrainerConfig`.
         train_dataset: a map-style dataset (``len`` and integer indexing).
-        collate_fn: turns a list of dataset items into one batch.
+        collate_fn: turns a list of dataset items into one batch, or None when none of them is
+            usable; such a batch is consumed without an update.
         out_dir: the run folder; a fresh run refuses a folder that already holds a training state.
         evaluate: ``evaluate(model) -> {name: float}``, called on every process in eval mode under
             ``torch.no_grad`` with the bare (unwrapped) model; values are averaged over processes.
@@ -362,7 +363,8 @@ class Trainer:
             batches = self.progress(loader, total=len(remaining), desc=f"epoch {self.epoch + 1}/{config.epochs}")
         try:
             for batch in batches:
-                self._train_step(batch, log)
+                if batch is not None:  # None: the collate function found no usable item (e.g. unreadable images)
+                    self._train_step(batch, log)
                 self.batch_in_epoch += 1
                 if self.batch_in_epoch == self.steps_per_epoch:
                     break
