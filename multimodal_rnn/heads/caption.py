@@ -59,7 +59,7 @@ class CaptionModelConfig:
     pad_id: int = 0
     bos_id: int = 1
     eos_id: int = 2
-    max_length: int = 20
+    max_length: int = 25
 
     def __post_init__(self) -> None:
         if len({self.pad_id, self.bos_id, self.eos_id}) != 3:

@@ -61,7 +61,7 @@ class CaptionTrainingConfig:
     model_name: str = "show_attend_tell"
     model: dict[str, Any] = field(default_factory=dict)
     min_count: int = 1
-    max_caption_length: int = 16
+    max_caption_length: int = 24
     eval_beam_size: int = 1
     eval_max_images: int = 0
     scheduled_sampling_max: float = 0.0
