@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,11 @@ from pycocotools.coco import COCO
 import apps.cli
 from multimodal_rnn.config import config_from_dict
 from multimodal_rnn.datasets.captions import read_coco_captions
+from multimodal_rnn.datasets.shapes_dialog import ANSWER_MEANINGS
 from multimodal_rnn.datasets.shapes import (
+    ANSWER_POOL,
     ShapesConfig,
+    answer_relevance,
     captions_for,
     dialog_for,
     generate_shapes_world,
@@ -168,16 +172,43 @@ def test_dense_annotations_cover_one_val_round_per_dialog(world: Path) -> None:
     dense = _load(world, "visdial_val_dense_annotations.json")
     dialogs = {d["image_id"]: d for d in _load(world, "visdial_val.json")["data"]["dialogs"]}
     assert sorted(d["image_id"] for d in dense) == sorted(dialogs)
-    partial = 0
     for entry in dense:
         assert set(entry) == {"image_id", "round_id", "gt_relevance"}
         turn = dialogs[entry["image_id"]]["dialog"][entry["round_id"] - 1]
         relevance = entry["gt_relevance"]
-        assert len(relevance) == 100 and set(relevance) <= {0.0, 0.5, 1.0}
+        assert len(relevance) == 100 and set(relevance) == {0.0, 1.0}  # no rewording of the gt is offered
         assert relevance[turn["gt_index"]] == 1.0 and relevance.count(1.0) == 1
-        partial += relevance.count(0.5)
-    assert partial > 0
     assert not list(world.glob("visdial_t*_dense_annotations.json"))
+
+
+def test_no_wrong_option_means_the_same_as_the_ground_truth(world: Path) -> None:
+    checked = 0
+    for split in SPLITS:
+        data = _load(world, f"visdial_{split}.json")["data"]
+        answers = data["answers"]
+        for dialog in data["dialogs"]:
+            for turn in dialog["dialog"]:
+                if "answer" not in turn:
+                    continue
+                truth = answers[turn["answer"]]
+                wrong = [answers[i] for k, i in enumerate(turn["answer_options"]) if k != turn["gt_index"]]
+                assert [o for o in wrong if ANSWER_MEANINGS[o] == ANSWER_MEANINGS[truth]] == [], (split, truth)
+                checked += 1
+    assert checked > 300
+
+
+def test_every_meaning_leaves_99_wrong_options_and_has_rewordings() -> None:
+    meanings = Counter(ANSWER_MEANINGS.values())
+    assert set(ANSWER_POOL) == set(ANSWER_MEANINGS) and len(ANSWER_POOL) == 134
+    assert len(ANSWER_POOL) - max(meanings.values()) >= 99
+    assert ANSWER_MEANINGS["yes"] == ANSWER_MEANINGS["yes it is"] == ANSWER_MEANINGS["yes there are two"]
+    assert ANSWER_MEANINGS["red"] == ANSWER_MEANINGS["it looks red"] != ANSWER_MEANINGS["blue"]
+    rounds = dialog_for(make_scene(random.Random(11), ShapesConfig()), random.Random(12))["rounds"]
+    for turn in rounds:
+        options = turn["answer_options"]
+        assert options[turn["gt_index"]] == turn["answer"] and len(set(options)) == 100
+        assert [ANSWER_MEANINGS[o] for o in options].count(ANSWER_MEANINGS[turn["answer"]]) == 1
+        assert answer_relevance(turn["answer"], options) == [float(o == turn["answer"]) for o in options]
 
 
 def test_manifest_records_the_config(world: Path) -> None:

@@ -13,9 +13,15 @@ make sense with the history:
   ``"is it small"``) for another object, which becomes the focus.
 
 Answers come in a few phrasings per meaning (``"yes"``, ``"yes it is"``; ``"red"``, ``"it is
-red"``, ``"it looks red"``). The 99 wrong options of a round are distinct strings drawn from
-:data:`ANSWER_POOL`, every answer this module can give; options that mean the same as the ground
-truth in other words get relevance 0.5 in :func:`answer_relevance` (dense annotations).
+red"``, ``"it looks red"``); :data:`ANSWER_MEANINGS` maps every phrasing to its meaning (all
+yes-answers share ``"yes"``, so ``"yes there are two"`` means the same as ``"yes it is"``).
+
+**Options rule.** The 99 wrong options of a round are distinct strings drawn from
+:data:`ANSWER_POOL`, every answer this module can give, *leaving out every answer with the
+ground truth's meaning*: no wrong option is a rewording of the right one, so exactly one option
+is correct and a model that understands the question can rank it first (MRR 1 is reachable).
+:func:`answer_relevance` still gives 0.5 to a same-meaning option, but generated rounds never
+have one, so their dense annotations are 1.0 for the ground truth and 0.0 elsewhere.
 """
 
 from __future__ import annotations
@@ -108,12 +114,18 @@ def _answer_meanings() -> dict[str, str]:
 
 
 ANSWER_MEANINGS: dict[str, str] = _answer_meanings()
+"""Every dialog answer -> its meaning: ``"yes"``, ``"no"``, ``"count 2"``, ``"color red"``,
+``"object small red circle"``, ... (a round's wrong options never share the answer's meaning)."""
 ANSWER_POOL: tuple[str, ...] = tuple(sorted(ANSWER_MEANINGS))
 """Every dialog answer, sorted; wrong answer options are drawn from it (134 strings)."""
 
 
 def answer_relevance(answer: str, options: Sequence[str]) -> list[float]:
-    """Dense relevance of each option: 1.0 for ``answer``, 0.5 for the same meaning, else 0.0."""
+    """Dense relevance of each option: 1.0 for ``answer``, 0.5 for the same meaning, else 0.0.
+
+    Options made by :func:`dialog_for` never share the answer's meaning, so on them this is 1.0
+    for the ground truth and 0.0 for the other 99.
+    """
     meaning = ANSWER_MEANINGS.get(answer)
     return [1.0 if o == answer else 0.5 if ANSWER_MEANINGS.get(o) == meaning else 0.0 for o in options]
 
@@ -170,9 +182,10 @@ def dialog_for(scene: Scene, rng: random.Random, caption: str | None = None) -> 
 
 
 def _options(answer: str, rng: np.random.Generator) -> dict[str, object]:
-    """The answer at a random position among 99 distinct other answers from the pool, shuffled."""
-    drawn = (ANSWER_POOL[i] for i in rng.permutation(len(ANSWER_POOL))[:OPTIONS_PER_ROUND].tolist())
-    options = [o for o in drawn if o != answer][: OPTIONS_PER_ROUND - 1]
+    """The answer at a random position among 99 distinct pool answers of other meanings, shuffled."""
+    meaning = ANSWER_MEANINGS[answer]
+    drawn = (ANSWER_POOL[i] for i in rng.permutation(len(ANSWER_POOL)).tolist())
+    options = [o for o in drawn if ANSWER_MEANINGS[o] != meaning][: OPTIONS_PER_ROUND - 1]
     gt_index = int(rng.integers(OPTIONS_PER_ROUND))
     options.insert(gt_index, answer)
     return {"answer_options": options, "gt_index": gt_index}
