@@ -15,9 +15,12 @@ from multimodal_rnn.files import read_json, write_json
 from multimodal_rnn.metrics.faithfulness import faithfulness, read_scene_graphs
 from multimodal_rnn.metrics.caption import evaluate_captions
 from multimodal_rnn.metrics.vqa import VQAEvaluation, evaluate_vqa
+from multimodal_rnn.datasets.visdial import check_dense_rounds, read_dense_annotations, read_visdial
+from multimodal_rnn.metrics.dialog import METRIC_NAMES, DialogEvaluation, evaluate_submission, read_submission
 
 NAME = "eval"
-HELP = "score predictions against official annotations (captioning: BLEU, METEOR, ROUGE-L, CIDEr; VQA accuracy)"
+HELP = ("score predictions against official annotations (captioning: BLEU, METEOR, ROUGE-L, CIDEr; VQA accuracy; "
+        "visual dialog: R@k, MRR, mean rank, NDCG)")
 
 _CAPTION_DESCRIPTION = """\
 COCO caption evaluation, with the numbers of pycocoevalcap's COCOEvalCap: BLEU-1..4, METEOR 1.5
@@ -50,9 +53,25 @@ results format: [{"question_id": int, "answer": str}, ...]
 --out writes {"overall", "per_answer_type", "per_question_type", "answer_type_counts",
 "question_type_counts", "num_questions", "per_question"} as JSON; per_question accuracies are 0..1."""
 
+_DIALOG_DESCRIPTION = """\
+VisDial v1.0 retrieval metrics with the numbers of visdial-challenge-starter-pytorch metrics.py:
+the rank of the ground-truth option among the 100 (1-based), R@1/5/10 (percent), mean rank and
+MRR over the submitted rounds that have a ground-truth answer, and with --dense NDCG over the
+densely annotated rounds (k = options with relevance > 0). Every submitted round must be a
+round of the dialogs file; every densely annotated round must be submitted."""
+
+_DIALOG_EPILOG = """\
+examples:
+  mmrnn eval dialog --dialogs visdial_1.0_val.json --results submission.json \\
+      --dense visdial_1.0_val_dense_annotations.json
+  mmrnn eval dialog --dialogs visdial_val.json --results submission.json --out metrics.json
+
+results format: [{"image_id": int, "round_id": int (1-based), "ranks": [100 ints, a permutation of 1..100]}, ...]
+--out writes {"metrics", "num_rounds", "num_dense_rounds", "per_round"} as JSON; recalls are 0..1 there."""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register ``mmrnn eval <task>``: ``caption`` and ``vqa``."""
+    """Register ``mmrnn eval <task>``: ``caption``, ``vqa`` and ``dialog``."""
     tasks = parser.add_subparsers(dest="task", metavar="TASK", required=True)
     caption = tasks.add_parser(
         "caption",
@@ -84,6 +103,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     vqa.add_argument("--results", required=True, type=Path, metavar="JSON", help="VQA results file")
     vqa.add_argument("--out", type=Path, metavar="JSON", help="also write the accuracies and per-question scores here")
     vqa.set_defaults(_run_task=_run_vqa)
+
+    dialog = tasks.add_parser(
+        "dialog",
+        help="visual dialog retrieval metrics (R@1/5/10, MRR, mean rank, NDCG)",
+        description=_DIALOG_DESCRIPTION,
+        epilog=_DIALOG_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dialog.add_argument("--dialogs", required=True, type=Path, metavar="JSON", help="VisDial v1.0 dialogs file")
+    dialog.add_argument("--results", required=True, type=Path, metavar="JSON", help="submission (ranks per round)")
+    dialog.add_argument("--dense", type=Path, metavar="JSON", help="dense relevance annotations: also report NDCG")
+    dialog.add_argument("--out", type=Path, metavar="JSON", help="also write the metrics and per-round ranks here")
+    dialog.set_defaults(_run_task=_run_dialog)
 
 
 def format_metrics_table(report: dict[str, Any]) -> str:
@@ -132,6 +164,43 @@ def format_vqa_tables(evaluation: VQAEvaluation) -> str:
 def _run_vqa(args: argparse.Namespace) -> int:
     evaluation = evaluate_vqa(args.questions, args.annotations, args.results)
     print(format_vqa_tables(evaluation))
+    if args.out is not None:
+        try:
+            write_json(args.out, evaluation.to_dict())
+        except OSError as exc:
+            raise InputError(f"{args.out}: cannot write ({exc.strerror or exc})") from None
+    return 0
+
+
+_DIALOG_LABELS = {"r@1": "R@1", "r@5": "R@5", "r@10": "R@10", "mean_rank": "Mean rank", "mrr": "MRR", "ndcg": "NDCG"}
+
+
+def format_dialog_table(evaluation: DialogEvaluation) -> str:
+    """A (metric, value) table: recalls in percent, then mean rank, MRR and NDCG; n/a when not computable."""
+    rows = [("metric", "value")]
+    for name in METRIC_NAMES:
+        value = evaluation.metrics[name]
+        label = _DIALOG_LABELS[name]
+        if value is None:
+            reason = "no --dense annotations" if name == "ndcg" else "no submitted round has a ground truth"
+            rows.append((label, f"n/a ({reason})"))
+        elif name.startswith("r@"):
+            rows.append((label, f"{100.0 * value:.2f}"))
+        else:
+            rows.append((label, f"{value:.4f}"))
+    rows += [("rounds", str(evaluation.num_rounds)), ("dense rounds", str(evaluation.num_dense_rounds))]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def _run_dialog(args: argparse.Namespace) -> int:
+    data = read_visdial(args.dialogs)
+    dense = None
+    if args.dense is not None:
+        dense = read_dense_annotations(args.dense)
+        check_dense_rounds(data, dense, where=str(args.dense))
+    evaluation = evaluate_submission(read_submission(args.results), data.gt_indices(), dense, where=str(args.results))
+    print(format_dialog_table(evaluation))
     if args.out is not None:
         try:
             write_json(args.out, evaluation.to_dict())

@@ -1,0 +1,147 @@
+"""VQA heads: every registered model runs and learns, a tiny model overfits, checkpoints round-trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+import multimodal_rnn.heads.vqa  # noqa: F401
+from multimodal_rnn.answering import Answerer
+from multimodal_rnn.checkpoint import save_checkpoint
+from multimodal_rnn.datasets.vqa import AnswerVocabulary, build_question_vocabulary, collate_vqa, encode_question, VQARecord
+from multimodal_rnn.encoders.image import build_transform
+from multimodal_rnn.errors import CheckpointError, ConfigError, InputError
+from multimodal_rnn.heads.vqa import VQAModelConfig
+from multimodal_rnn.registry import MODELS
+
+COLORS = {"red": (220, 30, 30), "blue": (30, 30, 220), "green": (30, 200, 30)}
+QUESTIONS = [("what color is the square?", "red"), ("is the square on the left?", "yes"),
+             ("what color is the square?", "blue"), ("is the square on the left?", "no"),
+             ("what color is the square?", "green"), ("is the square on the left?", "yes")]
+SMALL = {"embed_size": 16, "hidden_size": 32, "attention_size": 16, "fusion_size": 32, "classifier_size": 32,
+         "dropout": 0.0, "encoder": {"channels": [8, 16, 16, 16], "image_size": 32}}
+
+
+def _images() -> list[Image.Image]:
+    """Square of QUESTIONS[2k]'s color, on the left when QUESTIONS[2k+1] says yes."""
+    images = []
+    for (_, color), (_, left) in zip(QUESTIONS[::2], QUESTIONS[1::2]):
+        image = Image.new("RGB", (32, 32), (200, 200, 200))
+        x = 2 if left == "yes" else 18
+        image.paste(COLORS[color], (x, 8, x + 12, 20))
+        images += [image, image]
+    return images
+
+
+def _vocabularies() -> tuple[object, AnswerVocabulary]:
+    records = [VQARecord(i, i // 2, q, "", (a,) * 10) for i, (q, a) in enumerate(QUESTIONS)]
+    return build_question_vocabulary(records), AnswerVocabulary.build(records)
+
+
+def _build(name: str, **overrides: object) -> tuple[torch.nn.Module, object, AnswerVocabulary]:
+    vocab, answers = _vocabularies()
+    config = {**SMALL, **overrides, "num_words": len(vocab), "num_answers": len(answers)}
+    return MODELS.build(name, config), vocab, answers
+
+
+def _batch(model: torch.nn.Module, vocab: object, answers: AnswerVocabulary) -> dict[str, object]:
+    transform = build_transform(model.config.encoder)
+    items = [{"image": transform(image), "image_id": index // 2, "index": [index], "question_id": [index],
+              "question": [torch.tensor(encode_question(vocab, q, 30))], "targets": [answers.targets([a] * 10)]}
+             for index, (image, (q, a)) in enumerate(zip(_images(), QUESTIONS))]
+    return collate_vqa(items, num_answers=len(answers), pad_id=vocab.pad_id)
+
+
+VARIANTS = [{}, {"loss": "softmax"}, {"normalize_image": False, "grid_coordinates": False}]
+
+
+@pytest.mark.parametrize("overrides", VARIANTS, ids=["bce", "softmax", "unnormalized-no-coordinates"])
+@pytest.mark.parametrize("name", MODELS.names(task="vqa"))
+def test_every_vqa_model_runs_and_backpropagates(name: str, overrides: dict[str, object]) -> None:
+    torch.manual_seed(0)
+    model, vocab, answers = _build(name, dropout=0.1, **overrides)
+    batch = _batch(model, vocab, answers)
+    assert batch["image"].shape[0] == 3 and batch["image_index"].tolist() == [0, 0, 1, 1, 2, 2]
+    out = model.train()(batch)
+    assert out["logits"].shape == (6, len(answers)) and torch.isfinite(out["loss"])
+    out["loss"].backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters() if p.requires_grad)
+    if model.attends:
+        grid = model.encoder.grid_shape
+        assert out["attention"].shape == (6, model.config.glimpses, grid[0] * grid[1])
+        assert torch.allclose(out["attention"].sum(dim=2), torch.ones(6, model.config.glimpses), atol=1e-5)
+    without_targets = model.eval()({k: v for k, v in batch.items() if k != "targets"})
+    assert "loss" not in without_targets and without_targets["logits"].shape == (6, len(answers))
+
+
+def test_bce_loss_sums_over_answers_and_softmax_skips_unanswered_rows() -> None:
+    model, _, _ = _build("lstm_q_norm_i")
+    logits, targets = torch.zeros(2, 4), torch.tensor([[1.0, 0.3, 0, 0], [0, 0, 0, 0]])
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="sum") / 2
+    assert model.loss(logits, targets).item() == pytest.approx(expected.item())
+    softmax, _, _ = _build("lstm_q_norm_i", loss="softmax")
+    assert softmax.loss(torch.zeros(2, 4), targets).item() == pytest.approx(torch.log(torch.tensor(4.0)).item())
+    assert softmax.loss(torch.zeros(1, 4), torch.zeros(1, 4)).item() == 0.0
+
+
+@pytest.mark.parametrize("overrides, message", [({"glimpses": 1}, "glimpses"), ({"loss": "hinge"}, "loss"),
+                                                ({"num_answers": 0}, "num_answers"), ({"max_question_length": 0}, "max_question")])
+def test_config_refuses_impossible_values(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        VQAModelConfig(**{"num_words": 10, "num_answers": 3, **overrides})
+
+
+@pytest.mark.parametrize("name", MODELS.names(task="vqa"))
+def test_tiny_model_overfits_a_handful_of_questions(name: str) -> None:
+    torch.manual_seed(0)
+    model, vocab, answers = _build(name)
+    batch = _batch(model, vocab, answers)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    model.train()
+    for _ in range(150):
+        optimizer.zero_grad()
+        loss = model(batch)["loss"]
+        loss.backward()
+        optimizer.step()
+        if loss.item() < 0.05:
+            break
+    answerer = Answerer(model, vocab, answers, build_transform(model.config.encoder))
+    predicted = [result.answers[0][0] for result in answerer.answer(_images(), [q for q, _ in QUESTIONS], top=1)]
+    assert predicted == [a for _, a in QUESTIONS]
+
+
+def _checkpoint(tmp_path: Path, name: str = "saaa") -> Path:
+    torch.manual_seed(0)
+    model, vocab, answers = _build(name)
+    path = tmp_path / f"{name}.safetensors"
+    save_checkpoint(path, model, task="vqa", model_name=name, model_config=model.config, vocab=vocab.to_dict(),
+                    answers=list(answers.answers))
+    return path
+
+
+def test_checkpoint_round_trip_through_the_answerer(tmp_path: Path) -> None:
+    path = _checkpoint(tmp_path)
+    first, second = Answerer.from_checkpoint(path), Answerer.from_checkpoint(path)
+    assert isinstance(first.model.config, VQAModelConfig) and first.answers.answers == second.answers.answers
+    image, question = _images()[0], QUESTIONS[0][0]
+    top = first.ask(image, question, top=3)
+    assert top == second.ask(image, question, top=3) and len(top) == 3
+    assert [p for _, p in top] == sorted((p for _, p in top), reverse=True) and all(0 < p < 1 for _, p in top)
+    result = first.answer([image], [question], with_attention=True)[0]
+    assert result.attention is not None and result.attention.shape == (2, *first.model.encoder.grid_shape)
+    assert torch.allclose(result.attention.flatten(1).sum(1), torch.ones(2), atol=1e-5)
+    assert first.ask(image, question + " hexagon zebra " * 5000, top=1)[0][0] in first.answers.answers
+    with pytest.raises(InputError, match="empty"):
+        first.ask(image, " ? ")
+    caption_like = tmp_path / "other.safetensors"
+    model, _, _ = _build("saaa")
+    save_checkpoint(caption_like, model, task="caption", model_name="saaa", model_config=model.config)
+    with pytest.raises(CheckpointError, match="task 'caption', expected 'vqa'"):
+        Answerer.from_checkpoint(caption_like)
+    no_answers = tmp_path / "bare.safetensors"
+    save_checkpoint(no_answers, model, task="vqa", model_name="saaa", model_config=model.config)
+    with pytest.raises(CheckpointError, match="without a question vocabulary or an answer list"):
+        Answerer.from_checkpoint(no_answers)
