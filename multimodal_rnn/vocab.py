@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 
-from multimodal_rnn.errors import DataFormatError
+from multimodal_rnn.errors import ConfigError, DataFormatError
 from multimodal_rnn.ptb_tokenizer import coco_tokenize
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
@@ -240,3 +240,11 @@ def pad_sequences(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torc
     for row, seq in enumerate(sequences):
         ids[row, : len(seq)] = torch.as_tensor(list(seq), dtype=torch.long)
     return ids, lengths
+
+
+def check_special_ids(pad_id: int, bos_id: int, eos_id: int, vocab_size: int, *, size_name: str = "vocab_size") -> None:
+    """Raise :class:`ConfigError` unless the special ids are distinct and inside the vocabulary."""
+    if len({pad_id, bos_id, eos_id}) != 3:
+        raise ConfigError("pad_id, bos_id and eos_id must be distinct")
+    if not 0 <= min(pad_id, bos_id, eos_id) <= max(pad_id, bos_id, eos_id) < vocab_size:
+        raise ConfigError(f"special token ids must lie in [0, {size_name}={vocab_size})")

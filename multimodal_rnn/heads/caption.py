@@ -29,6 +29,7 @@ from multimodal_rnn.encoders.image import EncodedImage, ImageEncoder, ImageEncod
 from multimodal_rnn.errors import ConfigError
 from multimodal_rnn.recurrent import AdditiveAttention, CoreConfig, RecurrentCore
 from multimodal_rnn.registry import MODELS
+from multimodal_rnn.vocab import check_special_ids
 
 CaptionState = dict[str, Any]
 
@@ -62,10 +63,7 @@ class CaptionModelConfig:
     max_length: int = 25
 
     def __post_init__(self) -> None:
-        if len({self.pad_id, self.bos_id, self.eos_id}) != 3:
-            raise ConfigError("pad_id, bos_id and eos_id must be distinct")
-        if not 0 <= min(self.pad_id, self.bos_id, self.eos_id) <= max(self.pad_id, self.bos_id, self.eos_id) < self.vocab_size:
-            raise ConfigError(f"special token ids must lie in [0, vocab_size={self.vocab_size})")
+        check_special_ids(self.pad_id, self.bos_id, self.eos_id, self.vocab_size)
         if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError("dropout and label_smoothing must lie in [0, 1)")
 

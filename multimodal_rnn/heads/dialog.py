@@ -41,6 +41,7 @@ from multimodal_rnn.encoders.image import ImageEncoder, ImageEncoderConfig
 from multimodal_rnn.errors import ConfigError
 from multimodal_rnn.recurrent import AdditiveAttention, CoreConfig, RecurrentCore
 from multimodal_rnn.registry import MODELS
+from multimodal_rnn.vocab import check_special_ids
 
 HISTORY_ENCODERS = ("late_fusion", "hierarchical")
 DECODERS = ("discriminative", "generative")
@@ -76,10 +77,7 @@ class DialogModelConfig:
     max_answer_length: int = 12
 
     def __post_init__(self) -> None:
-        if len({self.pad_id, self.bos_id, self.eos_id}) != 3:
-            raise ConfigError("pad_id, bos_id and eos_id must be distinct")
-        if not 0 <= min(self.pad_id, self.bos_id, self.eos_id) <= max(self.pad_id, self.bos_id, self.eos_id) < self.num_words:
-            raise ConfigError(f"special token ids must lie in [0, num_words={self.num_words})")
+        check_special_ids(self.pad_id, self.bos_id, self.eos_id, self.num_words, size_name="num_words")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must lie in [0, 1), got {self.dropout}")
         if self.max_answer_length < 1:
