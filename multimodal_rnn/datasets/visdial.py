@@ -32,7 +32,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from multimodal_rnn.datasets.vqa import SHAPES_IMAGE_PATTERN, check_image_pattern, read_images_list
+from multimodal_rnn.datasets.vqa import SHAPES_IMAGE_PATTERN, check_image_pattern, image_file_name, read_images_list
 from multimodal_rnn.errors import ConfigError, DataFormatError, InputError
 from multimodal_rnn.files import read_json, require_keys
 from multimodal_rnn.metrics.dialog import NUM_OPTIONS, RoundKey
@@ -166,11 +166,8 @@ def read_visdial(
         if image_id in seen:
             raise DataFormatError(f"{path}: dialog of image {image_id} is listed twice")
         seen.add(image_id)
-        if files is None:
-            name = image_pattern.format(image_id=image_id)
-        elif image_id in files:
-            name = files[image_id]
-        else:
+        name = image_file_name(image_id, image_pattern, files)
+        if name is None:
             raise DataFormatError(f"{path}: dialog of image {image_id}: the image is not in {images_list}")
         image_path = os.path.join(os.fspath(images_dir), name)
         dialogs.append(reader.dialog(entry, image_id, image_path))

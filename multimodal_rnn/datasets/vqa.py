@@ -115,6 +115,14 @@ def read_images_list(path: str | os.PathLike[str]) -> dict[int, str]:
     return files
 
 
+def image_file_name(image_id: int, image_pattern: str, files: dict[int, str] | None) -> str | None:
+    """The file name of ``image_id``: from the images list ``files`` when given (None if it is
+    not listed there), else ``image_pattern`` with ``{image_id}`` filled in."""
+    if files is None:
+        return image_pattern.format(image_id=image_id)
+    return files.get(image_id)
+
+
 def read_vqa(
     questions: str | os.PathLike[str],
     annotations: str | os.PathLike[str] | None,
@@ -149,11 +157,8 @@ def read_vqa(
         if question_id in seen:
             raise DataFormatError(f"{questions}: question id {question_id} is listed twice")
         seen.add(question_id)
-        if files is None:
-            name = image_pattern.format(image_id=image_id)
-        elif image_id in files:
-            name = files[image_id]
-        else:
+        name = image_file_name(image_id, image_pattern, files)
+        if name is None:
             raise DataFormatError(f"{where}: image id {image_id} is not in {images_list}")
         answers, question_type, answer_type = (), "", ""
         if labels is not None:
