@@ -1,0 +1,1 @@
+"""``mmrnn serve``: the HTTP server (FastAPI app, dynamic batcher, web page)."""

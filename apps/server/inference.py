@@ -1,0 +1,154 @@
+"""The server's model calls: one batched forward per group of requests, and the models' cards.
+
+Each ``*_batch`` function takes the requests the :class:`~apps.server.batching.DynamicBatcher`
+gathered (all with the same key, e.g. the same beam size) and returns one result per request,
+computed with a single batched call of the predictor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from multimodal_rnn.answering import Answerer, AnswerResult
+from multimodal_rnn.captioning import CaptionResult, Captioner
+from multimodal_rnn.datasets.visdial import collate_visdial, dialog_items
+from multimodal_rnn.datasets.vqa import collate_vqa
+from multimodal_rnn.decoding import beam_search
+from multimodal_rnn.dialog import DialogAgent, DialogTurn
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A loaded checkpoint as ``GET /v1/models`` lists it."""
+
+    task: str
+    path: Path
+    predictor: Any
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CaptionRequest:
+    """One image to caption: ``pixels`` (3, H, W) from the captioner's transform; ``beam_size`` 1 is greedy."""
+
+    pixels: torch.Tensor
+    beam_size: int
+
+
+@dataclass(frozen=True)
+class VQARequest:
+    """One question about one image (``pixels`` (3, H, W) from the answerer's transform); ``top`` answers."""
+
+    pixels: torch.Tensor
+    question: str
+    top: int
+
+
+@dataclass(frozen=True)
+class DialogRequest:
+    """One dialog round: the image (``pixels`` (3, H, W) from the agent's transform), the earlier
+    rounds (question, answer) and the new question."""
+
+    pixels: torch.Tensor
+    caption: str
+    history: tuple[tuple[str, str], ...]
+    question: str
+    top: int
+    beam_size: int
+
+
+def caption_batch(captioner: Captioner, requests: Sequence[CaptionRequest]) -> list[CaptionResult]:
+    """Caption every request's image in one batched decode (all requests share one beam size);
+    the same results as :meth:`Captioner.caption` on the images."""
+    beams = {request.beam_size for request in requests}
+    assert len(beams) == 1, "caption requests are grouped by beam size"
+    pixels = torch.stack([request.pixels for request in requests])  # (B, 3, H, W)
+    return captioner.caption_tensors(pixels, beam_size=beams.pop(), with_attention=captioner.model.attends)
+
+
+def vqa_batch(answerer: Answerer, requests: Sequence[VQARequest]) -> list[AnswerResult]:
+    """Answer every request in one forward pass, each with its own ``top`` (as :meth:`Answerer.answer`)."""
+    items = [{"image": request.pixels, "image_id": i, "index": [i], "question_id": [i],
+              "question": [torch.tensor(answerer.encode(request.question), dtype=torch.long)]}
+             for i, request in enumerate(requests)]
+    results = answerer.answer_batch(collate_vqa(items, pad_id=answerer.vocab.pad_id),
+                                    top=max(request.top for request in requests), with_attention=answerer.model.attends)
+    return [AnswerResult(result.answers[: request.top], result.attention) for request, result in zip(requests, results)]
+
+
+@torch.no_grad()
+def dialog_batch(agent: DialogAgent, requests: Sequence[DialogRequest]) -> list[DialogTurn]:
+    """Answer the last question of every dialog in one forward pass (same result as a
+    :class:`~multimodal_rnn.dialog.DialogSession` that asked the history's questions and got its answers).
+
+    Generative models decode all dialogs in one beam search (requests share one beam size).
+    """
+    items = []
+    for index, request in enumerate(requests):
+        questions = [question for question, _ in request.history] + [request.question]
+        answers: list[str | None] = [answer for _, answer in request.history] + [None]
+        items.append({"image": request.pixels, "image_id": index, "index": index,
+                      **dialog_items(request.caption, questions, answers, agent.text)})
+    batch = {key: value.to(agent.device) if isinstance(value, torch.Tensor) else value
+             for key, value in collate_visdial(items, pad_id=agent.vocab.pad_id).items()}
+    rounds = agent.model.encode(batch)  # (D, R, H)
+    last = batch["num_rounds"] - 1  # (D,)
+    encoded = rounds[torch.arange(rounds.shape[0], device=rounds.device), last]  # (D, H)
+    if agent.model.decoder == "generative":
+        output = beam_search(agent.model.step, agent.model.start(encoded), batch_size=len(requests),
+                             bos_id=agent.vocab.bos_id, eos_id=agent.vocab.eos_id, beam_size=requests[0].beam_size,
+                             max_length=agent.model.config.max_answer_length, pad_id=agent.vocab.pad_id)
+        return [DialogTurn(request.question, agent.vocab.decode_text(sequence))
+                for request, sequence in zip(requests, output.sequences)]
+    probabilities = torch.softmax(encoded @ agent._candidates().T, dim=1)  # (D, C)
+    turns = []
+    for request, row in zip(requests, probabilities):
+        best, index = row.topk(min(max(request.top, 1), row.shape[0]))
+        alternatives = tuple((agent.candidates[i], round(float(p), 6)) for i, p in zip(index.tolist(), best))
+        turns.append(DialogTurn(request.question, alternatives[0][0], alternatives))
+    return turns
+
+
+def model_card(path: Path) -> str | None:
+    """The section about ``path`` of the README.md beside it (``## `FILE` ...`` up to the next ``## ``), or None."""
+    readme = path.parent / "README.md"
+    try:
+        text = readme.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    match = re.search(rf"^## `{re.escape(path.name)}`.*?(?=^## |\Z)", text, flags=re.MULTILINE | re.DOTALL)
+    return match.group(0).strip() if match else None
+
+
+def describe(task: str, path: Path, predictor: Any) -> dict[str, Any]:
+    """What ``GET /v1/models`` says about a loaded checkpoint: file, sha256, model, step, metrics, card."""
+    checkpoint = predictor.checkpoint
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {
+        "task": task,
+        "file": path.name,
+        "sha256": digest,
+        "model": checkpoint.model_name if checkpoint else type(predictor.model).__name__,
+        "parameters": sum(p.numel() for p in predictor.model.parameters()),
+        "attention": bool(getattr(predictor.model, "attends", False)),
+        "step": checkpoint.step if checkpoint else None,
+        "metrics": checkpoint.metrics if checkpoint else {},
+        "card": model_card(path),
+    }
+
+
+def load_models(paths: dict[str, Path], *, device: str = "cpu") -> dict[str, LoadedModel]:
+    """Load the checkpoints of ``paths`` (task -> file; tasks ``caption``, ``vqa``, ``dialog``)."""
+    loaders = {"caption": Captioner.from_checkpoint, "vqa": Answerer.from_checkpoint,
+               "dialog": DialogAgent.from_checkpoint}
+    models = {}
+    for task, path in paths.items():
+        predictor = loaders[task](path, device=device)
+        models[task] = LoadedModel(task, Path(path), predictor, describe(task, Path(path), predictor))
+    return models

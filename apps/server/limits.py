@@ -1,0 +1,161 @@
+"""Request limits of the server: body size (413), image decoding (400/413/415), question text (422).
+
+Every refusal is an :class:`ApiError` (status + one-line message) that the app answers as JSON
+``{"error": message}``; nothing here stops the server.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+from typing import Any, Awaitable, Callable, MutableMapping
+
+from PIL import Image
+
+from multimodal_rnn.errors import InputError
+from multimodal_rnn.images import load_image_bytes
+from multimodal_rnn.vocab import tokenize
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class ApiError(Exception):
+    """A request the server refuses: HTTP ``status`` and a one-line ``message``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimitMiddleware:
+    """ASGI middleware: requests whose body exceeds ``max_bytes`` get 413 ``{"error": ...}``.
+
+    A declared ``Content-Length`` over the limit is refused before the body is read; a body
+    without one (chunked) is counted while the app reads it and refused once it passes the limit.
+    """
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        message = f"request body over the limit of {self.max_bytes} bytes"
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await _send_json(send, 413, {"error": message})
+            return
+        received = 0
+        exceeded = False
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, exceeded
+            event = await receive()
+            if event["type"] == "http.request":
+                received += len(event.get("body", b""))
+                if received > self.max_bytes:
+                    exceeded = True
+                    raise _BodyTooLarge(message)
+            return event
+
+        async def guarded_send(event: Message) -> None:
+            nonlocal started
+            if exceeded:  # whatever the app answers to the interrupted body, the client gets 413
+                if event["type"] == "http.response.start" and not started:
+                    started = True
+                    await _send_json(send, 413, {"error": message})
+                return
+            started = started or event["type"] == "http.response.start"
+            await send(event)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except _BodyTooLarge:
+            if not started:
+                await _send_json(send, 413, {"error": message})
+
+
+async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode("utf-8")
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def header_pixels(data: bytes) -> int:
+    """Width x height from the image header without decoding (0 if the header cannot be read)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            width, height = Image.open(io.BytesIO(data)).size
+        return width * height
+    except Exception:  # noqa: BLE001  (decode_image reports what is wrong)
+        return 0
+
+
+def decode_image(data: bytes, *, name: str, max_bytes: int, max_pixels: int) -> Image.Image:
+    """Decode an uploaded image as RGB.
+
+    Raises:
+        ApiError: 413 over ``max_bytes`` or ``max_pixels`` (decompression bombs are refused from
+            the header, before decoding); 415 not an image; 400 empty, truncated or corrupt.
+    """
+    if len(data) > max_bytes:
+        raise ApiError(413, f"{name}: upload is {len(data)} bytes, over the limit of {max_bytes}")
+    try:
+        return load_image_bytes(data, name=name, max_pixels=max_pixels)
+    except InputError as exc:
+        text = str(exc)
+        if "over the limit" in text or "decompression-bomb" in text:
+            raise ApiError(413, text) from None
+        if "not an image" in text and "empty" not in text:
+            raise ApiError(415, text) from None
+        raise ApiError(400, text) from None
+
+
+def check_text(text: str, *, field: str, max_chars: int, required: bool = True) -> str:
+    """``text`` stripped; 422 if it is longer than ``max_chars`` or (when ``required``) has no word."""
+    text = text.strip()
+    if len(text) > max_chars:
+        raise ApiError(422, f"{field}: {len(text)} characters, over the limit of {max_chars}")
+    if required and not tokenize(text):
+        raise ApiError(422, f"{field}: empty (no words)")
+    return text
+
+
+def parse_history(raw: str, *, max_rounds: int, max_chars: int) -> tuple[tuple[str, str], ...]:
+    """The dialog history form field: a JSON list of ``{"question": ..., "answer": ...}`` (or pairs); 422 if malformed."""
+    try:
+        value = json.loads(raw) if raw.strip() else []
+    except json.JSONDecodeError as exc:
+        raise ApiError(422, f"history: not JSON ({exc.msg} at character {exc.pos})") from None
+    if not isinstance(value, list):
+        raise ApiError(422, "history: expected a JSON list of {\"question\", \"answer\"} objects")
+    if len(value) > max_rounds:
+        raise ApiError(422, f"history: {len(value)} rounds, over the limit of {max_rounds}")
+    rounds = []
+    for number, entry in enumerate(value, start=1):
+        if isinstance(entry, dict):
+            pair = (entry.get("question"), entry.get("answer"))
+        elif isinstance(entry, list) and len(entry) == 2:
+            pair = (entry[0], entry[1])
+        else:
+            pair = (None, None)
+        if not all(isinstance(part, str) for part in pair):
+            raise ApiError(422, f"history round {number}: expected {{\"question\": str, \"answer\": str}}")
+        rounds.append((check_text(pair[0], field=f"history round {number} question", max_chars=max_chars),
+                       check_text(pair[1], field=f"history round {number} answer", max_chars=max_chars,
+                                  required=False)))
+    return tuple(rounds)
