@@ -62,6 +62,23 @@ class DialogTurn:
     alternatives: tuple[tuple[str, float], ...] = ()
 
 
+@dataclass(frozen=True)
+class DialogQuery:
+    """A dialog whose last question awaits an answer.
+
+    Attributes:
+        image: (3, H, W) pixels from the agent's ``transform``.
+        caption: the caption that starts the history ("" for none).
+        questions: every question so far, the one to answer last.
+        answers: the answers to all but the last question.
+    """
+
+    image: torch.Tensor
+    caption: str
+    questions: tuple[str, ...]
+    answers: tuple[str, ...]
+
+
 class DialogAgent:
     """A dialog model ready for inference (see the module docstring)."""
 
@@ -150,23 +167,41 @@ class DialogAgent:
         return DialogSession(self, image, caption)
 
     @torch.no_grad()
-    def _answer(self, image: torch.Tensor, caption: str, questions: list[str], answers: list[str],
-                top: int, beam_size: int) -> DialogTurn:
-        if not tokenize(questions[-1]):
-            raise InputError("the question is empty (no words)")
-        item = {"image": image, "image_id": 0, "index": 0,
-                **dialog_items(caption, questions, [*answers, None], self.text)}
-        batch = self._to_device(collate_visdial([item], pad_id=self.vocab.pad_id))
-        encoded = self.model.encode(batch)[:, -1]  # (1, H): the last round
+    def answer_last(self, dialogs: Sequence[DialogQuery], *, top: int = 5, beam_size: int = 3) -> list[DialogTurn]:
+        """Answer the last question of every dialog in one forward pass.
+
+        Each answer is what a :class:`DialogSession` about the same image would give after
+        asking the earlier questions and getting the earlier answers. A discriminative model
+        ranks its candidate answers (``top`` alternatives with probabilities); a generative
+        model decodes every dialog in one batched beam search of width ``beam_size``.
+
+        Raises:
+            InputError: a last question has no word.
+        """
+        items = []
+        for index, dialog in enumerate(dialogs):
+            if not tokenize(dialog.questions[-1]):
+                raise InputError("the question is empty (no words)")
+            answers: list[str | None] = [*dialog.answers, None]
+            items.append({"image": dialog.image, "image_id": index, "index": index,
+                          **dialog_items(dialog.caption, list(dialog.questions), answers, self.text)})
+        batch = self._to_device(collate_visdial(items, pad_id=self.vocab.pad_id))
+        rounds = self.model.encode(batch)  # (D, R, H)
+        last = batch["num_rounds"] - 1  # (D,)
+        encoded = rounds[torch.arange(rounds.shape[0], device=rounds.device), last]  # (D, H)
         if self.model.decoder == "generative":
-            output = beam_search(self.model.step, self.model.start(encoded), batch_size=1, bos_id=self.vocab.bos_id,
-                                 eos_id=self.vocab.eos_id, beam_size=beam_size,
+            output = beam_search(self.model.step, self.model.start(encoded), batch_size=len(dialogs),
+                                 bos_id=self.vocab.bos_id, eos_id=self.vocab.eos_id, beam_size=beam_size,
                                  max_length=self.model.config.max_answer_length, pad_id=self.vocab.pad_id)
-            return DialogTurn(questions[-1], self.vocab.decode_text(output.sequences[0]))
-        probabilities = torch.softmax(self._candidates() @ encoded[0], dim=0)  # (C,)
-        best, index = probabilities.topk(min(max(top, 1), probabilities.shape[0]))
-        alternatives = tuple((self.candidates[i], round(float(p), 6)) for i, p in zip(index.tolist(), best))
-        return DialogTurn(questions[-1], alternatives[0][0], alternatives)
+            return [DialogTurn(dialog.questions[-1], self.vocab.decode_text(sequence))
+                    for dialog, sequence in zip(dialogs, output.sequences)]
+        probabilities = torch.softmax(encoded @ self._candidates().T, dim=1)  # (D, C)
+        turns = []
+        for dialog, row in zip(dialogs, probabilities):
+            best, index = row.topk(min(max(top, 1), row.shape[0]))
+            alternatives = tuple((self.candidates[i], round(float(p), 6)) for i, p in zip(index.tolist(), best))
+            turns.append(DialogTurn(dialog.questions[-1], alternatives[0][0], alternatives))
+        return turns
 
     def _candidates(self) -> torch.Tensor:
         """The candidate answers' vectors (C, H), computed once."""
@@ -194,7 +229,8 @@ class DialogSession:
         Raises:
             InputError: the question has no word.
         """
-        turn = self.agent._answer(self.image, self.caption, [*self.questions, question], self.answers, top, beam_size)
+        query = DialogQuery(self.image, self.caption, (*self.questions, question), tuple(self.answers))
+        turn = self.agent.answer_last([query], top=top, beam_size=beam_size)[0]
         self.questions.append(question)
         self.answers.append(turn.answer)
         return turn

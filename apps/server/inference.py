@@ -17,10 +17,8 @@ import torch
 
 from multimodal_rnn.answering import Answerer, AnswerResult
 from multimodal_rnn.captioning import CaptionResult, Captioner
-from multimodal_rnn.datasets.visdial import collate_visdial, dialog_items
 from multimodal_rnn.datasets.vqa import collate_vqa
-from multimodal_rnn.decoding import beam_search
-from multimodal_rnn.dialog import DialogAgent, DialogTurn
+from multimodal_rnn.dialog import DialogAgent, DialogQuery, DialogTurn
 
 
 @dataclass(frozen=True)
@@ -82,37 +80,19 @@ def vqa_batch(answerer: Answerer, requests: Sequence[VQARequest]) -> list[Answer
     return [AnswerResult(result.answers[: request.top], result.attention) for request, result in zip(requests, results)]
 
 
-@torch.no_grad()
 def dialog_batch(agent: DialogAgent, requests: Sequence[DialogRequest]) -> list[DialogTurn]:
-    """Answer the last question of every dialog in one forward pass (same result as a
+    """Answer the last question of every dialog in one forward pass (as a
     :class:`~multimodal_rnn.dialog.DialogSession` that asked the history's questions and got its answers).
 
     Generative models decode all dialogs in one beam search (requests share one beam size).
     """
-    items = []
-    for index, request in enumerate(requests):
-        questions = [question for question, _ in request.history] + [request.question]
-        answers: list[str | None] = [answer for _, answer in request.history] + [None]
-        items.append({"image": request.pixels, "image_id": index, "index": index,
-                      **dialog_items(request.caption, questions, answers, agent.text)})
-    batch = {key: value.to(agent.device) if isinstance(value, torch.Tensor) else value
-             for key, value in collate_visdial(items, pad_id=agent.vocab.pad_id).items()}
-    rounds = agent.model.encode(batch)  # (D, R, H)
-    last = batch["num_rounds"] - 1  # (D,)
-    encoded = rounds[torch.arange(rounds.shape[0], device=rounds.device), last]  # (D, H)
-    if agent.model.decoder == "generative":
-        output = beam_search(agent.model.step, agent.model.start(encoded), batch_size=len(requests),
-                             bos_id=agent.vocab.bos_id, eos_id=agent.vocab.eos_id, beam_size=requests[0].beam_size,
-                             max_length=agent.model.config.max_answer_length, pad_id=agent.vocab.pad_id)
-        return [DialogTurn(request.question, agent.vocab.decode_text(sequence))
-                for request, sequence in zip(requests, output.sequences)]
-    probabilities = torch.softmax(encoded @ agent._candidates().T, dim=1)  # (D, C)
-    turns = []
-    for request, row in zip(requests, probabilities):
-        best, index = row.topk(min(max(request.top, 1), row.shape[0]))
-        alternatives = tuple((agent.candidates[i], round(float(p), 6)) for i, p in zip(index.tolist(), best))
-        turns.append(DialogTurn(request.question, alternatives[0][0], alternatives))
-    return turns
+    queries = [DialogQuery(request.pixels, request.caption,
+                           tuple(question for question, _ in request.history) + (request.question,),
+                           tuple(answer for _, answer in request.history))
+               for request in requests]
+    turns = agent.answer_last(queries, top=max(request.top for request in requests), beam_size=requests[0].beam_size)
+    return [DialogTurn(turn.question, turn.answer, turn.alternatives[: request.top]) if turn.alternatives else turn
+            for request, turn in zip(requests, turns)]
 
 
 def model_card(path: Path) -> str | None:
