@@ -123,10 +123,25 @@ class Answerer:
         """Answer ``questions[i]`` about ``images[i]`` (RGB PIL images) for every i."""
         if len(images) != len(questions):
             raise ConfigError(f"{len(images)} images but {len(questions)} questions")
+        pixels = [self.transform(image) for image in images]
+        return self.answer_tensors(pixels, questions, top=top, with_attention=with_attention)
+
+    @torch.no_grad()
+    def answer_tensors(
+        self,
+        pixels: Sequence[torch.Tensor],
+        questions: Sequence[str],
+        *,
+        top: int = 5,
+        with_attention: bool = False,
+    ) -> list[AnswerResult]:
+        """As :meth:`answer`, for images already through ``transform`` (each (3, H, W))."""
+        if len(pixels) != len(questions):
+            raise ConfigError(f"{len(pixels)} images but {len(questions)} questions")
         items = [
-            {"image": self.transform(image), "image_id": i, "index": [i], "question_id": [i],
+            {"image": image, "image_id": i, "index": [i], "question_id": [i],
              "question": [torch.tensor(self.encode(question), dtype=torch.long)]}
-            for i, (image, question) in enumerate(zip(images, questions))
+            for i, (image, question) in enumerate(zip(pixels, questions))
         ]
         return self.answer_batch(collate_vqa(items, pad_id=self.vocab.pad_id), top=top, with_attention=with_attention)
 

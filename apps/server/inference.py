@@ -17,7 +17,6 @@ import torch
 
 from multimodal_rnn.answering import Answerer, AnswerResult
 from multimodal_rnn.captioning import CaptionResult, Captioner
-from multimodal_rnn.datasets.vqa import collate_vqa
 from multimodal_rnn.dialog import DialogAgent, DialogQuery, DialogTurn
 
 
@@ -72,11 +71,8 @@ def caption_batch(captioner: Captioner, requests: Sequence[CaptionRequest]) -> l
 
 def vqa_batch(answerer: Answerer, requests: Sequence[VQARequest]) -> list[AnswerResult]:
     """Answer every request in one forward pass, each with its own ``top`` (as :meth:`Answerer.answer`)."""
-    items = [{"image": request.pixels, "image_id": i, "index": [i], "question_id": [i],
-              "question": [torch.tensor(answerer.encode(request.question), dtype=torch.long)]}
-             for i, request in enumerate(requests)]
-    results = answerer.answer_batch(collate_vqa(items, pad_id=answerer.vocab.pad_id),
-                                    top=max(request.top for request in requests), with_attention=answerer.model.attends)
+    results = answerer.answer_tensors([request.pixels for request in requests], [request.question for request in requests],
+                                      top=max(request.top for request in requests), with_attention=answerer.model.attends)
     return [AnswerResult(result.answers[: request.top], result.attention) for request, result in zip(requests, results)]
 
 
