@@ -14,7 +14,13 @@ from typing import Any
 
 from tqdm import tqdm
 
-from apps.commands.train import _model_overrides, add_trainer_arguments, ensure_shapes_world, trainer_config_from_args
+from apps.commands.train import (
+    _model_overrides,
+    add_trainer_arguments,
+    ensure_shapes_world,
+    progress_bar,
+    trainer_config_from_args,
+)
 from apps.weights import resolve_weights
 from multimodal_rnn.datasets.visdial import (
     DEFAULT_IMAGE_PATTERN,
@@ -109,8 +115,7 @@ def run_train_dialog(args: argparse.Namespace) -> int:
                                   eval_max_dialogs=args.eval_dialogs, init_from=args.init_from)
     result = train_dialog(
         train_source.read(), val_data, config, trainer_config_from_args(args, validation_metric=VALIDATION_METRIC),
-        args.out, load_image=load_image, dense=dense,
-        progress=lambda it, total, desc: tqdm(it, total=total, desc=desc, disable=None),
+        args.out, load_image=load_image, dense=dense, progress=progress_bar,
         resume_from=args.out if args.resume else None,
     )
     print(f"best validation MRR {result.best_metric} at step {result.best_step}; "

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
 from pathlib import Path
 
 from typing import Any
 
+import torch
 from tqdm import tqdm
 
 import multimodal_rnn.heads.caption  # noqa: F401  (registers the caption models)
@@ -19,7 +22,9 @@ from multimodal_rnn.datasets.vqa import DEFAULT_IMAGE_PATTERN, VQASource, shapes
 from multimodal_rnn.errors import ConfigError, InputError
 from multimodal_rnn.images import load_image
 from multimodal_rnn.registry import MODELS
+from multimodal_rnn.training import distributed
 from multimodal_rnn.training.caption import CaptionTrainingConfig, train_captioner
+from multimodal_rnn.training.launch import torchrun_process_group
 from multimodal_rnn.training.trainer import TrainerConfig
 from multimodal_rnn.training.vqa import VQATrainingConfig, train_vqa
 
@@ -108,7 +113,12 @@ def add_trainer_arguments(parser: argparse.ArgumentParser, *, metric: str, epoch
     parser.add_argument("--warmup-steps", type=int, default=warmup_steps, help="(default: %(default)s)")
     parser.add_argument("--patience", type=int, default=None, help=f"early stopping after N evaluations without a better {metric}")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
+    parser.add_argument("--amp", choices=["off", "bf16", "fp16"], default="off",
+                        help="mixed precision on CUDA: bfloat16, or float16 with loss scaling (default: %(default)s)")
+    parser.add_argument("--distributed", action="store_true",
+                        help="one of several processes started by torchrun (DistributedDataParallel; NCCL on GPUs, "
+                             "gloo on CPUs); --batch-size is per process")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after N updates (smoke runs)")
     parser.add_argument("--log-every", type=int, default=10, metavar="N", help="log the training loss every N updates")
     parser.add_argument("--init-from", metavar="CKPT", help="start from this checkpoint's weights and vocabulary")
@@ -125,6 +135,7 @@ def trainer_config_from_args(args: argparse.Namespace, *, validation_metric: str
         schedule=args.schedule, warmup_steps=args.warmup_steps, validation_metric=validation_metric,
         metric_mode="max", early_stopping_patience=args.patience, seed=args.seed, device=args.device,
         max_steps=args.max_steps, log_every=args.log_every, tensorboard=args.tensorboard,
+        amp=args.amp != "off", amp_dtype="float16" if args.amp == "fp16" else "bfloat16",
     )
 
 
@@ -169,17 +180,25 @@ def _model_overrides(pairs: list[str]) -> dict[str, object]:
 
 
 def ensure_shapes_world(shapes_dir: Path, marker: str) -> None:
-    """Generate the default shapes world in ``shapes_dir`` unless its file ``marker`` is there."""
-    if (shapes_dir / marker).exists():
-        return
+    """Generate the default shapes world in ``shapes_dir`` unless its file ``marker`` is there.
+
+    Distributed, rank 0 generates it while the other processes wait.
+    """
+    with distributed.main_process_first():
+        if not (shapes_dir / marker).exists():
+            _generate_shapes_world(shapes_dir)
+
+
+def _generate_shapes_world(shapes_dir: Path) -> None:
     print(f"generating the shapes world in {shapes_dir} ...", file=sys.stderr)
     config = ShapesConfig()
     with tqdm(total=config.train_size + config.val_size + config.test_size, unit="img", disable=None) as bar:
         generate_shapes_world(shapes_dir, config, lambda done, _total: bar.update(done - bar.n))
 
 
-def _progress(iterable: Any, total: int, desc: str) -> Any:
-    return tqdm(iterable, total=total, desc=desc, disable=None)
+def progress_bar(iterable: Any, total: int, desc: str) -> Any:
+    """A tqdm bar over a training epoch (the trainer's ``progress``); none on ranks other than 0."""
+    return tqdm(iterable, total=total, desc=desc, disable=None if distributed.is_main_process() else True)
 
 
 def _run_caption(args: argparse.Namespace) -> int:
@@ -198,7 +217,7 @@ def _run_caption(args: argparse.Namespace) -> int:
         args, validation_metric="CIDEr", encoder_prefix="model.encoder." if args.self_critical else "encoder.")
     result = train_captioner(
         caption_records(args, "train"), caption_records(args, "val"), task_config, trainer_config, args.out,
-        load_image=load_image, progress=_progress, resume_from=args.out if args.resume else None,
+        load_image=load_image, progress=progress_bar, resume_from=args.out if args.resume else None,
     )
     print(f"best validation CIDEr-D {result.best_metric} at step {result.best_step}; "
           f"checkpoints: {result.best_checkpoint} (best), {result.last_checkpoint} (last)")
@@ -222,7 +241,7 @@ def _run_vqa(args: argparse.Namespace) -> int:
     )
     result = train_vqa(
         train_source.read(), val_source.read(), task_config, trainer_config_from_args(args, validation_metric="accuracy"),
-        args.out, load_image=load_image, progress=_progress, resume_from=args.out if args.resume else None,
+        args.out, load_image=load_image, progress=progress_bar, resume_from=args.out if args.resume else None,
     )
     print(f"best validation accuracy {result.best_metric} at step {result.best_step}; "
           f"checkpoints: {result.best_checkpoint} (best), {result.last_checkpoint} (last)")
@@ -230,4 +249,21 @@ def _run_vqa(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    return int(args._run_task(args))
+    _check_amp(args.amp, args.device)
+    if not args.distributed:
+        return int(args._run_task(args))
+    with torchrun_process_group(args.device) as device:
+        args.device = str(device)  # cuda:<LOCAL_RANK> or cpu
+        if distributed.is_main_process():
+            return int(args._run_task(args))
+        with contextlib.redirect_stdout(io.StringIO()):  # rank 0 alone reports; errors still reach stderr
+            return int(args._run_task(args))
+
+
+def _check_amp(amp: str, device: str) -> None:
+    """Refuse ``--amp`` without CUDA before any data is read (the trainer would refuse it later)."""
+    if amp == "off":
+        return
+    cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    if not cuda:
+        raise ConfigError(f"--amp {amp}: mixed precision runs on CUDA only; drop --amp on the CPU (--device {device})")

@@ -29,6 +29,7 @@ from multimodal_rnn.heads.caption import CaptionModel, CaptionModelConfig
 from multimodal_rnn.metrics.caption import caption_metrics
 from multimodal_rnn.metrics.cider import CiderD
 from multimodal_rnn.registry import MODELS
+from multimodal_rnn.training import distributed
 from multimodal_rnn.training.self_critical import SelfCriticalObjective
 from multimodal_rnn.training.state import seed_everything
 from multimodal_rnn.training.trainer import Trainer, TrainerConfig, TrainerEvent, TrainResult
@@ -191,7 +192,8 @@ def train_captioner(
     elif config.feature_cache is not None:
         if model.config.encoder.trainable:
             raise ConfigError("a feature cache needs a frozen encoder: set the model option encoder.trainable to false")
-        build_feature_cache(model.encoder, train_records, transform, load_image, config.feature_cache)
+        with distributed.main_process_first():  # rank 0 builds the cache, the other processes then reuse it
+            build_feature_cache(model.encoder, train_records, transform, load_image, config.feature_cache)
         train_set = CachedCaptionDataset(train_records, config.feature_cache, encode)
     else:
         train_set = CaptionDataset(train_records, transform, load_image, encode)

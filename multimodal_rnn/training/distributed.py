@@ -6,11 +6,15 @@ generator seeded with ``(seed, epoch)``, sharded across processes the way
 size, then every ``world_size``-th index from ``rank``), then cut into batches. The same call
 gives every process its shard and lets a resumed run slice off the batches already done.
 
-Distributed mode is on when ``torch.distributed`` is initialised (e.g. under ``torchrun``); the
-process group is the caller's business. Without it every helper behaves as a single process.
+Distributed mode is on when ``torch.distributed`` is initialised (e.g. under ``torchrun``; see
+:func:`multimodal_rnn.training.launch.torchrun_process_group`). Without it every helper behaves as
+a single process.
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -104,6 +108,19 @@ def all_reduce_mean(values: dict[str, float], device: torch.device) -> dict[str,
     return dict(zip(names, packed.tolist()))
 
 
+def all_true(flag: bool, device: torch.device) -> bool:
+    """True when ``flag`` is true on every process (logical AND; ``flag`` itself when not distributed).
+
+    Lets the processes take one decision together (e.g. skip a batch that any of them cannot use),
+    so that none of them waits in a collective the others never reach.
+    """
+    if not is_distributed():
+        return bool(flag)
+    packed = torch.tensor([1 if flag else 0], dtype=torch.int32, device=communication_device(device))
+    dist.all_reduce(packed, op=dist.ReduceOp.MIN)
+    return bool(packed.item())
+
+
 def all_gather_tensors(tensors: dict[str, torch.Tensor], device: torch.device) -> list[dict[str, torch.Tensor]]:
     """Every process's ``tensors`` (same keys and shapes on all ranks), in rank order, on the CPU."""
     if not is_distributed():
@@ -123,3 +140,17 @@ def barrier() -> None:
     """Wait for every process (no-op when not distributed)."""
     if is_distributed():
         dist.barrier()
+
+
+@contextmanager
+def main_process_first() -> Iterator[None]:
+    """Run the body on rank 0 first, then on the others (e.g. build a shared cache once, then reuse it).
+
+    The other processes wait at a barrier until rank 0 has left the body. If rank 0 raises, it does
+    not reach the barrier; the launcher (``torchrun``) then stops the waiting processes.
+    """
+    if not is_main_process():
+        barrier()
+    yield
+    if is_main_process():
+        barrier()

@@ -22,6 +22,15 @@ so an interrupted run ends where an uninterrupted one would, bit for bit on the 
 ``num_workers=0``. (With worker processes, a resume at an epoch boundary is exact; in the middle
 of an epoch the workers' own random augmentations restart. On CUDA, exactness also needs
 deterministic kernels.)
+
+Distributed (inside :func:`multimodal_rnn.training.launch.torchrun_process_group`): every process
+trains on its shard of each epoch (:func:`~multimodal_rnn.training.distributed.epoch_batches`)
+and DistributedDataParallel averages the gradients, so with a loss that is a mean over samples one
+update equals a single process's update on the union of the shards' batches (``world_size *
+batch_size`` samples). Only rank 0 writes the run folder. ``evaluate`` runs on every process and
+its values are averaged, so the best checkpoint and early stopping are decided identically
+everywhere. A batch that any process cannot use (``collate_fn`` returned None) is skipped by all.
+A resume needs the same number of processes; each restores its own RNG streams.
 """
 
 from __future__ import annotations
@@ -220,7 +229,7 @@ class Trainer:
         config: the :class:`TrainerConfig`.
         train_dataset: a map-style dataset (``len`` and integer indexing).
         collate_fn: turns a list of dataset items into one batch, or None when none of them is
-            usable; such a batch is consumed without an update.
+            usable; such a batch is consumed without an update (by every process, when distributed).
         out_dir: the run folder; a fresh run refuses a folder that already holds a training state.
         evaluate: ``evaluate(model) -> {name: float}``, called on every process in eval mode under
             ``torch.no_grad`` with the bare (unwrapped) model; values are averaged over processes.
@@ -363,7 +372,10 @@ class Trainer:
             batches = self.progress(loader, total=len(remaining), desc=f"epoch {self.epoch + 1}/{config.epochs}")
         try:
             for batch in batches:
-                if batch is not None:  # None: the collate function found no usable item (e.g. unreadable images)
+                # None: the collate function found no usable item (e.g. unreadable images). The skip is
+                # decided together: when any process has no batch, every process skips this update, so
+                # that all make the same updates and meet in the same gradient all-reduces.
+                if distributed.all_true(batch is not None, self.device):
                     self._train_step(batch, log)
                 self.batch_in_epoch += 1
                 if self.batch_in_epoch == self.steps_per_epoch:
