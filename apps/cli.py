@@ -16,7 +16,7 @@ from typing import Sequence
 from multimodal_rnn import __version__
 from multimodal_rnn.errors import MMRNNError
 
-COMMANDS: tuple[str, ...] = ("caption", "ask", "chat", "train", "predict", "eval", "data", "serve")
+COMMANDS: tuple[str, ...] = ("caption", "ask", "chat", "train", "predict", "eval", "data", "serve", "navigate")
 """Subcommand modules under ``apps.commands``, in the order ``mmrnn --help`` lists them."""
 
 

@@ -14,6 +14,26 @@ DEFAULT_WEIGHTS = {
 }
 
 
+NAVIGATION_WEIGHTS = {
+    "BabyAI-GoToRedBall-v0": "navigation_gotoredball.safetensors",
+    "BabyAI-GoToLocal-v0": "navigation_gotolocal.safetensors",
+}
+"""Shipped navigation agents, by BabyAI level id."""
+
+
+def resolve_navigation_weights(path: str | None, level: str) -> Path:
+    """The navigation checkpoint to load: ``path`` if given, else the shipped agent of ``level``."""
+    if path:
+        return Path(path)
+    if level not in NAVIGATION_WEIGHTS:
+        raise InputError(f"no shipped navigation agent for {level} (shipped: {', '.join(NAVIGATION_WEIGHTS)}); "
+                         "pass --weights FILE")
+    default = weights_dir() / NAVIGATION_WEIGHTS[level]
+    if not default.exists():
+        raise InputError(f"{default}: shipped navigation weights for {level} not found; pass --weights FILE")
+    return default
+
+
 def weights_dir() -> Path:
     """``$MMRNN_WEIGHTS_DIR`` if set, else the repository's ``weights/`` folder."""
     env = os.environ.get("MMRNN_WEIGHTS_DIR")

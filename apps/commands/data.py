@@ -12,7 +12,7 @@ from multimodal_rnn.datasets.shapes import ShapesConfig, generate_shapes_world
 from multimodal_rnn.errors import InputError
 
 NAME = "data"
-HELP = "generate built-in datasets (the synthetic shapes world for captioning, VQA and visual dialog)"
+HELP = "generate built-in datasets (the synthetic shapes world; BabyAI bot demonstrations for navigation)"
 
 _SHAPES_DESCRIPTION = """\
 Generate the shapes world: scenes of 1-4 colored shapes rendered to PNG, with, for every split,
@@ -58,9 +58,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     shapes.add_argument("--force", action="store_true",
                         help="write into a non-empty OUT, replacing a previous shapes world there")
 
+    from apps.navigation_commands import add_data_babyai
+
+    add_data_babyai(datasets)
+
 
 def run(args: argparse.Namespace) -> int:
     """Generate the requested dataset and print a summary; returns the exit status."""
+    if getattr(args, "_run_dataset", None) is not None:  # datasets registered by other modules
+        return int(args._run_dataset(args))
     config = ShapesConfig(
         seed=args.seed,
         image_size=args.image_size,

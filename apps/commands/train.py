@@ -29,7 +29,7 @@ from multimodal_rnn.training.trainer import TrainerConfig
 from multimodal_rnn.training.vqa import VQATrainingConfig, train_vqa
 
 NAME = "train"
-HELP = "train a model: caption, vqa, dialog"
+HELP = "train a model: caption, vqa, dialog, navigation"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,6 +77,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from apps.dialog_commands import add_train_dialog  # here: dialog_commands imports this module
 
     add_train_dialog(tasks)
+
+    from apps.navigation_commands import add_train_navigation
+
+    add_train_navigation(tasks)
 
 
 _VQA_DESCRIPTION = """\

@@ -4,5 +4,6 @@ Captioning (COCO caption evaluation, pycocoevalcap): :mod:`.bleu`, :mod:`.rouge`
 (CIDEr-D, also the reusable :class:`~multimodal_rnn.metrics.cider.CiderD` reward scorer),
 :mod:`.meteor` (the METEOR 1.5 jar, when Java is present) and :mod:`.caption` (raw text and
 COCO files in, every caption metric out). :mod:`.corpus` holds the input checks and the result
-type the caption metrics share.
+type the caption metrics share. Navigation: :mod:`.navigation` (success rate, episode length,
+SPL).
 """
