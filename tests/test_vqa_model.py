@@ -88,7 +88,8 @@ def test_bce_loss_sums_over_answers_and_softmax_skips_unanswered_rows() -> None:
 
 
 @pytest.mark.parametrize("overrides, message", [({"glimpses": 1}, "glimpses"), ({"loss": "hinge"}, "loss"),
-                                                ({"num_answers": 0}, "num_answers"), ({"max_question_length": 0}, "max_question")])
+                                                ({"num_answers": 0}, "num_answers"), ({"max_question_length": 0}, "max_question"),
+                                                ({"film_blocks": 0}, "film_blocks")])
 def test_config_refuses_impossible_values(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         VQAModelConfig(**{"num_words": 10, "num_answers": 3, **overrides})
@@ -145,3 +146,24 @@ def test_checkpoint_round_trip_through_the_answerer(tmp_path: Path) -> None:
     save_checkpoint(no_answers, model, task="vqa", model_name="saaa", model_config=model.config)
     with pytest.raises(CheckpointError, match="without a question vocabulary or an answer list"):
         Answerer.from_checkpoint(no_answers)
+
+
+def test_cell_orders_compare_cell_centres_with_ties_counting_half() -> None:
+    from multimodal_rnn.heads.vqa import _cell_orders
+
+    # 2x2 grid, row-major: 0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right (y grows downwards)
+    centres = torch.tensor([[-0.5, -0.5], [0.5, -0.5], [-0.5, 0.5], [0.5, 0.5]])
+    left, right, above, below = _cell_orders(centres)
+    assert left[0, 1] == 1 and left[1, 0] == 0 and left[0, 2] == 0.5 and left[2, 1] == 1
+    assert torch.equal(right, left.T)
+    assert above[0, 2] == 1 and above[2, 0] == 0 and above[0, 1] == 0.5 and above[1, 2] == 1
+    assert torch.equal(below, above.T)
+    # a map on cell 0 against a map on cell 3: 0 is left of and above 3, not right of or below it
+    one_hot = torch.eye(4)
+    comparisons = torch.einsum("n,rnm,m->r", one_hot[0], _cell_orders(centres), one_hot[3])
+    assert comparisons.tolist() == [1.0, 0.0, 1.0, 0.0]
+
+
+def test_saaa_rel_glimpses_start_on_early_and_late_words() -> None:
+    model, _, _ = _build("saaa_rel", glimpses=3)
+    assert model.word_order.tolist() == [-3.0, 0.0, 3.0]

@@ -54,7 +54,7 @@ class VQATrainingConfig:
     """What the VQA task adds to the trainer's options.
 
     Attributes:
-        model_name: a registered VQA model (lstm_q_norm_i, saaa).
+        model_name: a registered VQA model (lstm_q_norm_i, saaa, saaa_rel, film).
         model: overrides of :class:`VQAModelConfig` (vocabulary sizes and pad id are filled in).
         num_answers: K, the most frequent normalized training answers the model can give.
         min_word_count: question words seen fewer times in training map to ``<unk>``.
