@@ -26,7 +26,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -36,6 +35,7 @@ from multimodal_rnn.datasets.shapes import ShapesConfig, image_record, render_sc
 from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.heads.caption import CaptionModelConfig, ShowAttendTell
 from multimodal_rnn.vocab import SPECIAL_TOKENS, Vocabulary
+from timing import best_seconds
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_WEIGHTS = REPO / "weights" / "caption_shapes.safetensors"
@@ -73,17 +73,6 @@ def shapes_pixels(captioner: Captioner, count: int) -> torch.Tensor:
     config = ShapesConfig(test_size=count)
     images = [render_scene(image_record(config, "test", i).scene, config.image_size) for i in range(count)]
     return torch.stack([captioner.transform(image) for image in images])
-
-
-def best_seconds(run: Callable[[], object], repeats: int) -> float:
-    """Fastest wall-clock seconds of ``repeats`` calls after one warm-up call."""
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def decoding_rows(captioner: Captioner, pixels: torch.Tensor, singles: int, repeats: int) -> list[str]:

@@ -51,6 +51,7 @@ from multimodal_rnn.images import load_image
 from multimodal_rnn.registry import MODELS
 from multimodal_rnn.training.dialog import build_dialog_vocabulary
 from multimodal_rnn.vocab import Vocabulary
+from timing import best_seconds
 
 _STATUS = Path("/proc/self/status")
 
@@ -77,17 +78,6 @@ def peak_memory_mib() -> float:
     """Peak resident memory (MiB) since the last reset, or since the start where resets fail."""
     peak = _status_mib("VmHWM")
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 if peak is None else peak
-
-
-def best_seconds(run: Callable[[], Any], repeats: int) -> float:
-    """Fastest wall-clock seconds of ``repeats`` calls after one warm-up call."""
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def measure(run: Callable[[], Any], repeats: int) -> tuple[float, float]:

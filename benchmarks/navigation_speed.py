@@ -35,17 +35,7 @@ from multimodal_rnn.navigation import env as nav_env
 from multimodal_rnn.navigation.demos import generate_demonstrations
 from multimodal_rnn.navigation.rollout import NavigationAgent, run_episodes
 from multimodal_rnn.training.navigation import EpisodeDataset, build_mission_vocabulary, collate_episodes
-
-
-def best_seconds(run: Callable[[], Any], repeats: int) -> float:
-    """Fastest wall-clock seconds of ``repeats`` calls after one warm-up call."""
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_seconds
 
 
 def per_step_loss(model: NavigationModel, batch: dict[str, Any]) -> torch.Tensor:

@@ -256,10 +256,7 @@ class ShowAskAttendAnswer(VQAModel):
         self.glimpses = nn.ModuleList(
             AdditiveAttention(self.question_size, size, config.attention_size) for _ in range(config.glimpses)
         )
-        self.classifier = nn.Sequential(
-            nn.Dropout(config.dropout), nn.Linear(config.glimpses * size + self.question_size, config.classifier_size),
-            nn.ReLU(), nn.Dropout(config.dropout), nn.Linear(config.classifier_size, config.num_answers),
-        )
+        self.classifier = relu_classifier(config.glimpses * size + self.question_size, config)
 
     def classify(
         self, encoded: EncodedImage, image_index: torch.Tensor, features: QuestionFeatures
@@ -309,10 +306,7 @@ class RelationalSAAA(VQAModel):
         # one "relation holds" probability per ordered pair.
         self.relation_choice = nn.Linear(self.question_size, len(self.orders))
         inputs = glimpses * (size + 1) + 2 * pairs + 2 * pairs * (len(self.orders) + 1) + self.question_size
-        self.classifier = nn.Sequential(
-            nn.Dropout(config.dropout), nn.Linear(inputs, config.classifier_size), nn.ReLU(),
-            nn.Dropout(config.dropout), nn.Linear(config.classifier_size, config.num_answers),
-        )
+        self.classifier = relu_classifier(inputs, config)
 
     def classify(
         self, encoded: EncodedImage, image_index: torch.Tensor, features: QuestionFeatures
@@ -392,10 +386,7 @@ class FiLMNet(VQAModel):
         self.blocks = nn.ModuleList(FiLMBlock(size) for _ in range(config.film_blocks))
         self.film = nn.Linear(self.question_size, 2 * size * config.film_blocks)
         self.head = nn.Sequential(nn.Conv2d(size + 2, size, 1), nn.BatchNorm2d(size), nn.ReLU())
-        self.classifier = nn.Sequential(
-            nn.Dropout(config.dropout), nn.Linear(size, config.classifier_size), nn.ReLU(),
-            nn.Dropout(config.dropout), nn.Linear(config.classifier_size, config.num_answers),
-        )
+        self.classifier = relu_classifier(size, config)
 
     def classify(
         self, encoded: EncodedImage, image_index: torch.Tensor, features: QuestionFeatures
@@ -412,6 +403,14 @@ class FiLMNet(VQAModel):
             x = block(x, coordinates, 1.0 + film[:, index, 0], film[:, index, 1])
         pooled = self.head(torch.cat([x, coordinates], dim=1)).amax(dim=(2, 3))  # (B, C)
         return self.classifier(pooled), None
+
+
+def relu_classifier(inputs: int, config: VQAModelConfig) -> nn.Sequential:
+    """Dropout, Linear(inputs -> classifier_size), ReLU, dropout, Linear(-> num_answers): (B, inputs) -> (B, K)."""
+    return nn.Sequential(
+        nn.Dropout(config.dropout), nn.Linear(inputs, config.classifier_size), nn.ReLU(),
+        nn.Dropout(config.dropout), nn.Linear(config.classifier_size, config.num_answers),
+    )
 
 
 def _cell_orders(coordinates: torch.Tensor) -> torch.Tensor:
