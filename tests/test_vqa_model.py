@@ -167,3 +167,14 @@ def test_cell_orders_compare_cell_centres_with_ties_counting_half() -> None:
 def test_saaa_rel_glimpses_start_on_early_and_late_words() -> None:
     model, _, _ = _build("saaa_rel", glimpses=3)
     assert model.word_order.tolist() == [-3.0, 0.0, 3.0]
+
+
+def test_saaa_rel_glimpses_can_query_with_word_embeddings() -> None:
+    torch.manual_seed(0)
+    model, vocab, answers = _build("saaa_rel", glimpse_query="embeddings")
+    assert model.query_projection[0].in_features == model.config.embed_size
+    out = model.train()(_batch(model, vocab, answers))
+    out["loss"].backward()
+    assert out["attention"].shape[1] == 2 and torch.isfinite(out["loss"])
+    with pytest.raises(ConfigError, match="glimpse_query"):
+        VQAModelConfig(num_words=10, num_answers=3, glimpse_query="words")

@@ -82,6 +82,8 @@ class VQAModelConfig:
         max_question_length: questions are cut to their first this-many words.
         film_blocks: FiLM residual blocks (film).
         film_size: channels of the FiLM blocks and of the final 1x1 convolution (film).
+        glimpse_query: what a glimpse's image query is made of (saaa_rel): ``outputs``, the
+            attended outputs of the core, or ``embeddings``, the attended word embeddings.
     """
 
     num_words: int
@@ -103,6 +105,7 @@ class VQAModelConfig:
     max_question_length: int = 30
     film_blocks: int = 3
     film_size: int = 64
+    glimpse_query: str = "outputs"
 
     def __post_init__(self) -> None:
         if self.num_words < 2 or self.num_answers < 1:
@@ -117,16 +120,20 @@ class VQAModelConfig:
             raise ConfigError("dropout must lie in [0, 1)")
         if self.max_question_length < 1:
             raise ConfigError(f"max_question_length must be >= 1, got {self.max_question_length}")
+        if self.glimpse_query not in ("outputs", "embeddings"):
+            raise ConfigError(f"glimpse_query must be outputs or embeddings, got {self.glimpse_query!r}")
         if self.film_blocks < 1 or self.film_size < 1:
             raise ConfigError(f"need film_blocks >= 1 and film_size >= 1, got {self.film_blocks}, {self.film_size}")
 
 
 @dataclass(frozen=True)
 class QuestionFeatures:
-    """What the question encoder gives a fusion: ``summary`` (B, Q); ``words`` (B, T, H) and ``mask`` (B, T)."""
+    """What the question encoder gives a fusion: ``summary`` (B, Q); the core's outputs ``words``
+    (B, T, H), the word ``embeddings`` (B, T, E) and their ``mask`` (B, T)."""
 
     summary: torch.Tensor
     words: torch.Tensor
+    embeddings: torch.Tensor
     mask: torch.Tensor
 
 
@@ -171,7 +178,7 @@ class VQAModel(nn.Module):
         outputs, state = self.core(embedded, lengths=lengths)
         mask = torch.arange(question.shape[1], device=question.device)[None, :] < lengths.to(question.device)[:, None]
         summary = torch.cat([part.flatten(1) for part in state], dim=1)  # (B, S * L * H)
-        return QuestionFeatures(summary=summary, words=outputs, mask=mask)
+        return QuestionFeatures(summary=summary, words=outputs, embeddings=embedded, mask=mask)
 
     def classify(
         self, encoded: EncodedImage, image_index: torch.Tensor, question: QuestionFeatures
@@ -289,10 +296,12 @@ class RelationalSAAA(VQAModel):
         self.register_buffer("coordinates", torch.stack([xs, ys], dim=-1).reshape(height * width, 2), persistent=False)
         self.register_buffer("orders", _cell_orders(self.coordinates), persistent=False)  # (4, N, N)
         size, hidden, glimpses = self.feature_size + 2, config.hidden_size, config.glimpses
+        by_embeddings = config.glimpse_query == "embeddings"
+        word_size = hidden + config.embed_size if by_embeddings else hidden
         self.word_attention = nn.ModuleList(
-            AdditiveAttention(self.question_size, hidden, config.attention_size) for _ in range(glimpses)
+            AdditiveAttention(self.question_size, word_size, config.attention_size) for _ in range(glimpses)
         )
-        query_size = hidden
+        query_size = config.embed_size if by_embeddings else hidden
         self.feature_projection = nn.ModuleList(nn.Linear(size, config.attention_size) for _ in range(glimpses))
         self.query_projection = nn.ModuleList(
             nn.Linear(query_size, config.attention_size, bias=False) for _ in range(glimpses)
@@ -322,7 +331,7 @@ class RelationalSAAA(VQAModel):
         lengths = word_mask.sum(dim=1, keepdim=True).clamp(min=2)  # (B, 1)
         order = 2.0 * torch.arange(words.shape[1], device=words.device)[None, :] / (lengths - 1) - 1.0  # (B, T) in [-1, 1]
         for g in range(len(self.score)):
-            focus = self._read_words(g, words, word_mask, question, order)  # (B, H)
+            focus = self._read_words(g, features, question, order)  # (B, H) or (B, E)
             query = self.query_projection[g](focus)[:, None, :]  # (B, 1, A): the glimpse looks for its words only
             projected = self.feature_projection[g](images)[image_index]  # (B, N, A), projected once per image
             scores = self.score[g](torch.tanh(projected + query)).squeeze(2)  # (B, N)
@@ -342,19 +351,24 @@ class RelationalSAAA(VQAModel):
         return logits, torch.stack(weights, dim=1)  # (B, G, N)
 
 
-    def _read_words(
-        self, g: int, words: torch.Tensor, mask: torch.Tensor, question: torch.Tensor, order: torch.Tensor
-    ) -> torch.Tensor:
-        """Glimpse g's attention over the words (B, T, H) -> its question focus (B, H).
+    def _read_words(self, g: int, features: QuestionFeatures, question: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+        """Glimpse g's attention over the words -> its question focus (B, H), or (B, E) by embeddings.
 
-        Additive attention with the question summary (B, Q) as query plus ``word_order[g] *
-        order`` (B, T), order being each word's relative position in [-1, 1].
+        Additive attention with the (dropped-out) question summary (B, Q) as query plus
+        ``word_order[g] * order`` (B, T), order being each word's relative position in [-1, 1].
+        With ``glimpse_query="embeddings"`` the scores see each word's output and embedding and
+        the focus is the attended embeddings: a bag of the glimpse's words, free of what the
+        core read before them (a late glimpse's "red square" then carries no trace of the
+        earlier "circle").
         """
-        attention = self.word_attention[g]
-        scores = attention.score(torch.tanh(attention.feature_projection(words)
+        attention, mask = self.word_attention[g], features.mask
+        by_embeddings = self.config.glimpse_query == "embeddings"
+        keys = torch.cat([features.words, features.embeddings], dim=2) if by_embeddings else features.words
+        scores = attention.score(torch.tanh(attention.feature_projection(keys)
                                             + attention.query_projection(question)[:, None, :])).squeeze(2)  # (B, T)
         scores = (scores + self.word_order[g] * order).masked_fill(~mask, torch.finfo(scores.dtype).min)
-        return torch.bmm(torch.softmax(scores, dim=1)[:, None, :], words).squeeze(1)
+        values = features.embeddings if by_embeddings else features.words
+        return torch.bmm(torch.softmax(scores, dim=1)[:, None, :], values).squeeze(1)
 
 
 class FiLMBlock(nn.Module):
