@@ -19,6 +19,16 @@ class InputError(MMRNNError, ValueError):
     """An input file or value that cannot be used (missing, unreadable, too large, malformed)."""
 
 
+class ImageError(InputError):
+    """An image that cannot be used; ``kind`` says why: ``"too_large"`` (over a pixel limit or
+    PIL's decompression-bomb guard), ``"not_image"`` (unrecognised format) or ``"corrupt"``
+    (empty, truncated, malformed or pixel-less)."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 class DataFormatError(InputError):
     """A dataset file that does not follow its documented format."""
 

@@ -21,7 +21,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from multimodal_rnn.errors import InputError
+from multimodal_rnn.errors import ImageError, InputError
 
 DEFAULT_MAX_PIXELS = 50_000_000
 """Largest accepted width x height (50 megapixels)."""
@@ -49,31 +49,31 @@ def load_image_bytes(data: bytes, *, name: str = "<upload>", max_pixels: int = D
 
 def _decode(stream: BinaryIO, name: str, max_pixels: int) -> Image.Image:
     if stream.read(1) == b"":
-        raise InputError(f"{name}: empty file, not an image")
+        raise ImageError(f"{name}: empty file, not an image", "corrupt")
     stream.seek(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # max_pixels decides instead
         try:
             image = Image.open(stream)
         except UnidentifiedImageError:
-            raise InputError(f"{name}: not an image (unrecognised format)") from None
+            raise ImageError(f"{name}: not an image (unrecognised format)", "not_image") from None
         except Image.DecompressionBombError:
-            raise InputError(f"{name}: image exceeds PIL's decompression-bomb limit") from None
+            raise ImageError(f"{name}: image exceeds PIL's decompression-bomb limit", "too_large") from None
         except Exception as exc:  # PIL raises assorted errors on malformed headers
-            raise InputError(f"{name}: corrupt image header ({_reason(exc)})") from None
+            raise ImageError(f"{name}: corrupt image header ({_reason(exc)})", "corrupt") from None
         width, height = image.size
         if width * height > max_pixels:
-            raise InputError(f"{name}: image is {width}x{height} = {width * height} pixels, "
-                             f"over the limit of {max_pixels}")
+            raise ImageError(f"{name}: image is {width}x{height} = {width * height} pixels, "
+                             f"over the limit of {max_pixels}", "too_large")
         if width == 0 or height == 0:
-            raise InputError(f"{name}: image has no pixels ({width}x{height})")
+            raise ImageError(f"{name}: image has no pixels ({width}x{height})", "corrupt")
         try:
             image.load()  # decode everything now: truncated data fails here
             return to_rgb(ImageOps.exif_transpose(image))
         except Image.DecompressionBombError:
-            raise InputError(f"{name}: image exceeds PIL's decompression-bomb limit") from None
+            raise ImageError(f"{name}: image exceeds PIL's decompression-bomb limit", "too_large") from None
         except Exception as exc:  # truncated data, bad chunks, unsupported modes, bad EXIF
-            raise InputError(f"{name}: truncated or corrupt image ({_reason(exc)})") from None
+            raise ImageError(f"{name}: truncated or corrupt image ({_reason(exc)})", "corrupt") from None
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -129,3 +129,24 @@ def test_transparent_pixels_composite_on_white() -> None:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     assert load_image_bytes(buffer.getvalue()).getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_image_errors_say_their_kind() -> None:
+    import io as _io
+
+    from PIL import Image as _Image
+
+    from multimodal_rnn.errors import ImageError
+    from multimodal_rnn.images import load_image_bytes
+
+    buffer = _io.BytesIO()
+    _Image.new("RGB", (40, 40), (10, 20, 30)).save(buffer, format="PNG")
+    png = buffer.getvalue()
+    cases = [(b"hello, not a picture", "not_image"), (b"", "corrupt"), (png[: len(png) // 2], "corrupt")]
+    for data, kind in cases:
+        with pytest.raises(ImageError) as caught:
+            load_image_bytes(data, name="up.png")
+        assert caught.value.kind == kind and str(caught.value).startswith("up.png: ")
+    with pytest.raises(ImageError) as caught:
+        load_image_bytes(png, name="up.png", max_pixels=100)
+    assert caught.value.kind == "too_large" and "1600 pixels" in str(caught.value)

@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable, MutableMapping
 
 from PIL import Image
 
-from multimodal_rnn.errors import InputError
+from multimodal_rnn.errors import ImageError
 from multimodal_rnn.images import load_image_bytes
 from multimodal_rnn.vocab import tokenize
 
@@ -105,6 +105,10 @@ def header_pixels(data: bytes) -> int:
         return 0
 
 
+_IMAGE_STATUS = {"too_large": 413, "not_image": 415, "corrupt": 400}
+"""HTTP status of each :class:`~multimodal_rnn.errors.ImageError` kind."""
+
+
 def decode_image(data: bytes, *, name: str, max_bytes: int, max_pixels: int) -> Image.Image:
     """Decode an uploaded image as RGB.
 
@@ -116,13 +120,8 @@ def decode_image(data: bytes, *, name: str, max_bytes: int, max_pixels: int) -> 
         raise ApiError(413, f"{name}: upload is {len(data)} bytes, over the limit of {max_bytes}")
     try:
         return load_image_bytes(data, name=name, max_pixels=max_pixels)
-    except InputError as exc:
-        text = str(exc)
-        if "over the limit" in text or "decompression-bomb" in text:
-            raise ApiError(413, text) from None
-        if "not an image" in text and "empty" not in text:
-            raise ApiError(415, text) from None
-        raise ApiError(400, text) from None
+    except ImageError as exc:
+        raise ApiError(_IMAGE_STATUS[exc.kind], str(exc)) from None
 
 
 def check_text(text: str, *, field: str, max_chars: int, required: bool = True) -> str:
