@@ -158,6 +158,10 @@ class VQAModel(nn.Module):
         ))
         self.dropout = nn.Dropout(config.dropout)
         self.question_size = len(self.core.state_size) * config.num_layers * config.hidden_size
+        height, width = self.encoder.grid_shape
+        ys, xs = torch.meshgrid(_centres(height), _centres(width), indexing="ij")
+        # (N, 2): each grid position's (x, y) centre in [-1, 1], row-major like the grid features
+        self.register_buffer("coordinates", torch.stack([xs, ys], dim=-1).reshape(height * width, 2), persistent=False)
 
     @property
     def feature_size(self) -> int:
@@ -255,10 +259,7 @@ class ShowAskAttendAnswer(VQAModel):
 
     def __init__(self, config: VQAModelConfig, *, load_encoder_weights: bool = False) -> None:
         super().__init__(config, load_encoder_weights=load_encoder_weights)
-        height, width = self.encoder.grid_shape
         self.position_size = 2 if config.grid_coordinates else 0
-        ys, xs = torch.meshgrid(_centres(height), _centres(width), indexing="ij")
-        self.register_buffer("coordinates", torch.stack([xs, ys], dim=-1).reshape(height * width, 2), persistent=False)
         size = self.feature_size + self.position_size
         self.glimpses = nn.ModuleList(
             AdditiveAttention(self.question_size, size, config.attention_size) for _ in range(config.glimpses)
@@ -291,9 +292,6 @@ class RelationalSAAA(VQAModel):
 
     def __init__(self, config: VQAModelConfig, *, load_encoder_weights: bool = False) -> None:
         super().__init__(config, load_encoder_weights=load_encoder_weights)
-        height, width = self.encoder.grid_shape
-        ys, xs = torch.meshgrid(_centres(height), _centres(width), indexing="ij")
-        self.register_buffer("coordinates", torch.stack([xs, ys], dim=-1).reshape(height * width, 2), persistent=False)
         self.register_buffer("orders", _cell_orders(self.coordinates), persistent=False)  # (4, N, N)
         size, hidden, glimpses = self.feature_size + 2, config.hidden_size, config.glimpses
         by_embeddings = config.glimpse_query == "embeddings"
@@ -392,9 +390,6 @@ class FiLMNet(VQAModel):
 
     def __init__(self, config: VQAModelConfig, *, load_encoder_weights: bool = False) -> None:
         super().__init__(config, load_encoder_weights=load_encoder_weights)
-        height, width = self.encoder.grid_shape
-        ys, xs = torch.meshgrid(_centres(height), _centres(width), indexing="ij")
-        self.register_buffer("coordinates", torch.stack([xs, ys], dim=0), persistent=False)  # (2, h, w)
         size = config.film_size
         self.stem = nn.Sequential(nn.Conv2d(self.feature_size + 2, size, 3, padding=1), nn.BatchNorm2d(size), nn.ReLU())
         self.blocks = nn.ModuleList(FiLMBlock(size) for _ in range(config.film_blocks))
@@ -408,7 +403,7 @@ class FiLMNet(VQAModel):
         question = features.summary  # (B, Q)
         height, width = self.encoder.grid_shape
         grid = encoded.grid.transpose(1, 2).reshape(encoded.grid.shape[0], -1, height, width)  # (I, D, h, w)
-        coordinates = self.coordinates.to(grid.dtype).expand(grid.shape[0], -1, -1, -1)  # (I, 2, h, w)
+        coordinates = self.coordinates.to(grid.dtype).T.reshape(1, 2, height, width).expand(grid.shape[0], -1, -1, -1)  # (I, 2, h, w)
         x = self.stem(torch.cat([grid, coordinates], dim=1))[image_index]  # (B, C, h, w)
         coordinates = coordinates[:1].expand(x.shape[0], -1, -1, -1)  # (B, 2, h, w)
         # FiLM's parameterization: gamma = 1 + prediction, so an untrained block starts near identity.
