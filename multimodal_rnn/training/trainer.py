@@ -107,6 +107,9 @@ class TrainerConfig:
         tensorboard: also write TensorBoard scalars to ``out_dir/tensorboard`` (needs ``tensorboard``).
         max_steps: stop after this many updates in total (smoke runs); the schedule is unchanged.
         checkpoint_every_steps: also write the last checkpoint every N updates (None = per epoch only).
+        channels_last: keep 4-D weights (convolutions) in NHWC order during training, which oneDNN
+            runs faster on CPU (the shapes VQA model's encoder: 218 -> 148 ms per update of 32
+            images, one thread); values and checkpoints are unchanged, only the layout in memory.
     """
 
     epochs: int = 10
@@ -137,6 +140,7 @@ class TrainerConfig:
     tensorboard: bool = False
     max_steps: int | None = None
     checkpoint_every_steps: int | None = None
+    channels_last: bool = True
 
     def __post_init__(self) -> None:
         problems = []
@@ -292,6 +296,8 @@ class Trainer:
                               f"{self.dataset_size} samples")
         self.total_steps = config.epochs * self.steps_per_epoch
         self.model.to(self.device)
+        if config.channels_last:
+            self.model.to(memory_format=torch.channels_last)  # 4-D tensors only; others are left as they are
         self.optimizer = torch.optim.AdamW(_parameter_groups(model, config), lr=config.lr, betas=config.betas,
                                            eps=config.eps, weight_decay=config.weight_decay)
         use_scaler = config.amp and config.amp_dtype == "float16"
