@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from multimodal_rnn.checkpoint import save_checkpoint
 from multimodal_rnn.datasets.vqa import AnswerVocabulary, build_question_vocabulary, collate_vqa, encode_question, VQARecord
 from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import CheckpointError, ConfigError, InputError
-from multimodal_rnn.heads.vqa import VQAModelConfig
+from multimodal_rnn.heads.vqa import VQAModelConfig, count_distribution
 from multimodal_rnn.registry import MODELS
 
 COLORS = {"red": (220, 30, 30), "blue": (30, 30, 220), "green": (30, 200, 30)}
@@ -178,3 +179,56 @@ def test_saaa_rel_glimpses_can_query_with_word_embeddings() -> None:
     assert out["attention"].shape[1] == 2 and torch.isfinite(out["loss"])
     with pytest.raises(ConfigError, match="glimpse_query"):
         VQAModelConfig(num_words=10, num_answers=3, glimpse_query="words")
+
+
+@pytest.mark.parametrize("paths", [{"relation_path": True}, {"count_path": True},
+                                   {"relation_path": True, "count_path": True}])
+def test_saaa_rel_direct_paths_start_silent_and_learn_at_once(paths: dict[str, bool]) -> None:
+    """Zero-initialized, the direct paths leave the first logits unchanged, yet their weights get a gradient on the first update."""
+    torch.manual_seed(0)
+    plain, vocab, answers = _build("saaa_rel")
+    torch.manual_seed(0)
+    model, _, _ = _build("saaa_rel", **paths)
+    batch = _batch(model, vocab, answers)
+    with torch.no_grad():
+        assert torch.allclose(model.eval()(batch)["logits"], plain.eval()(batch)["logits"], atol=1e-6)
+    out = model.train()(batch)
+    out["loss"].backward()
+    assert float(model.path_answers.weight.grad.abs().sum()) > 0
+    bins = 10 if paths.get("count_path") else 0
+    relations = 2 * 4 if paths.get("relation_path") else 0
+    assert model.path_answers.in_features == model.config.path_size * (relations + 2 * bins)
+
+
+def test_count_distribution_is_the_exact_poisson_binomial() -> None:
+    """P(count = c) of independent cells equals brute force over all 2^6 outcomes; the last bin holds c >= 3."""
+    torch.manual_seed(0)
+    probabilities = torch.rand(3, 6)
+    expected = torch.zeros(3, 4)
+    for outcome in itertools.product([0.0, 1.0], repeat=6):
+        cells = torch.tensor(outcome)
+        chance = (probabilities * cells + (1 - probabilities) * (1 - cells)).prod(dim=1)
+        expected[:, min(int(cells.sum()), 3)] += chance
+    assert torch.allclose(count_distribution(probabilities, 4), expected, atol=1e-6)
+    assert count_distribution(torch.ones(2, 5), 10)[:, 5].tolist() == [1.0, 1.0]
+
+
+def test_saaa_rel_count_path_starts_near_one_object() -> None:
+    """The count scores start at sigmoid(-4) per cell: over an 8x8 grid, a count of 0-2 is likely, 9+ is not."""
+    torch.manual_seed(0)
+    model, vocab, answers = _build("saaa_rel", count_path=True, encoder={"channels": [8, 16, 16], "image_size": 64})
+    transform = build_transform(model.config.encoder)
+    batch = _batch(model, vocab, answers)
+    batch["image"] = torch.stack([transform(image.resize((64, 64))) for image in _images()])
+    assert model.coordinates.shape[0] == 64
+    inputs = []
+    hook = model.path_answers.register_forward_hook(lambda module, args, output: inputs.append(args[0]))
+    with torch.no_grad():
+        model.eval()(batch)
+    hook.remove()
+    gate = model.path_query(model.encode_question(batch["question"], batch["lengths"]).summary)  # (B, Z)
+    counts = inputs[0].view(len(QUESTIONS), model.config.path_size, 2, 10)[:, 0] / gate[:, :1, None]  # (B, G, bins)
+    assert torch.allclose(counts.sum(dim=2), torch.ones(len(QUESTIONS), 2), atol=1e-4)
+    assert bool((counts[:, :, :3].sum(dim=2) > 0.8).all()) and bool((counts[:, :, 9] < 1e-3).all())
+    with pytest.raises(ConfigError, match="path_size"):
+        VQAModelConfig(num_words=10, num_answers=3, path_size=0)

@@ -29,6 +29,13 @@ Four registered models share one config and one contract, ``forward(batch) -> {"
   score per ordered pair. Each glimpse also reports its unnormalized attention mass (the sum
   of sigmoid scores over the grid, a count-like signal a softmax discards; Zhang et al. 2018).
   Contexts, masses, differences, comparisons and the question feed the classifier.
+  Optional direct paths (``relation_path``, ``count_path``) add to the logits a linear map of
+  the outer product of a question projection z (``path_size``) with the centred comparisons
+  (minus 1/2) and with each glimpse's count distribution P(count = c), c = 0..9 (cells are
+  independent "object here" coins with their own scores; :func:`count_distribution`). The map starts
+  at zero and is linear in its weights, so "the question asks 'left of' and the maps say
+  left, so yes" is a first-order fact for it, where the classifier's hidden layer must first
+  discover the product (the slow part of training without them).
 * ``film`` (Perez et al. 2018, "FiLM: Visual Reasoning with a General Conditioning Layer"):
   the same question encoder predicts a scale and shift per channel for each of
   ``film_blocks`` residual blocks that process the image's grid (plus two coordinate maps
@@ -60,6 +67,7 @@ from multimodal_rnn.recurrent import AdditiveAttention, CoreConfig, RecurrentCor
 from multimodal_rnn.registry import MODELS
 
 LOSSES = ("bce", "softmax")
+COUNT_BINS = 10  # counts 0, 1, ..., 9 (and more, in the last bin) in the direct count path
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +92,10 @@ class VQAModelConfig:
         film_size: channels of the FiLM blocks and of the final 1x1 convolution (film).
         glimpse_query: what a glimpse's image query is made of (saaa_rel): ``outputs``, the
             attended outputs of the core, or ``embeddings``, the attended word embeddings.
+        relation_path: add a direct, question-gated path from the glimpses' spatial comparisons
+            to the answer logits (saaa_rel; see :class:`RelationalSAAA`).
+        count_path: the same for each glimpse's count distribution (saaa_rel).
+        path_size: size of the question projection that gates the direct paths.
     """
 
     num_words: int
@@ -106,6 +118,9 @@ class VQAModelConfig:
     film_blocks: int = 3
     film_size: int = 64
     glimpse_query: str = "outputs"
+    relation_path: bool = False
+    count_path: bool = False
+    path_size: int = 32
 
     def __post_init__(self) -> None:
         if self.num_words < 2 or self.num_answers < 1:
@@ -122,6 +137,8 @@ class VQAModelConfig:
             raise ConfigError(f"max_question_length must be >= 1, got {self.max_question_length}")
         if self.glimpse_query not in ("outputs", "embeddings"):
             raise ConfigError(f"glimpse_query must be outputs or embeddings, got {self.glimpse_query!r}")
+        if self.path_size < 1:
+            raise ConfigError(f"path_size must be >= 1, got {self.path_size}")
         if self.film_blocks < 1 or self.film_size < 1:
             raise ConfigError(f"need film_blocks >= 1 and film_size >= 1, got {self.film_blocks}, {self.film_size}")
 
@@ -314,6 +331,19 @@ class RelationalSAAA(VQAModel):
         self.relation_choice = nn.Linear(self.question_size, len(self.orders))
         inputs = glimpses * (size + 1) + 2 * pairs + 2 * pairs * (len(self.orders) + 1) + self.question_size
         self.classifier = relu_classifier(inputs, config)
+        # Direct paths: logits += W (z outer features), z a projection of the question. Linear in W
+        # given the features, so "left of + the comparison says left -> yes" is learned at once
+        # instead of waiting for the classifier's hidden layer to find the product.
+        paths = (2 * pairs * len(self.orders) if config.relation_path else 0) + (glimpses * COUNT_BINS if config.count_path else 0)
+        self.path_query = nn.Linear(self.question_size, config.path_size) if paths else None
+        self.path_answers = nn.Linear(config.path_size * paths, config.num_answers, bias=False) if paths else None
+        if self.path_answers is not None:
+            nn.init.zeros_(self.path_answers.weight)
+        # The count path's own per-cell scores (on the glimpse's hidden layer), biased to -4 so that
+        # each cell starts as an object with probability sigmoid(-4) = 0.018 and the count near 1.
+        self.count_score = nn.ModuleList(nn.Linear(config.attention_size, 1) for _ in range(glimpses)) if config.count_path else None
+        for layer in self.count_score or ():
+            nn.init.constant_(layer.bias, -4.0)
 
     def classify(
         self, encoded: EncodedImage, image_index: torch.Tensor, features: QuestionFeatures
@@ -325,17 +355,20 @@ class RelationalSAAA(VQAModel):
         images = torch.cat([grid, coordinates.expand(grid.shape[0], -1, -1)], dim=2)  # (I, N, D + 2)
         grid = images[image_index]  # (B, N, D + 2)
         question = self.dropout(question)
-        contexts, masses, positions, weights = [], [], [], []
+        contexts, masses, counts, positions, weights = [], [], [], [], []
         lengths = word_mask.sum(dim=1, keepdim=True).clamp(min=2)  # (B, 1)
         order = 2.0 * torch.arange(words.shape[1], device=words.device)[None, :] / (lengths - 1) - 1.0  # (B, T) in [-1, 1]
         for g in range(len(self.score)):
             focus = self._read_words(g, features, question, order)  # (B, H) or (B, E)
             query = self.query_projection[g](focus)[:, None, :]  # (B, 1, A): the glimpse looks for its words only
             projected = self.feature_projection[g](images)[image_index]  # (B, N, A), projected once per image
-            scores = self.score[g](torch.tanh(projected + query)).squeeze(2)  # (B, N)
+            hidden = torch.tanh(projected + query)  # (B, N, A)
+            scores = self.score[g](hidden).squeeze(2)  # (B, N)
             attention = torch.softmax(scores, dim=1)
             contexts.append(torch.bmm(attention[:, None, :], grid).squeeze(1))  # (B, D + 2)
             masses.append(torch.sigmoid(scores).sum(dim=1, keepdim=True))  # (B, 1)
+            if self.count_score is not None:
+                counts.append(count_distribution(torch.sigmoid(self.count_score[g](hidden).squeeze(2)), COUNT_BINS))
             positions.append(attention @ coordinates)  # (B, 2)
             weights.append(attention)
         pairs = [(i, j) for i in range(len(weights)) for j in range(len(weights)) if i != j]
@@ -346,6 +379,14 @@ class RelationalSAAA(VQAModel):
         holds = [4.0 * ((choice * comparison).sum(dim=1, keepdim=True) - 0.5) for comparison in comparisons]  # (B, 1)
         inputs = torch.cat([*contexts, *masses, *differences, *comparisons, *holds, question], dim=1)
         logits = self.classifier(inputs)  # (B, K)
+        if self.path_answers is not None:
+            paths = []
+            if self.config.relation_path:
+                paths.append(torch.cat(comparisons, dim=1) - 0.5)  # (B, P * 4): 0 where nothing is known
+            if self.config.count_path:
+                paths.append(torch.cat(counts, dim=1))  # (B, G * C)
+            gate = self.path_query(question)  # (B, Z)
+            logits = logits + self.path_answers((gate[:, :, None] * torch.cat(paths, dim=1)[:, None, :]).flatten(1))
         return logits, torch.stack(weights, dim=1)  # (B, G, N)
 
 
@@ -420,6 +461,24 @@ def relu_classifier(inputs: int, config: VQAModelConfig) -> nn.Sequential:
         nn.Dropout(config.dropout), nn.Linear(inputs, config.classifier_size), nn.ReLU(),
         nn.Dropout(config.dropout), nn.Linear(config.classifier_size, config.num_answers),
     )
+
+
+def count_distribution(probabilities: torch.Tensor, bins: int) -> torch.Tensor:
+    """P(count = c) for c = 0 .. bins - 1 (the last bin: c >= bins - 1) of independent cells.
+
+    ``probabilities`` (B, N): each cell's probability of holding an object. The count is their
+    Poisson-binomial sum, computed exactly one cell at a time; returns (B, bins), rows summing
+    to 1. Unlike a bump around the expected count, every bin keeps a gradient while the cells
+    are uncertain, so a count of 2 learns to become 3.
+    """
+    distribution = F.one_hot(torch.zeros(probabilities.shape[0], dtype=torch.long, device=probabilities.device), bins)
+    distribution = distribution.to(probabilities.dtype)  # (B, bins): count 0 before any cell
+    for cell in probabilities.unbind(dim=1):  # (B,)
+        p = cell[:, None]
+        # one more object: c -> c + 1, and the last bin keeps everything at or above it
+        shifted = torch.cat([torch.zeros_like(p), distribution[:, :-2], distribution[:, -2:].sum(dim=1, keepdim=True)], dim=1)
+        distribution = distribution * (1.0 - p) + shifted * p
+    return distribution
 
 
 def _cell_orders(coordinates: torch.Tensor) -> torch.Tensor:
