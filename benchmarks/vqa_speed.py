@@ -8,9 +8,11 @@
 - data: shapes-world scenes rendered in memory (train split of the default world), five
   questions each, so no disk is read;
 - training: full updates as ``mmrnn train vqa`` makes them (items grouped by image, collate,
-  forward, BCE loss, backward, clipping, AdamW), after warm-up updates; reported as
-  questions/s and images/s, with and without image decoding + transform (``--batch-size``
-  images per update, about five questions each);
+  forward, BCE loss, backward, clipping, AdamW, convolution weights channels_last), after
+  warm-up updates; reported as questions/s and images/s, with and without image decoding +
+  transform (``--batch-size`` images per update, about five questions each), and from ready
+  batches with contiguous (NCHW) weights, the baseline of the channels_last ratio (both
+  measured twice, interleaved; the faster of each pair is reported);
 - answering: :meth:`Answerer.answer_batch` on 256 questions per call (images already
   transformed), and :meth:`Answerer.ask` one question at a time (PIL image in, answers out);
 - evaluation: :func:`multimodal_rnn.metrics.vqa.evaluate_vqa` on ``--eval-questions`` synthetic
@@ -103,10 +105,15 @@ def seconds_per_call(run: Callable[[], object], calls: int, warmup: int = 1) -> 
 
 
 def training_rates(name: str, config: VQAModelConfig, dataset: VQADataset, batch_size: int,
-                   updates: int) -> tuple[float, float, float]:
-    """(questions per update, seconds per update with data loading, seconds per update without it)."""
+                   updates: int, channels_last: bool = True) -> tuple[float, float, float]:
+    """(questions per update, seconds per update with data loading, seconds per update without it).
+
+    ``channels_last`` keeps the convolution weights in NHWC order, as the trainer does by default.
+    """
     torch.manual_seed(0)
     model = MODELS.build(name, config).train()
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     num_answers = config.num_answers
     starts = [(k * batch_size) % (len(dataset) - batch_size) for k in range(updates + 2)]
@@ -154,10 +161,18 @@ def main() -> None:
     print(f"torch {torch.__version__}, CPU, threads={torch.get_num_threads()}, encoder {config.encoder.backbone} "
           f"{config.encoder.image_size}px")
 
-    questions, with_loading, without_loading = training_rates(name, config, dataset, args.batch_size, args.updates)
-    print(f"training, {args.batch_size} images = {questions} questions per update:")
+    timings: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+    for channels_last in (False, True, False, True):  # interleaved, so that machine load hits both alike
+        questions, with_loading, without_loading = training_rates(name, config, dataset, args.batch_size, args.updates,
+                                                                  channels_last=channels_last)
+        timings[channels_last].append((with_loading, without_loading))
+    with_loading, without_loading = (min(column) for column in zip(*timings[True]))
+    contiguous = min(ready for _, ready in timings[False])
+    print(f"training, {args.batch_size} images = {questions} questions per update (channels_last, as the trainer):")
     print(f"  with image decoding      {questions / with_loading:8.1f} questions/s  {args.batch_size / with_loading:7.1f} images/s")
     print(f"  batches already made     {questions / without_loading:8.1f} questions/s  {args.batch_size / without_loading:7.1f} images/s")
+    print(f"  same, contiguous NCHW    {questions / contiguous:8.1f} questions/s  {args.batch_size / contiguous:7.1f} images/s"
+          f"  (channels_last {contiguous / without_loading:.2f}x)")
 
     model = MODELS.build(name, config)
     assert isinstance(model, VQAModel)

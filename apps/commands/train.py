@@ -92,8 +92,9 @@ keeps them and reports the official-style accuracy (overall and per answer type)
 
 _VQA_EPILOG = """\
 examples:
-  mmrnn train vqa --out runs/vqa_shapes --set embed_size=64 --set hidden_size=128 --set attention_size=128 \\
-      --set classifier_size=256 --set normalize_image=false --set 'encoder={"channels": [16, 32, 64, 64]}'
+  mmrnn train vqa --model saaa_rel --out runs/vqa_shapes --epochs 24 --set embed_size=64 --set hidden_size=128 \\
+      --set attention_size=128 --set classifier_size=256 --set normalize_image=false \\
+      --set 'encoder={"channels": [32, 64, 64]}'    # the shipped shapes model (weights/README.md)
   mmrnn train vqa --out runs/vqa_coco --set 'encoder={"backbone": "resnet18", "weights": "IMAGENET1K_V1"}' \\
       --questions v2_OpenEnded_mscoco_train2014_questions.json --annotations v2_mscoco_train2014_annotations.json \\
       --images train2014 --image-pattern 'COCO_train2014_{image_id:012d}.jpg' \\
