@@ -36,6 +36,7 @@ def attention_figure(
         tinted[..., 0] = np.clip(tinted[..., 0] + 0.35 * heat, 0, 1)
         tiles.append((Image.fromarray((tinted * 255).astype(np.uint8)), word))
     label_height = 18
+    columns = min(columns, len(tiles))  # no empty tiles on the right of a short figure
     rows = (len(tiles) + columns - 1) // columns
     figure = Image.new("RGB", (columns * tile_size, rows * (tile_size + label_height)), "white")
     draw = ImageDraw.Draw(figure)

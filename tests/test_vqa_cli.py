@@ -60,7 +60,7 @@ def test_ask_prints_top_answers_json_and_attention_map(tmp_path: Path, image: Pa
     answer = json.loads(capsys.readouterr().out)
     assert answer["question"] == "is there a hexagon?" and [a["answer"] for a in answer["answers"]] != []
     assert sorted(a["answer"] for a in answer["answers"]) == ["2", "no", "red"]  # --top 5 > 3 answers: all of them
-    assert Image.open(out_map).size[0] > 0
+    assert Image.open(out_map).size == (3 * 160, 160 + 18)  # the image and its 2 glimpses, no empty tiles
     long_question = "is there a square " * 600  # ~10,000 characters: cut to the model's max length
     assert main(["ask", str(image), long_question, "--weights", str(weights), "--top", "1"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1
