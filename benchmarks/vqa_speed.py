@@ -14,7 +14,8 @@
   batches with contiguous (NCHW) weights, the baseline of the channels_last ratio (both
   measured twice, interleaved; the faster of each pair is reported);
 - answering: :meth:`Answerer.answer_batch` on 256 questions per call (images already
-  transformed), and :meth:`Answerer.ask` one question at a time (PIL image in, answers out);
+  transformed; channels_last weights as loaded from a checkpoint, against contiguous ones),
+  and :meth:`Answerer.ask` one question at a time (PIL image in, answers out);
 - evaluation: :func:`multimodal_rnn.metrics.vqa.evaluate_vqa` on ``--eval-questions`` synthetic
   questions (default 200,000, VQA v2 val size) made by ``benchmarks/vqa_eval_speed.py``
   (which also compares it with the official loop).
@@ -179,12 +180,15 @@ def main() -> None:
     answerer = Answerer(model, vocab, answers, transform)
     per_image = len(records) // len(dataset)
     batch = collate_vqa([dataset[i] for i in range(256 // per_image)])
+    batched_nchw = seconds_per_call(lambda: answerer.answer_batch(batch), 5)
+    model.to(memory_format=torch.channels_last)  # as Answerer.from_checkpoint (load_model) lays it out
     batched = seconds_per_call(lambda: answerer.answer_batch(batch), 5)
     image = Image.open(io.BytesIO(files[records[0].image_path])).convert("RGB")
     singles = [(image, record.question) for record in records[: args.singles]]
     one_by_one = seconds_per_call(lambda: [answerer.ask(i, q) for i, q in singles], 1) / len(singles)
     print("answering:")
-    print(f"  batch of {len(batch['question'])} questions     {len(batch['question']) / batched:8.1f} answers/s")
+    print(f"  batch of {len(batch['question'])} questions     {len(batch['question']) / batched:8.1f} answers/s"
+          f"  (contiguous NCHW weights: {len(batch['question']) / batched_nchw:.1f}/s, channels_last {batched_nchw / batched:.2f}x)")
     print(f"  one question per call    {1 / one_by_one:8.1f} answers/s  ({1000 * one_by_one:.1f} ms each, PIL image in)")
 
     questions_data, annotations, results = synthetic_vqa(args.eval_questions, 0.35, 0)

@@ -178,7 +178,9 @@ def load_model(
             from the config).
 
     Returns:
-        ``(model, checkpoint)`` with the model in eval mode on CPU.
+        ``(model, checkpoint)`` with the model in eval mode on CPU, its 4-D (convolution) weights
+        in channels_last order: the same values, laid out as oneDNN runs them fastest (shipped
+        models, 33 images on 2 threads: VQA answers 1.4x and beam-3 captions 1.25x faster).
     """
     ckpt = load_checkpoint(path)
     if task is not None and ckpt.task != task:
@@ -199,5 +201,6 @@ def load_model(
         problems.append(f"unexpected {len(result.unexpected_keys)} tensor(s) e.g. {result.unexpected_keys[0]}")
     if problems:
         raise CheckpointError(f"{path}: weights do not match model {ckpt.model_name!r}: {'; '.join(problems)}")
+    model.to(memory_format=torch.channels_last)
     model.eval()
     return model, ckpt

@@ -407,3 +407,27 @@ def test_epoch_batches_shuffle_shard_and_resume_consistently() -> None:
     shards = [epoch_batches(11, 2, seed=1, epoch=3, rank=r, world_size=3) for r in range(3)]
     assert [sum(len(b) for b in s) for s in shards] == [4, 4, 4]  # 11 padded to 12
     assert set(sum(sum(shards, []), [])) == set(range(11))
+
+
+
+class ConvRegressor(TinyRegressor):
+    """TinyRegressor that also holds a (4, 3, 2, 2) convolution weight, whose NCHW and NHWC layouts differ."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 2)
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_convolution_weights_take_the_configured_layout(tmp_path: Path, channels_last: bool) -> None:
+    """channels_last (the default) lays 4-D weights out NHWC; False puts a channels_last model back to NCHW."""
+    assert TrainerConfig().channels_last is True
+    config = dataclasses.replace(BASE, epochs=1, channels_last=channels_last)
+    start = torch.contiguous_format if channels_last else torch.channels_last  # the other layout
+    model = ConvRegressor().to(memory_format=start)
+    values = model.conv.weight.detach().clone()
+    trainer = Trainer(model, config, NoisyRegression(), collate, tmp_path, evaluate=evaluate)
+    weight = trainer.model.conv.weight
+    assert weight.is_contiguous(memory_format=torch.channels_last) is channels_last
+    assert weight.is_contiguous() is not channels_last
+    assert torch.equal(weight, values) and trainer.model.encoder.weight.is_contiguous()

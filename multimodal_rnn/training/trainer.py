@@ -296,8 +296,8 @@ class Trainer:
                               f"{self.dataset_size} samples")
         self.total_steps = config.epochs * self.steps_per_epoch
         self.model.to(self.device)
-        if config.channels_last:
-            self.model.to(memory_format=torch.channels_last)  # 4-D tensors only; others are left as they are
+        # 4-D tensors only; a model loaded by --init-from arrives channels_last and may go back
+        self.model.to(memory_format=torch.channels_last if config.channels_last else torch.contiguous_format)
         self.optimizer = torch.optim.AdamW(_parameter_groups(model, config), lr=config.lr, betas=config.betas,
                                            eps=config.eps, weight_decay=config.weight_decay)
         use_scaler = config.amp and config.amp_dtype == "float16"
