@@ -214,6 +214,9 @@ def test_count_distribution_is_the_exact_poisson_binomial() -> None:
         expected[:, min(int(cells.sum()), 3)] += chance
     assert torch.allclose(count_distribution(probabilities, 4), expected, atol=1e-6)
     assert count_distribution(torch.ones(2, 5), 10)[:, 5].tolist() == [1.0, 1.0]
+    assert count_distribution(torch.full((1, 3), 0.5), 2).tolist() == [[0.125, 0.875]]  # P(0) and P(>= 1)
+    with pytest.raises(ValueError, match="2 bins"):
+        count_distribution(probabilities, 1)
 
 
 def test_saaa_rel_count_path_starts_near_one_object() -> None:

@@ -475,6 +475,8 @@ def count_distribution(probabilities: torch.Tensor, bins: int) -> torch.Tensor:
     to 1. Unlike a bump around the expected count, every bin keeps a gradient while the cells
     are uncertain, so a count of 2 learns to become 3.
     """
+    if bins < 2:
+        raise ValueError(f"count_distribution needs at least 2 bins, got {bins}")
     distribution = F.one_hot(torch.zeros(probabilities.shape[0], dtype=torch.long, device=probabilities.device), bins)
     distribution = distribution.to(probabilities.dtype)  # (B, bins): count 0 before any cell
     for cell in probabilities.unbind(dim=1):  # (B,)
