@@ -13,15 +13,23 @@ import sys
 from types import ModuleType
 from typing import Sequence
 
+from apps.task_commands import VERBS, add_command_parser, run_command, tasks
 from multimodal_rnn import __version__
 from multimodal_rnn.errors import MMRNNError
 
-COMMANDS: tuple[str, ...] = ("caption", "ask", "chat", "train", "predict", "eval", "data", "serve", "navigate")
-"""Subcommand modules under ``apps.commands``, in the order ``mmrnn --help`` lists them."""
+COMMANDS: tuple[str, ...] = ("train", "predict", "eval", "data", "serve")
+"""The app's own subcommand modules under ``apps.commands``; the tasks' top-level commands
+(``caption``, ``ask``, ``chat``, ``navigate``, ...) are listed before them."""
 
 
 def _load_commands() -> list[ModuleType]:
     return [importlib.import_module(f"apps.commands.{name}") for name in COMMANDS]
+
+
+def _top_level_task_commands() -> list[tuple[str, object]]:
+    """``(name, command)`` of every task command that is not under a verb or ``data``."""
+    return [(key, command) for task in tasks() for key, command in task.commands.items()
+            if key not in VERBS and not key.startswith("data ")]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mmrnn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, command in _top_level_task_commands():
+        add_command_parser(sub, name, command).set_defaults(_run=run_command)
     for module in _load_commands():
         sp = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(sp)

@@ -5,7 +5,7 @@
 
 Rounds are split into those whose question refers back to the history (``what color is it``,
 ``what about the square``) and the others; each is ranked with the full history, with the
-caption only, and with no history at all (see :mod:`multimodal_rnn.dialog_ablation`). ``--json``
+caption only, and with no history at all (see :mod:`multimodal_rnn.tasks.dialog.ablation`). ``--json``
 also writes the numbers to a file. Errors a user can cause print one line and exit with status 2.
 """
 
@@ -21,8 +21,8 @@ from tqdm import tqdm
 from apps.dialog_commands import add_source_arguments, source_from_args
 from apps.weights import resolve_weights
 from multimodal_rnn.datasets.visdial import shapes_source
-from multimodal_rnn.dialog import DialogAgent
-from multimodal_rnn.dialog_ablation import GROUPS, HISTORY_CONDITIONS, HistoryAblation, history_ablation
+from multimodal_rnn.tasks.dialog.predictor import DialogAgent
+from multimodal_rnn.tasks.dialog.ablation import GROUPS, HISTORY_CONDITIONS, HistoryAblation, history_ablation
 from multimodal_rnn.errors import InputError, MMRNNError
 from multimodal_rnn.files import write_json
 from multimodal_rnn.images import load_image

@@ -29,13 +29,13 @@ from multimodal_rnn.datasets.visdial import (
     read_dense_annotations,
     shapes_source,
 )
-from multimodal_rnn.dialog import DialogAgent
+from multimodal_rnn.tasks.dialog.predictor import DialogAgent
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import write_json
-from multimodal_rnn.heads.dialog import DIALOG_MODELS
+from multimodal_rnn.tasks.dialog.models import DIALOG_MODELS
 from multimodal_rnn.images import load_image
 from multimodal_rnn.metrics.dialog import check_submission
-from multimodal_rnn.training.dialog import VALIDATION_METRIC, DialogTrainingConfig, train_dialog
+from multimodal_rnn.tasks.dialog.training import VALIDATION_METRIC, DialogTrainingConfig, train_dialog
 
 _TRAIN_DESCRIPTION = """\
 Train a visual dialog model on VisDial v1.0 files (default: the shapes world). A training item

@@ -16,8 +16,8 @@ from tqdm import tqdm
 
 from apps.commands.train import progress_bar
 from multimodal_rnn.errors import InputError
-from multimodal_rnn.navigation import env as nav_env
-from multimodal_rnn.navigation.demos import (
+from multimodal_rnn.tasks.navigation import env as nav_env
+from multimodal_rnn.tasks.navigation.demos import (
     concatenate,
     generate_demonstrations,
     load_demonstrations,
@@ -98,8 +98,8 @@ def run_data_babyai(args: argparse.Namespace) -> int:
 
 
 def _run_agent_demos(args: argparse.Namespace, out: Path, start: float) -> int:
-    from multimodal_rnn.navigation.dagger import agent_demonstrations
-    from multimodal_rnn.navigation.rollout import NavigationAgent
+    from multimodal_rnn.tasks.navigation.dagger import agent_demonstrations
+    from multimodal_rnn.tasks.navigation.rollout import NavigationAgent
 
     agent = NavigationAgent.from_checkpoint(args.agent)
     if args.pixels != (agent.obs_mode == "pixels"):
@@ -142,7 +142,7 @@ def add_train_navigation(tasks: Any) -> None:
 def run_train_navigation(args: argparse.Namespace) -> int:
     """Body of ``mmrnn train navigation``."""
     from apps.commands.train import _model_overrides, trainer_config_from_args
-    from multimodal_rnn.training.navigation import VALIDATION_METRIC, NavigationTrainingConfig, train_navigation
+    from multimodal_rnn.tasks.navigation.training import VALIDATION_METRIC, NavigationTrainingConfig, train_navigation
 
     demos = concatenate([load_demonstrations(path) for path in args.demos])
     if args.max_demos > 0:

@@ -29,12 +29,12 @@ from pathlib import Path
 
 import torch
 
-from multimodal_rnn.captioning import Captioner
+from multimodal_rnn.tasks.caption.predictor import Captioner
 from multimodal_rnn.checkpoint import save_checkpoint
-from multimodal_rnn.datasets.shapes import ShapesConfig, image_record, render_scene
+from multimodal_rnn.datasets.shapes.world import ShapesConfig, image_record, render_scene
 from multimodal_rnn.encoders.image import build_transform
-from multimodal_rnn.heads.caption import CaptionModelConfig, ShowAttendTell
-from multimodal_rnn.vocab import SPECIAL_TOKENS, Vocabulary
+from multimodal_rnn.tasks.caption.models import CaptionModelConfig, ShowAttendTell
+from multimodal_rnn.text.vocab import SPECIAL_TOKENS, Vocabulary
 from timing import best_seconds
 
 REPO = Path(__file__).resolve().parent.parent

@@ -43,14 +43,14 @@ from typing import Any, Callable
 import torch
 
 from multimodal_rnn.config import config_from_dict
-from multimodal_rnn.datasets.shapes import ShapesConfig, generate_shapes_world
+from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world
 from multimodal_rnn.datasets.visdial import DialogText, VisDialDataset, collate_visdial, shapes_source
 from multimodal_rnn.encoders.image import build_transform
-from multimodal_rnn.heads.dialog import DialogModel, DialogModelConfig
+from multimodal_rnn.tasks.dialog.models import DialogModel, DialogModelConfig
 from multimodal_rnn.images import load_image
-from multimodal_rnn.registry import MODELS
-from multimodal_rnn.training.dialog import build_dialog_vocabulary
-from multimodal_rnn.vocab import Vocabulary
+from multimodal_rnn.tasks import MODELS
+from multimodal_rnn.tasks.dialog.training import build_dialog_vocabulary
+from multimodal_rnn.text.vocab import Vocabulary
 from timing import best_seconds
 
 _STATUS = Path("/proc/self/status")

@@ -30,11 +30,11 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from multimodal_rnn.heads.navigation import NavigationModel, NavigationModelConfig
-from multimodal_rnn.navigation import env as nav_env
-from multimodal_rnn.navigation.demos import generate_demonstrations
-from multimodal_rnn.navigation.rollout import NavigationAgent, run_episodes
-from multimodal_rnn.training.navigation import EpisodeDataset, build_mission_vocabulary, collate_episodes
+from multimodal_rnn.tasks.navigation.models import NavigationModel, NavigationModelConfig
+from multimodal_rnn.tasks.navigation import env as nav_env
+from multimodal_rnn.tasks.navigation.demos import generate_demonstrations
+from multimodal_rnn.tasks.navigation.rollout import NavigationAgent, run_episodes
+from multimodal_rnn.tasks.navigation.training import EpisodeDataset, build_mission_vocabulary, collate_episodes
 from timing import best_seconds
 
 

@@ -17,7 +17,7 @@ import io
 import tempfile
 import time
 
-from multimodal_rnn.datasets.shapes import SPLITS, ShapesConfig, generate_shapes_world, image_rng, make_scene, render_scene
+from multimodal_rnn.datasets.shapes.world import SPLITS, ShapesConfig, generate_shapes_world, image_rng, make_scene, render_scene
 
 
 def render_only(config: ShapesConfig) -> float:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from multimodal_rnn.metrics.vqa import VQAEvaluation, evaluate_vqa
-from multimodal_rnn.metrics.vqa_normalize import ARTICLES, CONTRACTIONS, NUMBER_WORDS, PUNCTUATION
+from multimodal_rnn.text.answers import ARTICLES, CONTRACTIONS, NUMBER_WORDS, PUNCTUATION
 
 T = TypeVar("T")
 

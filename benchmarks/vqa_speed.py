@@ -34,11 +34,10 @@ from typing import Any, Callable
 import torch
 from PIL import Image
 
-import multimodal_rnn.heads.vqa  # noqa: F401  (registers the VQA models)
-from multimodal_rnn.answering import Answerer
+from multimodal_rnn.tasks.vqa.predictor import Answerer
 from multimodal_rnn.checkpoint import read_header
 from multimodal_rnn.config import config_from_dict
-from multimodal_rnn.datasets.shapes import ShapesConfig, image_record, render_scene
+from multimodal_rnn.datasets.shapes.world import ShapesConfig, image_record, render_scene
 from multimodal_rnn.datasets.vqa import (
     AnswerVocabulary,
     VQADataset,
@@ -48,10 +47,10 @@ from multimodal_rnn.datasets.vqa import (
     encode_question,
 )
 from multimodal_rnn.encoders.image import build_transform
-from multimodal_rnn.heads.vqa import VQAModel, VQAModelConfig
+from multimodal_rnn.tasks.vqa.models import VQAModel, VQAModelConfig
 from multimodal_rnn.images import load_image_bytes
 from multimodal_rnn.metrics.vqa import evaluate_vqa
-from multimodal_rnn.registry import MODELS
+from multimodal_rnn.tasks import MODELS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from vqa_eval_speed import synthetic_vqa  # noqa: E402  (the metric benchmark's data generator)

@@ -4,8 +4,8 @@ Layout of ``model.safetensors``:
 
 * tensors: the model's ``state_dict`` (float tensors stay in their dtype);
 * ``__metadata__["multimodal_rnn"]``: a JSON object with ``format_version``, ``task``,
-  ``model_name`` (a :data:`multimodal_rnn.registry.MODELS` name), ``model_config`` (the frozen
-  dataclass as a dict), ``vocab`` (a :class:`multimodal_rnn.vocab.Vocabulary` dict or null),
+  ``model_name`` (a name in the task's :class:`~multimodal_rnn.registry.Registry`), ``model_config`` (the frozen
+  dataclass as a dict), ``vocab`` (a :class:`multimodal_rnn.text.vocab.Vocabulary` dict or null),
   ``answers`` (answer list or null), ``step``, ``metrics``, ``extra`` and ``package_version``.
 
 Writes are atomic: the file is written next to its destination under a temporary name, flushed
@@ -31,7 +31,7 @@ from multimodal_rnn import __version__
 from multimodal_rnn.config import config_to_dict
 from multimodal_rnn.errors import CheckpointError, MMRNNError
 from multimodal_rnn.files import atomic_write
-from multimodal_rnn.registry import MODELS, Registry
+from multimodal_rnn.registry import Registry
 
 FORMAT_VERSION = 1
 METADATA_KEY = "multimodal_rnn"
@@ -164,8 +164,8 @@ def _open(path: str | os.PathLike[str], *, load_tensors: bool) -> tuple[dict[str
 def load_model(
     path: str | os.PathLike[str],
     *,
+    registry: Registry,
     task: str | None = None,
-    registry: Registry = MODELS,
     **context: Any,
 ) -> tuple[nn.Module, Checkpoint]:
     """Rebuild a model from a checkpoint: registry name + config, then a strict weight load.
@@ -173,7 +173,7 @@ def load_model(
     Args:
         path: the .safetensors checkpoint.
         task: if given, the checkpoint must be of this task ("caption", "vqa", ...).
-        registry: where model names are looked up.
+        registry: where model names are looked up (a task's, or :data:`multimodal_rnn.tasks.MODELS`).
         context: extra keyword arguments for the builder (rarely needed: builders read sizes
             from the config).
 

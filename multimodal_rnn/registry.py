@@ -1,14 +1,15 @@
-"""Registry of model builders, so a checkpoint can rebuild its model from a name and a config.
+"""Registries of model builders, so a checkpoint can rebuild its model from a name and a config.
 
-A registry is an object, not a global service locator: the package keeps one instance,
-``MODELS``, that the task heads register into when their module is imported, and
-:func:`multimodal_rnn.checkpoint.load_model` looks names up in it.
+A registry is a plain object built from an explicit list of :class:`ModelEntry` values: each task's
+``models`` module declares its entries and :mod:`multimodal_rnn.tasks` unites the tasks' registries
+into one. Nothing registers itself by being imported, and there is no global service locator:
+:func:`multimodal_rnn.checkpoint.load_model` takes the registry to look names up in.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Iterator, TypeVar
+from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
 
 from torch import nn
 
@@ -20,7 +21,7 @@ M = TypeVar("M", bound=nn.Module)
 
 @dataclass(frozen=True)
 class ModelEntry(Generic[M]):
-    """One registered model: its task, its frozen config class and its builder."""
+    """One registered model: its name, its task, its frozen config class and its builder."""
 
     name: str
     task: str
@@ -29,25 +30,25 @@ class ModelEntry(Generic[M]):
 
     def build(self, config: Any, **context: Any) -> M:
         """Build the model from a config instance; ``context`` carries vocab sizes and the like."""
+        if not isinstance(config, self.config_class):
+            raise TypeError(f"model {self.name!r} takes a {self.config_class.__name__}, got {type(config).__name__}")
         return self.builder(config, **context)
 
 
 class Registry:
     """Name -> :class:`ModelEntry`; duplicate names are refused."""
 
-    def __init__(self) -> None:
+    def __init__(self, entries: Iterable[ModelEntry] = ()) -> None:
         self._entries: dict[str, ModelEntry] = {}
+        for entry in entries:
+            if entry.name in self._entries:
+                raise ValueError(f"model name {entry.name!r} is already registered")
+            self._entries[entry.name] = entry
 
-    def register(self, name: str, *, task: str, config_class: type) -> Callable[[Callable[..., M]], Callable[..., M]]:
-        """Decorator: register ``builder(config, **context) -> nn.Module`` under ``name``."""
-
-        def decorate(builder: Callable[..., M]) -> Callable[..., M]:
-            if name in self._entries:
-                raise ValueError(f"model name {name!r} is already registered")
-            self._entries[name] = ModelEntry(name, task, config_class, builder)
-            return builder
-
-        return decorate
+    @classmethod
+    def union(cls, registries: Iterable["Registry"]) -> "Registry":
+        """One registry holding every entry of ``registries`` (names must stay unique)."""
+        return cls(entry for registry in registries for entry in registry)
 
     def get(self, name: str) -> ModelEntry:
         """Return the entry for ``name``; an unknown name is a :class:`CheckpointError`."""
@@ -57,11 +58,16 @@ class Registry:
             known = ", ".join(sorted(self._entries)) or "none"
             raise CheckpointError(f"unknown model name {name!r} (registered: {known})") from None
 
+    def config(self, name: str, data: dict[str, Any], *, where: str | None = None) -> Any:
+        """Model ``name``'s config from its JSON dict; a key the model does not use is an error."""
+        entry = self.get(name)
+        return config_from_dict(entry.config_class, data, where=where or f"{name} config")
+
     def build(self, name: str, config: dict[str, Any] | Any, **context: Any) -> nn.Module:
         """Build model ``name`` from a config instance or its JSON dict."""
         entry = self.get(name)
         if isinstance(config, dict):
-            config = config_from_dict(entry.config_class, config, where=f"{name} config")
+            config = self.config(name, config)
         return entry.build(config, **context)
 
     def names(self, task: str | None = None) -> list[str]:
@@ -74,6 +80,5 @@ class Registry:
     def __iter__(self) -> Iterator[ModelEntry]:
         return iter(self._entries.values())
 
-
-MODELS = Registry()
-"""The package's model registry; heads register into it on import."""
+    def __len__(self) -> int:
+        return len(self._entries)

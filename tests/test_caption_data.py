@@ -16,13 +16,13 @@ from multimodal_rnn.datasets.captions import (
     read_karpathy_split,
 )
 from multimodal_rnn.datasets.feature_cache import CachedCaptionDataset, build_feature_cache
-from multimodal_rnn.datasets.shapes import ShapesConfig, generate_shapes_world
+from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world
 from multimodal_rnn.encoders.image import ImageEncoder, ImageEncoderConfig, build_transform
 from multimodal_rnn.errors import DataFormatError, InputError
 from multimodal_rnn.images import load_image
-from multimodal_rnn.training.caption import CaptionTrainingConfig, train_captioner
+from multimodal_rnn.tasks.caption.training import CaptionTrainingConfig, train_captioner
 from multimodal_rnn.training.trainer import TrainerConfig
-from multimodal_rnn.vocab import Vocabulary
+from multimodal_rnn.text.vocab import Vocabulary
 
 
 @pytest.fixture(scope="module")

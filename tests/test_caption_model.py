@@ -8,15 +8,14 @@ import pytest
 import torch
 from PIL import Image
 
-import multimodal_rnn.heads.caption  # noqa: F401
 from apps.cli import main
-from multimodal_rnn.captioning import Captioner
+from multimodal_rnn.tasks.caption.predictor import Captioner
 from multimodal_rnn.checkpoint import save_checkpoint
 from multimodal_rnn.decoding import beam_search
 from multimodal_rnn.encoders.image import build_transform
-from multimodal_rnn.heads.caption import CaptionModelConfig
-from multimodal_rnn.registry import MODELS
-from multimodal_rnn.vocab import Vocabulary
+from multimodal_rnn.tasks.caption.models import CaptionModelConfig
+from multimodal_rnn.tasks import MODELS
+from multimodal_rnn.text.vocab import Vocabulary
 
 CAPTIONS = ["a red circle", "two blue squares", "a green triangle above a red circle", "one yellow shape"]
 COLORS = [(220, 30, 30), (30, 30, 220), (30, 200, 30), (230, 220, 20)]

@@ -10,7 +10,7 @@ import torch
 
 from apps.cli import main
 from multimodal_rnn.checkpoint import read_header
-from multimodal_rnn.datasets.shapes import ShapesConfig, generate_shapes_world
+from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world
 
 SMALL_MODEL = ["--set", "hidden_size=32", "--set", "embed_size=16", "--set", "attention_size=16",
                "--set", 'encoder={"channels": [8, 8, 16, 16]}']

@@ -19,7 +19,7 @@ from multimodal_rnn.checkpoint import (
     save_checkpoint,
 )
 from multimodal_rnn.errors import CheckpointError, ConfigError
-from multimodal_rnn.registry import Registry
+from multimodal_rnn.registry import ModelEntry, Registry
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,7 @@ class Tiny(nn.Module):
 
 @pytest.fixture()
 def registry() -> Registry:
-    reg = Registry()
-    reg.register("tiny", task="toy", config_class=TinyConfig)(lambda config: Tiny(config))
-    return reg
+    return Registry([ModelEntry("tiny", "toy", TinyConfig, Tiny)])
 
 
 def _save(path: Path, config: TinyConfig = TinyConfig(), **kwargs) -> Tiny:
@@ -179,7 +177,9 @@ def test_atomic_write_keeps_last_good_file_on_failure(tmp_path: Path) -> None:
 
 def test_registry_refuses_duplicates_and_lists_names(registry: Registry) -> None:
     with pytest.raises(ValueError, match="already registered"):
-        registry.register("tiny", task="toy", config_class=TinyConfig)(lambda config: Tiny(config))
+        Registry([*registry, ModelEntry("tiny", "toy", TinyConfig, Tiny)])
+    with pytest.raises(ValueError, match="already registered"):
+        Registry.union([registry, registry])
     assert registry.names() == ["tiny"] and registry.names(task="vqa") == []
     model = registry.build("tiny", {"in_features": 2, "hidden_size": 2})
     assert model.proj.weight.shape == (2, 2)
@@ -199,8 +199,7 @@ class TinyConv(nn.Module):
 
 def test_loaded_convolutions_are_channels_last_with_the_same_values_and_outputs(tmp_path: Path) -> None:
     """load_model lays 4-D weights out NHWC (faster on CPU); values, outputs and a re-save are unchanged."""
-    reg = Registry()
-    reg.register("tinyconv", task="toy", config_class=TinyConfig)(lambda config: TinyConv(config))
+    reg = Registry([ModelEntry("tinyconv", "toy", TinyConfig, TinyConv)])
     torch.manual_seed(0)
     model = TinyConv(TinyConfig(in_features=3, hidden_size=8)).eval()
     path = tmp_path / "conv.safetensors"

@@ -11,16 +11,16 @@ import torch
 from apps.dialog_ablation import main as ablation_main
 from multimodal_rnn.checkpoint import save_checkpoint
 from multimodal_rnn.config import config_from_dict, config_to_dict
-from multimodal_rnn.datasets.shapes import ShapesConfig, generate_shapes_world
+from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world
 from multimodal_rnn.datasets.visdial import DialogRecord, DialogTextConfig, VisDialData, shapes_source
-from multimodal_rnn.dialog import DialogAgent
-from multimodal_rnn.dialog_ablation import GROUPS, HISTORY_CONDITIONS, history_ablation, refers_back
+from multimodal_rnn.tasks.dialog.predictor import DialogAgent
+from multimodal_rnn.tasks.dialog.ablation import GROUPS, HISTORY_CONDITIONS, history_ablation, refers_back
 from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import ConfigError
-from multimodal_rnn.heads.dialog import DialogModel, DialogModelConfig
+from multimodal_rnn.tasks.dialog.models import DialogModel, DialogModelConfig
 from multimodal_rnn.images import load_image
-from multimodal_rnn.registry import MODELS
-from multimodal_rnn.training.dialog import build_dialog_vocabulary
+from multimodal_rnn.tasks import MODELS
+from multimodal_rnn.tasks.dialog.training import build_dialog_vocabulary
 
 SMALL = {"embed_size": 16, "hidden_size": 24, "attention_size": 8, "dropout": 0.0,
          "encoder": {"backbone": "small_cnn", "channels": [4, 8], "image_size": 16}}

@@ -12,8 +12,8 @@ import pytest
 from apps.cli import main
 from apps.commands import chat as chat_command
 from apps.dialog_commands import add_predict_dialog, add_train_dialog
-from multimodal_rnn.datasets.shapes import ShapesConfig, generate_shapes_world
-from multimodal_rnn.dialog import DialogAgent
+from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world
+from multimodal_rnn.tasks.dialog.predictor import DialogAgent
 from multimodal_rnn.errors import InputError
 
 SMALL = ['--set', 'encoder={"backbone": "small_cnn", "channels": [8, 16]}', "--set", "hidden_size=32",

@@ -21,7 +21,7 @@ from multimodal_rnn.datasets.visdial import (
     read_visdial,
 )
 from multimodal_rnn.errors import ConfigError, DataFormatError
-from multimodal_rnn.vocab import Vocabulary, tokenize
+from multimodal_rnn.text.vocab import Vocabulary, tokenize
 
 ANSWERS = [f"answer {i}" for i in range(120)] + ["it is red", "yes"]
 QUESTIONS = ["what color is it", "is there a circle", "how many shapes are there"]
@@ -185,7 +185,7 @@ def test_dataset_and_collate(tmp_path: Path) -> None:
 
 
 def test_reads_the_shapes_world_files(tmp_path: Path) -> None:
-    from multimodal_rnn.datasets.shapes import ShapesConfig, generate_shapes_world
+    from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world
     from multimodal_rnn.datasets.visdial import shapes_source
 
     generate_shapes_world(tmp_path, ShapesConfig(train_size=3, val_size=2, test_size=2))

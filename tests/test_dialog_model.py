@@ -12,10 +12,10 @@ from multimodal_rnn.checkpoint import save_checkpoint
 from multimodal_rnn.config import config_to_dict
 from multimodal_rnn.datasets.visdial import DialogText, DialogTextConfig, VisDialDataset, collate_visdial, read_visdial
 from multimodal_rnn.decoding import beam_search, greedy_decode
-from multimodal_rnn.dialog import DialogAgent
-from multimodal_rnn.heads.dialog import DIALOG_MODELS, DialogModel, DialogModelConfig
-from multimodal_rnn.registry import MODELS
-from multimodal_rnn.vocab import Vocabulary, tokenize
+from multimodal_rnn.tasks.dialog.predictor import DialogAgent
+from multimodal_rnn.tasks.dialog.models import DIALOG_MODELS, DialogModel, DialogModelConfig
+from multimodal_rnn.tasks import MODELS
+from multimodal_rnn.text.vocab import Vocabulary, tokenize
 from tests.test_dialog_data import ANSWERS, QUESTIONS, visdial_file, write
 
 SMALL = {"embed_size": 16, "hidden_size": 24, "attention_size": 8, "dropout": 0.0,

@@ -259,7 +259,7 @@ def test_torchrun_two_cpu_processes_train_a_captioner(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from multimodal_rnn.datasets.shapes import ShapesConfig, generate_shapes_world
+    from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world
 
     shapes, out = tmp_path / "shapes", tmp_path / "run"
     generate_shapes_world(shapes, ShapesConfig(train_size=24, val_size=6, test_size=6, seed=3))

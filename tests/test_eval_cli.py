@@ -40,7 +40,7 @@ def run_eval(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, 
 
 
 def test_table_and_json_match_pycocoevalcap(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    vocab = pytest.importorskip("multimodal_rnn.vocab")
+    vocab = pytest.importorskip("multimodal_rnn.text.vocab")
     bleu = pytest.importorskip("pycocoevalcap.bleu.bleu")
     cider = pytest.importorskip("pycocoevalcap.cider.cider")
     rouge = pytest.importorskip("pycocoevalcap.rouge.rouge")
@@ -114,7 +114,7 @@ def test_results_that_do_not_match_are_refused(
 
 
 def test_unwritable_out_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("multimodal_rnn.vocab")
+    pytest.importorskip("multimodal_rnn.text.vocab")
     results, annotations = write_files(tmp_path)
     out = tmp_path / "a_directory"
     out.mkdir()

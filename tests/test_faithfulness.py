@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from multimodal_rnn.datasets.shapes import ShapesConfig, generate_shapes_world, image_record
-from multimodal_rnn.datasets.shapes_scene import COLORS, SHAPES, Scene, ShapeObject, scene_graph
+from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world, image_record
+from multimodal_rnn.datasets.shapes.scene import COLORS, SHAPES, Scene, ShapeObject, scene_graph
 from multimodal_rnn.errors import DataFormatError, InputError
-from multimodal_rnn.metrics.faithfulness import (
+from multimodal_rnn.datasets.shapes.truth import (
     CountClaim,
     Description,
     Mention,

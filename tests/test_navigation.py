@@ -9,17 +9,17 @@ import torch
 from multimodal_rnn.checkpoint import read_header
 from multimodal_rnn.encoders.image import ImageEncoderConfig
 from multimodal_rnn.errors import DataFormatError, InputError
-from multimodal_rnn.heads.navigation import NavigationModel, NavigationModelConfig
-from multimodal_rnn.navigation import env as nav_env
-from multimodal_rnn.navigation.demos import (
+from multimodal_rnn.tasks.navigation.models import NavigationModel, NavigationModelConfig
+from multimodal_rnn.tasks.navigation import env as nav_env
+from multimodal_rnn.tasks.navigation.demos import (
     bot_episode,
     generate_demonstrations,
     load_demonstrations,
     save_demonstrations,
 )
-from multimodal_rnn.navigation.render import save_gif
-from multimodal_rnn.navigation.rollout import NavigationAgent, evaluate_agent, run_episodes
-from multimodal_rnn.training.navigation import (
+from multimodal_rnn.tasks.navigation.render import save_gif
+from multimodal_rnn.tasks.navigation.rollout import NavigationAgent, evaluate_agent, run_episodes
+from multimodal_rnn.tasks.navigation.training import (
     EpisodeDataset,
     NavigationTrainingConfig,
     build_mission_vocabulary,
@@ -203,8 +203,8 @@ def test_pixel_agent_trains_and_plays_on_rgb_views(tmp_path) -> None:  # type: i
 
 
 def test_dagger_labels_the_agents_own_states_and_sets_concatenate(demos, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from multimodal_rnn.navigation.dagger import agent_demonstrations
-    from multimodal_rnn.navigation.demos import concatenate, seed_ranges, union_ranges
+    from multimodal_rnn.tasks.navigation.dagger import agent_demonstrations
+    from multimodal_rnn.tasks.navigation.demos import concatenate, seed_ranges, union_ranges
 
     config = NavigationTrainingConfig(model={**SMALL}, val_episodes=2)
     result = train_navigation(demos, config, TrainerConfig(epochs=1, batch_size=6, device="cpu"), tmp_path / "run")

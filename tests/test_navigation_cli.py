@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from apps.cli import main
-from multimodal_rnn.navigation.demos import load_demonstrations
+from multimodal_rnn.tasks.navigation.demos import load_demonstrations
 
 LEVEL = "BabyAI-GoToRedBall-v0"
 SMALL = ["--set", "channels=8", "--set", "instruction_size=8", "--set", "word_size=8", "--set", "memory_size=8",

@@ -28,7 +28,7 @@ from apps.server.inference import (
     load_models,
 )
 from apps.weights import resolve_weights
-from multimodal_rnn.captioning import CaptionResult
+from multimodal_rnn.tasks.caption.predictor import CaptionResult
 from multimodal_rnn.images import load_image
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"

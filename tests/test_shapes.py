@@ -17,8 +17,8 @@ from pycocotools.coco import COCO
 import apps.cli
 from multimodal_rnn.config import config_from_dict
 from multimodal_rnn.datasets.captions import read_coco_captions
-from multimodal_rnn.datasets.shapes_dialog import ANSWER_MEANINGS
-from multimodal_rnn.datasets.shapes import (
+from multimodal_rnn.datasets.shapes.dialog import ANSWER_MEANINGS
+from multimodal_rnn.datasets.shapes.world import (
     ANSWER_POOL,
     ShapesConfig,
     answer_relevance,

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from multimodal_rnn.datasets.shapes import (
+from multimodal_rnn.datasets.shapes.world import (
     ShapesConfig,
     captions_for,
     dialog_for,

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from multimodal_rnn.errors import DataFormatError, InputError
-from multimodal_rnn.ptb_tokenizer import COCO_PUNCTUATION, java_lower, ptb_tokens
-from multimodal_rnn.vocab import SPECIAL_TOKENS, Vocabulary, pad_sequences, tokenize
+from multimodal_rnn.text.ptb_tokenizer import COCO_PUNCTUATION, java_lower, ptb_tokens
+from multimodal_rnn.text.vocab import SPECIAL_TOKENS, Vocabulary, pad_sequences, tokenize
 
 # Outputs of pycocoevalcap's PTBTokenizer (Stanford CoreNLP 3.4.1 jar, Java 17, UTF-8 locale),
 # produced once and checked by eye: clitics split, hyphen/slash words whole, brackets kept as

@@ -14,13 +14,12 @@ import torch
 from PIL import Image, ImageDraw
 from safetensors.torch import load_file
 
-import multimodal_rnn.heads.vqa  # noqa: F401
 from apps.cli import main
 from multimodal_rnn.checkpoint import read_header, save_checkpoint
-from multimodal_rnn.datasets.shapes import ShapesConfig, generate_shapes_world
+from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world
 from multimodal_rnn.datasets.vqa import AnswerVocabulary, VQARecord, build_question_vocabulary
 from multimodal_rnn.metrics.vqa import evaluate_vqa
-from multimodal_rnn.registry import MODELS
+from multimodal_rnn.tasks import MODELS
 
 TINY = {"embed_size": 16, "hidden_size": 16, "attention_size": 16, "fusion_size": 16, "classifier_size": 16,
         "num_layers": 1, "encoder": {"channels": [8, 8, 16], "image_size": 48}}

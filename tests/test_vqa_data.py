@@ -160,7 +160,7 @@ def test_dataset_groups_questions_by_image_and_collate_encodes_each_image_once(t
 
 
 def test_shapes_world_split_reads_as_vqa(tmp_path: Path) -> None:
-    from multimodal_rnn.datasets.shapes import ShapesConfig, generate_shapes_world
+    from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world
 
     generate_shapes_world(tmp_path, ShapesConfig(train_size=4, val_size=1, test_size=1, seed=2))
     records = shapes_source(tmp_path, "train").read()

@@ -15,7 +15,7 @@ import pytest
 
 from multimodal_rnn.errors import DataFormatError, InputError
 from multimodal_rnn.metrics.vqa import evaluate_vqa, process_answer, question_accuracy, soft_scores
-from multimodal_rnn.metrics.vqa_normalize import CONTRACTIONS, process_punctuation
+from multimodal_rnn.text.answers import CONTRACTIONS, process_punctuation
 
 
 @pytest.mark.parametrize(

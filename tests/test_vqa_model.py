@@ -9,14 +9,13 @@ import pytest
 import torch
 from PIL import Image
 
-import multimodal_rnn.heads.vqa  # noqa: F401
-from multimodal_rnn.answering import Answerer
+from multimodal_rnn.tasks.vqa.predictor import Answerer
 from multimodal_rnn.checkpoint import save_checkpoint
 from multimodal_rnn.datasets.vqa import AnswerVocabulary, build_question_vocabulary, collate_vqa, encode_question, VQARecord
 from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import CheckpointError, ConfigError, InputError
-from multimodal_rnn.heads.vqa import VQAModelConfig, count_distribution
-from multimodal_rnn.registry import MODELS
+from multimodal_rnn.tasks.vqa.models import VQAModelConfig, count_distribution
+from multimodal_rnn.tasks import MODELS
 
 COLORS = {"red": (220, 30, 30), "blue": (30, 30, 220), "green": (30, 200, 30)}
 QUESTIONS = [("what color is the square?", "red"), ("is the square on the left?", "yes"),
@@ -150,7 +149,7 @@ def test_checkpoint_round_trip_through_the_answerer(tmp_path: Path) -> None:
 
 
 def test_cell_orders_compare_cell_centres_with_ties_counting_half() -> None:
-    from multimodal_rnn.heads.vqa import _cell_orders
+    from multimodal_rnn.tasks.vqa.models import _cell_orders
 
     # 2x2 grid, row-major: 0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right (y grows downwards)
     centres = torch.tensor([[-0.5, -0.5], [0.5, -0.5], [-0.5, 0.5], [0.5, 0.5]])

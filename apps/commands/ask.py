@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from apps.attention_map import attention_figure
+from multimodal_rnn.attention_figure import attention_figure
 from apps.weights import resolve_weights
-from multimodal_rnn.answering import Answerer
+from multimodal_rnn.tasks.vqa.predictor import Answerer
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image
 

@@ -6,9 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
-from apps.attention_map import attention_figure
+from multimodal_rnn.attention_figure import attention_figure
 from apps.weights import resolve_weights
-from multimodal_rnn.captioning import Captioner
+from multimodal_rnn.tasks.caption.predictor import Captioner
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image
 

@@ -8,7 +8,7 @@ import sys
 from typing import TextIO
 
 from apps.weights import resolve_weights
-from multimodal_rnn.dialog import DialogAgent, DialogTurn
+from multimodal_rnn.tasks.dialog.predictor import DialogAgent, DialogTurn
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image
 

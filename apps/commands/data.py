@@ -8,7 +8,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from multimodal_rnn.datasets.shapes import ShapesConfig, generate_shapes_world
+from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world
+from apps.task_commands import add_command_parser, run_command, tasks
 from multimodal_rnn.errors import InputError
 
 NAME = "data"
@@ -58,15 +59,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     shapes.add_argument("--force", action="store_true",
                         help="write into a non-empty OUT, replacing a previous shapes world there")
 
-    from apps.navigation_commands import add_data_babyai
+    for key, (task, command) in _task_datasets():
+        add_command_parser(datasets, key.split(" ", 1)[1], command)
 
-    add_data_babyai(datasets)
+
+def _task_datasets() -> list[tuple[str, tuple[object, object]]]:
+    """The tasks' ``data NAME`` commands (e.g. BabyAI demonstrations from the navigation task)."""
+    return [(key, (task, command)) for task in tasks() for key, command in task.commands.items()
+            if key.startswith("data ")]
 
 
 def run(args: argparse.Namespace) -> int:
     """Generate the requested dataset and print a summary; returns the exit status."""
-    if getattr(args, "_run_dataset", None) is not None:  # datasets registered by other modules
-        return int(args._run_dataset(args))
+    if getattr(args, "_command", None) is not None:  # a dataset of a task
+        return run_command(args)
     config = ShapesConfig(
         seed=args.seed,
         image_size=args.image_size,

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from apps.weights import NAVIGATION_WEIGHTS, resolve_navigation_weights
 from multimodal_rnn.errors import InputError
-from multimodal_rnn.navigation import env as nav_env
+from multimodal_rnn.tasks.navigation import env as nav_env
 
 NAME = "navigate"
 HELP = "run a navigation agent on BabyAI levels: success rate, episode length, SPL, reward"
@@ -48,8 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from multimodal_rnn.navigation.render import save_gif
-    from multimodal_rnn.navigation.rollout import NavigationAgent, evaluate_agent, run_episodes
+    from multimodal_rnn.tasks.navigation.render import save_gif
+    from multimodal_rnn.tasks.navigation.rollout import NavigationAgent, evaluate_agent, run_episodes
 
     if args.episodes < 1:
         raise InputError(f"--episodes must be >= 1, got {args.episodes}")

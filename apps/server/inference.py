@@ -15,9 +15,9 @@ from typing import Any, Sequence
 
 import torch
 
-from multimodal_rnn.answering import Answerer, AnswerResult
-from multimodal_rnn.captioning import CaptionResult, Captioner
-from multimodal_rnn.dialog import DialogAgent, DialogQuery, DialogTurn
+from multimodal_rnn.tasks.vqa.predictor import Answerer, AnswerResult
+from multimodal_rnn.tasks.caption.predictor import CaptionResult, Captioner
+from multimodal_rnn.tasks.dialog.predictor import DialogAgent, DialogQuery, DialogTurn
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def vqa_batch(answerer: Answerer, requests: Sequence[VQARequest]) -> list[Answer
 
 def dialog_batch(agent: DialogAgent, requests: Sequence[DialogRequest]) -> list[DialogTurn]:
     """Answer the last question of every dialog in one forward pass (as a
-    :class:`~multimodal_rnn.dialog.DialogSession` that asked the history's questions and got its answers).
+    :class:`~multimodal_rnn.tasks.dialog.predictor.DialogSession` that asked the history's questions and got its answers).
 
     Generative models decode all dialogs in one beam search (requests share one beam size).
     """

@@ -15,7 +15,7 @@ from PIL import Image
 
 from multimodal_rnn.errors import ImageError
 from multimodal_rnn.images import load_image_bytes
-from multimodal_rnn.vocab import tokenize
+from multimodal_rnn.text.vocab import tokenize
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -35,13 +35,17 @@ from torch.utils.data import Dataset
 from multimodal_rnn.datasets.vqa import SHAPES_IMAGE_PATTERN, check_image_pattern, image_file_name, read_images_list
 from multimodal_rnn.errors import ConfigError, DataFormatError, InputError
 from multimodal_rnn.files import read_json, require_keys
-from multimodal_rnn.metrics.dialog import NUM_OPTIONS, RoundKey
-from multimodal_rnn.vocab import Vocabulary, pad_sequences, tokenize
+from multimodal_rnn.text.vocab import Vocabulary, pad_sequences, tokenize
 
 DEFAULT_IMAGE_PATTERN = "VisualDialog_val2018_{image_id:012d}.jpg"
 ROUNDS_PER_DIALOG = 10
 NO_ANSWER = -1
 """``answer`` and ``gt_index`` value of a round whose answer is withheld (test split)."""
+
+NUM_OPTIONS = 100
+"""Answer options per VisDial round (the submission format of :mod:`multimodal_rnn.metrics.dialog` ranks as many)."""
+RoundKey = tuple[int, int]
+"""``(image_id, round_id)``, round_id 1-based as in VisDial files."""
 
 
 @dataclass(frozen=True, eq=False)

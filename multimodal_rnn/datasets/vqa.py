@@ -36,8 +36,8 @@ from torch.utils.data import Dataset
 
 from multimodal_rnn.errors import ConfigError, DataFormatError, InputError
 from multimodal_rnn.files import read_json, require_keys
-from multimodal_rnn.metrics.vqa import process_answer, soft_scores
-from multimodal_rnn.vocab import Vocabulary, tokenize
+from multimodal_rnn.text.answers import process_answer, soft_scores
+from multimodal_rnn.text.vocab import Vocabulary, tokenize
 
 DEFAULT_IMAGE_PATTERN = "COCO_val2014_{image_id:012d}.jpg"
 SHAPES_IMAGE_PATTERN = "shapes_{split}_{image_id:012d}.png"
@@ -269,7 +269,7 @@ class AnswerVocabulary:
 
 
 def build_question_vocabulary(records: Iterable[VQARecord], *, min_count: int = 1) -> Vocabulary:
-    """Words of the (training) questions, tokenized with :func:`~multimodal_rnn.vocab.tokenize`."""
+    """Words of the (training) questions, tokenized with :func:`~multimodal_rnn.text.vocab.tokenize`."""
     vocab = Vocabulary.build((tokenize(record.question) for record in records), min_count=min_count)
     if len(vocab) == 4:
         raise InputError("no question words: the training split is empty")

@@ -6,7 +6,7 @@ list (``[{"image_id": int, "caption": str}]``) and a COCO captions annotation fi
 they describe exactly the same images, and reports what pycocoevalcap's ``COCOEvalCap`` reports:
 ``Bleu_1``..``Bleu_4``, ``METEOR``, ``ROUGE_L``, ``CIDEr`` (CIDEr-D) and per-image scores.
 
-Raw text is tokenized with :func:`multimodal_rnn.vocab.tokenize` unless another tokenizer is
+Raw text is tokenized with :func:`multimodal_rnn.text.vocab.tokenize` unless another tokenizer is
 given, and both sides go through the same path, as in the COCO evaluation.
 """
 
@@ -56,7 +56,7 @@ def caption_metrics(
 
 
 def _default_tokenizer() -> Tokenizer:
-    from multimodal_rnn.vocab import tokenize
+    from multimodal_rnn.text.vocab import tokenize
 
     return tokenize
 
@@ -73,7 +73,7 @@ def score_captions(
     Args:
         references: image id -> raw reference captions.
         candidates: image id -> one raw candidate caption.
-        tokenize: text -> tokens; defaults to :func:`multimodal_rnn.vocab.tokenize`.
+        tokenize: text -> tokens; defaults to :func:`multimodal_rnn.text.vocab.tokenize`.
     """
     tokenize = tokenize or _default_tokenizer()
     tokenized_references = {i: [" ".join(tokenize(r)) for r in refs] for i, refs in references.items()}
@@ -181,7 +181,7 @@ def evaluate_captions(
         results: path to (or parsed) ``[{"image_id": int, "caption": str}]``, one per image.
         annotations: path to (or parsed) COCO captions dict (``captions_val2014.json``).
         meteor: run the METEOR jar (needs Java; 5-20 s to start).
-        tokenize: text -> tokens; defaults to :func:`multimodal_rnn.vocab.tokenize`.
+        tokenize: text -> tokens; defaults to :func:`multimodal_rnn.text.vocab.tokenize`.
 
     Returns:
         A JSON-ready dict: ``metrics`` (name -> value, None when unavailable, in

@@ -3,7 +3,7 @@
 A corpus is two mappings keyed by image id: ``references[image_id]`` is the list of reference
 captions of that image and ``candidates[image_id]`` the one caption being scored. Every string
 is already tokenized the COCO way (lowercase tokens joined by single spaces, punctuation
-dropped; see :func:`multimodal_rnn.vocab.tokenize`).
+dropped; see :func:`multimodal_rnn.text.vocab.tokenize`).
 """
 
 from __future__ import annotations

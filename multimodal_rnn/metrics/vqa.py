@@ -4,7 +4,7 @@ Per question, with the 10 human answers of the annotation:
 
 1. the prediction and every human answer go through :func:`clean_whitespace`;
 2. only if the cleaned human answers are not all identical, both sides go through the full
-   normalization (:func:`~multimodal_rnn.metrics.vqa_normalize.process_answer`). When all ten
+   normalization (:func:`~multimodal_rnn.text.answers.process_answer`). When all ten
    are identical nothing else happens, so ``"Yes"`` against ten ``"yes"`` scores 0;
 3. accuracy = mean over the answers ``i`` of ``min(1, (answers other than i equal to the
    prediction) / 3)``. With 10 answers of which ``n`` match this is 0, .3, .6, .9 and 1 for
@@ -37,7 +37,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from multimodal_rnn.errors import DataFormatError, InputError
 from multimodal_rnn.files import read_json, require_keys
 from multimodal_rnn.metrics.corpus import first_ids
-from multimodal_rnn.metrics.vqa_normalize import clean_whitespace, process_answer
+from multimodal_rnn.text.answers import clean_whitespace, process_answer, soft_scores
 
 __all__ = ["VQAEvaluation", "evaluate_vqa", "process_answer", "question_accuracy", "soft_scores"]
 
@@ -45,27 +45,6 @@ JsonFile = str | os.PathLike[str] | Mapping[str, Any]
 """A path to a VQA questions or annotations JSON file, or the dict parsed from it."""
 ResultsFile = str | os.PathLike[str] | Sequence[Mapping[str, Any]]
 """A path to a VQA results JSON file, or the list parsed from it."""
-
-_SOFT_SCORE_BY_COUNT = (0.0, 0.3, 0.6, 0.9)  # 4 or more agreeing humans -> 1.0
-
-
-def soft_scores(human_answers: Sequence[str]) -> dict[str, float]:
-    """Training target: ``min(1, 0.3 * count)`` per distinct normalized human answer.
-
-    Every answer goes through :func:`~multimodal_rnn.metrics.vqa_normalize.process_answer`
-    (also when all answers are identical, so the keys match a vocabulary built with it) and
-    the scores are exactly 0.3, 0.6, 0.9 and 1.0. How this differs from :func:`question_accuracy`:
-    the official accuracy compares raw (only whitespace-cleaned) strings when all answers are
-    identical, averages over leave-one-out subsets (which equals these values, up to float
-    rounding, only when there are exactly 10 answers: 3 answers of which 2 match give 4/9, not
-    0.6), and drops repeated answer records in :func:`evaluate_vqa`.
-
-    Returns:
-        normalized answer -> score in (0, 1], in order of first appearance.
-    """
-    counts = Counter(process_answer(answer) for answer in human_answers)
-    return {answer: _SOFT_SCORE_BY_COUNT[count] if count < 4 else 1.0 for answer, count in counts.items()}
-
 
 def question_accuracy(prediction: str, human_answers: Sequence[str]) -> float:
     """Official VQA accuracy (0..1) of one predicted answer against the human answers.

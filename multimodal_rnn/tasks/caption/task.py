@@ -1,0 +1,16 @@
+"""The caption task's entry point: ``TASK``, what the apps iterate."""
+
+from __future__ import annotations
+
+from multimodal_rnn.tasks.caption.models import MODELS
+from multimodal_rnn.tasks.caption.predictor import Captioner
+from multimodal_rnn.tasks.protocol import TaskSpec
+
+TASK = TaskSpec(
+    name="caption",
+    summary="image captioning: image -> words",
+    models=MODELS,
+    predictor_loader=Captioner.from_checkpoint,
+    shipped={"default": "caption_shapes.safetensors"},
+    commands={},
+)

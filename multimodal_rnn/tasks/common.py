@@ -1,0 +1,183 @@
+"""What the task packages share above the base: the training options every ``mmrnn train TASK``
+takes, model overrides, the shapes world on demand, and one way to hand a task's model, data and
+validation to the :class:`~multimodal_rnn.training.trainer.Trainer`.
+
+A task's training module builds a :class:`TrainingSetup` (its model, datasets, collate function,
+validation callback and checkpoint header fields) and calls :func:`run_training`; checkpoints,
+resume and logging are then the same for every task.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from torch import nn
+from torch.utils.data import Dataset
+
+from multimodal_rnn.checkpoint import save_checkpoint
+from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world
+from multimodal_rnn.errors import ConfigError
+from multimodal_rnn.tasks.protocol import RunContext
+from multimodal_rnn.training import distributed
+from multimodal_rnn.training.state import seed_everything
+from multimodal_rnn.training.trainer import Callback, Trainer, TrainerConfig, TrainResult
+
+__all__ = [
+    "TrainingSetup",
+    "add_trainer_arguments",
+    "ensure_shapes_world",
+    "model_overrides",
+    "run_training",
+    "seed_everything",
+    "trainer_config_from_args",
+    "train_report_line",
+]
+
+
+@dataclass
+class TrainingSetup:
+    """Everything task-specific the trainer needs.
+
+    Attributes:
+        task: the task name written into checkpoints.
+        model_name: the registered model name written into checkpoints.
+        model: the model whose weights are saved (it must have a ``config`` dataclass).
+        train_set: the training dataset; ``collate`` turns a list of its items into a batch (or
+            None for a batch that cannot be used, e.g. every image unreadable).
+        evaluate: ``evaluate(module) -> {metric: value}`` on the validation split; it must use
+            the module as given (the trainer has moved it to its device).
+        vocab / answers / extra: what every checkpoint's header carries besides the config.
+        module: what the trainer optimizes, when it is not ``model`` itself (a wrapper such as
+            the self-critical objective, holding ``model``).
+        callbacks: trainer event callbacks.
+        on_trainer: called with the trainer before :meth:`Trainer.fit` (e.g. to read its
+            ``steps_per_epoch``).
+    """
+
+    task: str
+    model_name: str
+    model: nn.Module
+    train_set: Dataset
+    collate: Callable[[list[Any]], Any]
+    evaluate: Callable[[nn.Module], Mapping[str, float]]
+    vocab: dict[str, Any] | None = None
+    answers: list[str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    module: nn.Module | None = None
+    callbacks: Sequence[Callback] = ()
+    on_trainer: Callable[[Trainer], None] | None = None
+
+
+def run_training(
+    setup: TrainingSetup,
+    trainer_config: TrainerConfig,
+    out_dir: str | Path,
+    *,
+    progress: Any = None,
+    resume_from: str | Path | None = None,
+) -> TrainResult:
+    """Train ``setup`` with the one :class:`Trainer`; checkpoints go to ``out_dir``."""
+
+    def save_model(path: Path, module: nn.Module, step: int, metrics: Mapping[str, float]) -> None:
+        model = setup.model
+        save_checkpoint(path, model, task=setup.task, model_name=setup.model_name, model_config=model.config,
+                        vocab=setup.vocab, answers=setup.answers, step=step, metrics=dict(metrics), extra=setup.extra)
+
+    trainer = Trainer(setup.module or setup.model, trainer_config, setup.train_set, setup.collate, out_dir,
+                      evaluate=setup.evaluate, save_model=save_model, callbacks=setup.callbacks, progress=progress,
+                      resume_from=resume_from)
+    if setup.on_trainer is not None:
+        setup.on_trainer(trainer)
+    return trainer.fit()
+
+
+def add_trainer_arguments(parser: argparse.ArgumentParser, *, metric: str, epochs: int, batch_size: int, lr: float,
+                          warmup_steps: int) -> None:
+    """The options every ``mmrnn train <task>`` shares: run folder, model overrides, optimizer, schedule."""
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="run folder")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="model option, e.g. --set hidden_size=512 --set cell=gru (JSON values)")
+    parser.add_argument("--epochs", type=int, default=epochs, help="(default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=batch_size, help="(default: %(default)s)")
+    parser.add_argument("--lr", type=float, default=lr, help="(default: %(default)s)")
+    parser.add_argument("--encoder-lr", type=float, default=None,
+                        help="learning rate of the image encoder (default: --lr; 0 freezes it)")
+    parser.add_argument("--weight-decay", type=float, default=0.0)
+    parser.add_argument("--grad-clip", type=float, default=5.0)
+    parser.add_argument("--schedule", choices=["constant", "cosine", "step"], default="cosine")
+    parser.add_argument("--warmup-steps", type=int, default=warmup_steps, help="(default: %(default)s)")
+    parser.add_argument("--patience", type=int, default=None,
+                        help=f"early stopping after N evaluations without a better {metric}")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
+    parser.add_argument("--amp", choices=["off", "bf16", "fp16"], default="off",
+                        help="mixed precision on CUDA: bfloat16, or float16 with loss scaling (default: %(default)s)")
+    parser.add_argument("--distributed", action="store_true",
+                        help="one of several processes started by torchrun (DistributedDataParallel; NCCL on GPUs, "
+                             "gloo on CPUs); --batch-size is per process")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after N updates (smoke runs)")
+    parser.add_argument("--log-every", type=int, default=10, metavar="N", help="log the training loss every N updates")
+    parser.add_argument("--init-from", metavar="CKPT", help="start from this checkpoint's weights and vocabulary")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="also log to TensorBoard in --out (needs the tensorboard package)")
+
+
+def trainer_config_from_args(args: argparse.Namespace, *, validation_metric: str,
+                             encoder_prefix: str = "encoder.") -> TrainerConfig:
+    """The :class:`TrainerConfig` of the options added by :func:`add_trainer_arguments`."""
+    return TrainerConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, encoder_lr=args.encoder_lr,
+        encoder_prefix=encoder_prefix, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
+        schedule=args.schedule, warmup_steps=args.warmup_steps, validation_metric=validation_metric,
+        metric_mode="max", early_stopping_patience=args.patience, seed=args.seed, device=args.device,
+        max_steps=args.max_steps, log_every=args.log_every, tensorboard=args.tensorboard,
+        amp=args.amp != "off", amp_dtype="float16" if args.amp == "fp16" else "bfloat16",
+    )
+
+
+def model_overrides(pairs: Sequence[str]) -> dict[str, object]:
+    """``--set KEY=VALUE`` pairs as a dict; values are JSON when they parse, strings otherwise."""
+    overrides: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {pair!r}: expected KEY=VALUE")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return overrides
+
+
+def ensure_shapes_world(shapes_dir: Path, marker: str, context: RunContext) -> None:
+    """Generate the default shapes world in ``shapes_dir`` unless its file ``marker`` is there.
+
+    Distributed, rank 0 generates it while the other processes wait.
+    """
+    with distributed.main_process_first():
+        if not (shapes_dir / marker).exists():
+            context.log(f"generating the shapes world in {shapes_dir} ...")
+            config = ShapesConfig()
+            total = config.train_size + config.val_size + config.test_size
+            bar = iter(context.progress(range(total), total, "shapes world"))
+            done = [0]
+
+            def advance(count: int, _total: int) -> None:
+                for _ in range(count - done[0]):
+                    next(bar, None)
+                done[0] = count
+
+            generate_shapes_world(shapes_dir, config, advance)
+            for _ in bar:  # close the bar
+                pass
+
+
+def train_report_line(result: TrainResult, metric: str) -> str:
+    """The closing line of every ``mmrnn train TASK``."""
+    return (f"best validation {metric} {result.best_metric} at step {result.best_step}; "
+            f"checkpoints: {result.best_checkpoint} (best), {result.last_checkpoint} (last)")

@@ -1,0 +1,185 @@
+"""Training a visual dialog model: vocabulary, datasets, VisDial validation metrics, checkpoints.
+
+``train_dialog`` builds everything the generic :class:`~multimodal_rnn.training.trainer.Trainer`
+needs from VisDial data (see :mod:`multimodal_rnn.datasets.visdial`): the vocabulary of the
+training questions, answers and captions, the model from the registry, a validation callback that
+ranks the options of every validation round with :class:`~multimodal_rnn.tasks.dialog.predictor.DialogAgent`
+and scores the ranks with :mod:`multimodal_rnn.metrics.dialog` (MRR, R@k, mean rank, and NDCG
+with dense annotations), and a checkpoint writer that stores the vocabulary, the text limits and
+the candidate answers (the training answers, most frequent first) with the weights.
+
+A training item is one dialog with all its rounds: the trainer's ``batch_size`` counts dialogs
+(10 rounds each), each image is encoded once per update, and only rounds with a ground-truth
+answer contribute to the loss.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+from PIL import Image
+
+from multimodal_rnn.checkpoint import save_checkpoint
+from multimodal_rnn.config import config_from_dict, config_to_dict
+from multimodal_rnn.datasets.visdial import (
+    NO_ANSWER,
+    DialogTextConfig,
+    VisDialData,
+    VisDialDataset,
+    collate_visdial,
+)
+from multimodal_rnn.tasks.dialog.predictor import DialogAgent
+from multimodal_rnn.encoders.image import build_transform
+from multimodal_rnn.errors import ConfigError, InputError
+from multimodal_rnn.tasks.dialog.models import DialogModel, DialogModelConfig
+from multimodal_rnn.metrics.dialog import RoundKey, evaluate_submission
+from multimodal_rnn.tasks.dialog.models import MODELS
+from multimodal_rnn.training.state import seed_everything
+from multimodal_rnn.training.trainer import Trainer, TrainerConfig, TrainResult
+from multimodal_rnn.text.vocab import Vocabulary, tokenize
+
+VALIDATION_METRIC = "mrr"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DialogTrainingConfig:
+    """What the dialog task adds to the trainer's options.
+
+    Attributes:
+        model_name: a registered dialog model (lf_disc, hre_disc, lf_gen, hre_gen).
+        model: overrides of :class:`DialogModelConfig` (vocabulary size and special ids are filled in).
+        text: overrides of :class:`DialogTextConfig` (how many words of each text are read).
+        min_word_count: words seen fewer times in the training text map to ``<unk>``.
+        max_candidates: the most frequent training answers a chat can give (discriminative models).
+        eval_max_dialogs: validate on the first this-many dialogs (0 = all).
+        eval_batch_size: dialogs per validation batch.
+        init_from: a dialog checkpoint whose weights and vocabulary start the run.
+    """
+
+    model_name: str = "lf_disc"
+    model: dict[str, Any] = field(default_factory=dict)
+    text: dict[str, Any] = field(default_factory=dict)
+    min_word_count: int = 1
+    max_candidates: int = 5000
+    eval_max_dialogs: int = 0
+    eval_batch_size: int = 32
+    init_from: str | None = None
+
+
+def build_dialog_vocabulary(data: VisDialData, *, min_count: int = 1) -> Vocabulary:
+    """Words of the questions, the answers and the captions of ``data`` (COCO tokenization)."""
+    texts = [*data.questions, *data.answers, *(dialog.caption for dialog in data.dialogs)]
+    vocab = Vocabulary.build((tokenize(text) for text in texts), min_count=min_count)
+    if len(vocab) == 4:
+        raise InputError("no dialog words: the training split is empty")
+    return vocab
+
+
+def candidate_answers(data: VisDialData, *, max_size: int) -> list[str]:
+    """The ``max_size`` most frequent ground-truth answers of ``data`` (ties: file order)."""
+    counts = Counter(int(a) for dialog in data.dialogs for a in dialog.answers if int(a) != NO_ANSWER)
+    if not counts:
+        raise InputError("no training answers: the training split has no answered rounds")
+    return [data.answers[index] for index, _ in counts.most_common(max_size)]
+
+
+def validation_metrics(
+    agent: DialogAgent,
+    data: VisDialData,
+    load_image: Callable[[str], Image.Image],
+    *,
+    dense: Mapping[RoundKey, Sequence[float]] | None = None,
+    batch_size: int = 32,
+) -> dict[str, float]:
+    """``mrr``, ``r@1``, ``r@5``, ``r@10``, ``mean_rank`` (and ``ndcg`` with ``dense``) on ``data``.
+
+    Dense annotations of dialogs that are not in ``data`` (e.g. cut by ``eval_max_dialogs``) are ignored.
+    """
+    ranked = agent.rank(data, load_image, batch_size=batch_size)
+    submitted = {(entry["image_id"], entry["round_id"]) for entry in ranked.entries}
+    dense = {key: value for key, value in (dense or {}).items() if key in submitted}
+    evaluation = evaluate_submission(ranked.entries, data.gt_indices(), dense)
+    if evaluation.num_rounds == 0:
+        raise InputError("no validation round has a ground-truth answer")
+    return {name: value for name, value in evaluation.metrics.items() if value is not None}
+
+
+def train_dialog(
+    train_data: VisDialData,
+    val_data: VisDialData,
+    config: DialogTrainingConfig,
+    trainer_config: TrainerConfig,
+    out_dir: str | Path,
+    *,
+    load_image: Callable[[str], Image.Image],
+    dense: Mapping[RoundKey, Sequence[float]] | None = None,
+    progress: Any = None,
+    resume_from: str | Path | None = None,
+) -> TrainResult:
+    """Train a dialog model; checkpoints (best on validation MRR) go to ``out_dir``.
+
+    Returns the trainer's :class:`TrainResult` (best validation MRR and where it is saved).
+    """
+    seed_everything(trainer_config.seed)  # the initial weights depend on the seed only
+    model, vocab, text_config, candidates = _initial_model(train_data, config)
+    agent = DialogAgent(model, vocab, text_config, candidates, build_transform(model.config.encoder))
+    model.train()
+    if config.eval_max_dialogs > 0:
+        val_data = VisDialData(val_data.split, val_data.questions, val_data.answers,
+                               val_data.dialogs[: config.eval_max_dialogs])
+    if not val_data.dialogs:
+        raise InputError("no validation dialogs: the validation split is empty")
+    extra = {"training": config_to_dict(config), "text": config_to_dict(text_config)}
+
+    def evaluate(module: torch.nn.Module) -> dict[str, float]:
+        agent.device = next(module.parameters()).device  # where the trainer put the model
+        return validation_metrics(agent, val_data, load_image, dense=dense, batch_size=config.eval_batch_size)
+
+    def save_model(path: Path, module: torch.nn.Module, step: int, metrics: dict[str, float]) -> None:
+        save_checkpoint(path, module, task="dialog", model_name=config.model_name, model_config=module.config,
+                        vocab=vocab.to_dict(), answers=list(candidates), step=step, metrics=dict(metrics), extra=extra)
+
+    train_set = VisDialDataset(train_data, agent.transform, load_image, agent.text)
+
+    def collate(items: list[Any]) -> dict[str, Any] | None:
+        batch = collate_visdial(items, pad_id=vocab.pad_id)
+        return batch if "image" in batch else None  # every image unreadable: the trainer skips it
+
+    if trainer_config.validation_metric is None:
+        trainer_config = _with_metric(trainer_config)
+    trainer = Trainer(model, trainer_config, train_set, collate, out_dir, evaluate=evaluate, save_model=save_model,
+                      progress=progress, resume_from=resume_from)
+    return trainer.fit()
+
+
+def _with_metric(trainer_config: TrainerConfig) -> TrainerConfig:
+    options = config_to_dict(trainer_config)
+    options["validation_metric"] = VALIDATION_METRIC
+    return config_from_dict(TrainerConfig, options, where="trainer")
+
+
+def _initial_model(
+    data: VisDialData, config: DialogTrainingConfig
+) -> tuple[DialogModel, Vocabulary, DialogTextConfig, list[str]]:
+    known = MODELS.names(task="dialog")
+    if config.model_name not in known:
+        raise ConfigError(f"unknown dialog model {config.model_name!r} (known: {', '.join(known)})")
+    if config.init_from is not None:
+        start = DialogAgent.from_checkpoint(config.init_from)
+        assert start.checkpoint is not None
+        if start.checkpoint.model_name != config.model_name:
+            raise ConfigError(f"{config.init_from}: holds a {start.checkpoint.model_name!r} model, not {config.model_name!r}")
+        return start.model.train(), start.vocab, start.text.config, list(start.candidates)
+    vocab = build_dialog_vocabulary(data, min_count=config.min_word_count)
+    text_config = config_from_dict(DialogTextConfig, dict(config.text), where="dialog text")
+    model_config = config_from_dict(DialogModelConfig, {
+        **config.model, "num_words": len(vocab), "pad_id": vocab.pad_id, "bos_id": vocab.bos_id,
+        "eos_id": vocab.eos_id,
+    }, where="dialog model")
+    model = MODELS.build(config.model_name, model_config, load_encoder_weights=True)
+    assert isinstance(model, DialogModel)
+    return model, vocab, text_config, candidate_answers(data, max_size=config.max_candidates)

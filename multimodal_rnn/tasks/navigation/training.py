@@ -1,0 +1,184 @@
+"""Imitation learning of a navigation agent on BabyAI bot demonstrations.
+
+``train_navigation`` wires demonstrations (see :mod:`multimodal_rnn.tasks.navigation.demos`) into the
+generic :class:`~multimodal_rnn.training.trainer.Trainer`: a training item is one whole episode
+(``batch_size`` counts episodes), padded and masked in :func:`collate_episodes`; the model's loss
+is the cross-entropy of the bot's actions, with optional truncated backpropagation through time
+(``tbptt_steps``) and an entropy bonus (``entropy_coef``). Validation plays greedy episodes on
+held-out seeds (``VALIDATION_SEED_OFFSET + i``, disjoint from the training seeds and from the
+``mmrnn navigate`` range) and reports the success rate, which picks ``best.safetensors``.
+Every checkpoint records the level, the observation mode, the training and validation seeds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from multimodal_rnn.checkpoint import save_checkpoint
+from multimodal_rnn.config import config_from_dict, config_to_dict
+from multimodal_rnn.errors import ConfigError, InputError
+from multimodal_rnn.tasks.navigation.models import NavigationModel, NavigationModelConfig
+from multimodal_rnn.tasks.navigation import env as nav_env
+from multimodal_rnn.tasks.navigation.demos import Demonstrations, seed_ranges, union_ranges
+from multimodal_rnn.tasks.navigation.rollout import TASK, NavigationAgent, encode_missions, evaluate_agent
+from multimodal_rnn.tasks.navigation.models import MODELS
+from multimodal_rnn.training.state import seed_everything
+from multimodal_rnn.training.trainer import Trainer, TrainerConfig, TrainResult
+from multimodal_rnn.text.vocab import Vocabulary, tokenize
+
+VALIDATION_METRIC = "success_rate"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NavigationTrainingConfig:
+    """What navigation adds to the trainer's options.
+
+    Attributes:
+        model_name: a registered navigation model.
+        model: overrides of :class:`NavigationModelConfig` (vocabulary size, pad id and obs mode are filled in).
+        tbptt_steps: backpropagate through at most this many frames (0 = whole episodes).
+        entropy_coef: weight of the entropy bonus subtracted from the loss.
+        val_episodes: held-out episodes played at each evaluation (seeds ``VALIDATION_SEED_OFFSET + i``).
+        eval_batch_size: environments stepped in lockstep during validation.
+        init_from: a navigation checkpoint whose weights and vocabulary start the run.
+    """
+
+    model_name: str = "babyai_film"
+    model: dict[str, Any] = field(default_factory=dict)
+    tbptt_steps: int = 0
+    entropy_coef: float = 0.0
+    val_episodes: int = 200
+    eval_batch_size: int = 100
+    init_from: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.tbptt_steps < 0 or self.entropy_coef < 0 or self.val_episodes < 1 or self.eval_batch_size < 1:
+            raise ConfigError("NavigationTrainingConfig: tbptt_steps, entropy_coef >= 0; val_episodes, "
+                              "eval_batch_size >= 1")
+
+
+class EpisodeDataset(Dataset):
+    """Item i = episode i of a :class:`Demonstrations` as tensors (instruction ids encoded once)."""
+
+    def __init__(self, demos: Demonstrations, vocab: Vocabulary) -> None:
+        self.demos = demos
+        tokens, lengths = encode_missions(vocab, demos.missions)
+        self.tokens, self.token_lengths = tokens, lengths
+
+    def __len__(self) -> int:
+        return len(self.demos)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        start, end = int(self.demos.offsets[index]), int(self.demos.offsets[index + 1])
+        length = int(self.token_lengths[index])
+        return {
+            "instruction": self.tokens[index, :length],
+            "images": torch.from_numpy(self.demos.images[start:end]),
+            "directions": torch.from_numpy(self.demos.directions[start:end].astype(np.int64)),
+            "actions": torch.from_numpy(self.demos.actions[start:end].astype(np.int64)),
+        }
+
+
+def collate_episodes(items: Sequence[dict[str, Any]], *, pad_id: int = 0, tbptt_steps: int = 0,
+                     entropy_coef: float = 0.0) -> dict[str, Any]:
+    """Pad episodes to the longest: images (B, T, H, W, 3) uint8, directions/actions (B, T),
+    lengths (B,), instructions (B, L) + instruction_lengths (B,), and the two loss options."""
+    lengths = torch.tensor([item["actions"].shape[0] for item in items])
+    steps = int(lengths.max())
+    batch = len(items)
+    frame_shape = items[0]["images"].shape[1:]
+    images = torch.zeros((batch, steps, *frame_shape), dtype=torch.uint8)
+    directions = torch.zeros((batch, steps), dtype=torch.long)
+    actions = torch.zeros((batch, steps), dtype=torch.long)
+    for i, item in enumerate(items):
+        n = int(lengths[i])
+        images[i, :n], directions[i, :n], actions[i, :n] = item["images"], item["directions"], item["actions"]
+    word_lengths = torch.tensor([item["instruction"].shape[0] for item in items])
+    instructions = torch.full((batch, int(word_lengths.max())), pad_id, dtype=torch.long)
+    for i, item in enumerate(items):
+        instructions[i, : int(word_lengths[i])] = item["instruction"]
+    return {"images": images, "directions": directions, "actions": actions, "lengths": lengths,
+            "instructions": instructions, "instruction_lengths": word_lengths, "tbptt_steps": tbptt_steps,
+            "entropy_coef": entropy_coef}
+
+
+def build_mission_vocabulary(missions: Sequence[str]) -> Vocabulary:
+    """Every word of the training missions (they come from a small grammar)."""
+    return Vocabulary.build(tokenize(m) for m in missions)
+
+
+def validation_seeds(count: int) -> list[int]:
+    """The held-out seeds validation plays: ``VALIDATION_SEED_OFFSET + i`` for i < count."""
+    return [nav_env.VALIDATION_SEED_OFFSET + i for i in range(count)]
+
+
+def train_navigation(
+    demos: Demonstrations,
+    config: NavigationTrainingConfig,
+    trainer_config: TrainerConfig,
+    out_dir: str | Path,
+    *,
+    progress: Any = None,
+    resume_from: str | Path | None = None,
+) -> TrainResult:
+    """Train on ``demos`` (one level); checkpoints (best on validation success) go to ``out_dir``."""
+    if len(demos) == 0:
+        raise InputError("no demonstrations to train on")
+    if config.model_name not in MODELS.names(task=TASK):
+        raise ConfigError(f"unknown navigation model {config.model_name!r} (known: {', '.join(MODELS.names(task=TASK))})")
+    level, obs_mode = str(demos.meta.get("level")), str(demos.meta.get("obs_mode", "symbolic"))
+    nav_env.check_level(level)
+    seed_everything(trainer_config.seed)
+    model, vocab, earlier_seeds = _initial_model(demos, config, obs_mode)
+    val_seeds = validation_seeds(config.val_episodes)
+    extra = {
+        "level": level, "obs_mode": obs_mode, "tile_size": int(demos.meta.get("tile_size", nav_env.DEFAULT_TILE_SIZE)),
+        "train_seeds": union_ranges(earlier_seeds + seed_ranges(demos)), "validation_seeds": [val_seeds[0], val_seeds[-1] + 1],
+        "demonstrations": len(demos), "frames": demos.num_frames, "training": config_to_dict(config),
+    }
+    agent = NavigationAgent(model, vocab, extra)
+
+    def evaluate(module: torch.nn.Module) -> dict[str, float]:
+        agent.device = next(module.parameters()).device
+        summary, _ = evaluate_agent(agent, level, val_seeds, batch_size=config.eval_batch_size)
+        return {key: summary[key] for key in ("success_rate", "spl", "mean_length", "mean_reward")}
+
+    def save_model(path: Path, module: torch.nn.Module, step: int, metrics: dict[str, float]) -> None:
+        save_checkpoint(path, module, task=TASK, model_name=config.model_name, model_config=module.config,
+                        vocab=vocab.to_dict(), step=step, metrics=dict(metrics), extra=extra)
+
+    def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+        return collate_episodes(items, pad_id=vocab.pad_id, tbptt_steps=config.tbptt_steps,
+                                entropy_coef=config.entropy_coef)
+
+    trainer = Trainer(model, trainer_config, EpisodeDataset(demos, vocab), collate, out_dir, evaluate=evaluate,
+                      save_model=save_model, progress=progress, resume_from=resume_from)
+    return trainer.fit()
+
+
+def _initial_model(demos: Demonstrations, config: NavigationTrainingConfig,
+                   obs_mode: str) -> tuple[NavigationModel, Vocabulary, list[list[int]]]:
+    """The model to train, its vocabulary, and the seed ranges it has already been trained on."""
+    if config.init_from is not None:
+        start = NavigationAgent.from_checkpoint(config.init_from)
+        assert start.checkpoint is not None
+        if start.checkpoint.model_name != config.model_name or start.obs_mode != obs_mode:
+            raise ConfigError(f"{config.init_from}: holds a {start.checkpoint.model_name!r} model on {start.obs_mode} "
+                              f"observations, not {config.model_name!r} on {obs_mode}")
+        missing = sorted({w for m in demos.missions for w in tokenize(m)} - set(start.vocab.tokens))
+        if missing:
+            raise ConfigError(f"{config.init_from}: its vocabulary lacks mission words {missing[:5]}")
+        return start.model.train(), start.vocab, [list(r) for r in start.training_seed_ranges()]
+    vocab = build_mission_vocabulary(demos.missions)
+    model_config = config_from_dict(NavigationModelConfig, {
+        **config.model, "num_words": len(vocab), "pad_id": vocab.pad_id, "obs_mode": obs_mode,
+    }, where="navigation model")
+    model = MODELS.build(config.model_name, model_config)
+    assert isinstance(model, NavigationModel)
+    return model, vocab, []

@@ -1,0 +1,168 @@
+"""Training a VQA model: vocabularies, datasets, official-style validation accuracy, checkpoints.
+
+``train_vqa`` builds everything the generic :class:`~multimodal_rnn.training.trainer.Trainer`
+needs from VQA records (see :mod:`multimodal_rnn.datasets.vqa`): the question vocabulary and the
+answer vocabulary of the training split, the model from the registry, a validation callback
+that answers every validation question and scores it with the official per-question accuracy
+(:func:`multimodal_rnn.metrics.vqa.question_accuracy`), and a checkpoint writer that stores both
+vocabularies with the weights.
+
+Training questions none of whose answers is in the answer vocabulary are skipped (an all-zero
+target teaches nothing but "no answer"); validation keeps every question, so the reported
+accuracy is the one the official evaluation gives on the same split. By default a training
+item is one image with all its questions (``group_by_image``): the trainer's ``batch_size``
+then counts images, and each image is encoded once per update however many questions it has.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+from PIL import Image
+
+from multimodal_rnn.tasks.vqa.predictor import Answerer
+from multimodal_rnn.checkpoint import save_checkpoint
+from multimodal_rnn.config import config_from_dict, config_to_dict
+from multimodal_rnn.datasets.vqa import (
+    AnswerVocabulary,
+    VQADataset,
+    VQARecord,
+    build_question_vocabulary,
+    collate_vqa,
+    encode_question,
+    trainable_records,
+)
+from multimodal_rnn.encoders.image import build_transform
+from multimodal_rnn.errors import ConfigError, InputError
+from multimodal_rnn.tasks.vqa.models import VQAModel, VQAModelConfig
+from multimodal_rnn.metrics.vqa import question_accuracy
+from multimodal_rnn.tasks.vqa.models import MODELS
+from multimodal_rnn.training.state import seed_everything
+from multimodal_rnn.training.trainer import Trainer, TrainerConfig, TrainResult
+from multimodal_rnn.text.vocab import Vocabulary
+
+VALIDATION_METRIC = "accuracy"
+
+
+@dataclass(frozen=True, kw_only=True)
+class VQATrainingConfig:
+    """What the VQA task adds to the trainer's options.
+
+    Attributes:
+        model_name: a registered VQA model (lstm_q_norm_i, saaa, saaa_rel, film).
+        model: overrides of :class:`VQAModelConfig` (vocabulary sizes and pad id are filled in).
+        num_answers: K, the most frequent normalized training answers the model can give.
+        min_word_count: question words seen fewer times in training map to ``<unk>``.
+        group_by_image: a training item is an image with all its questions (else one question).
+        eval_max_questions: validate on the first this-many questions (0 = all).
+        eval_batch_size: questions per validation batch (grouped by image, so about that many).
+        init_from: a VQA checkpoint whose weights and vocabularies start the run.
+    """
+
+    model_name: str = "saaa"
+    model: dict[str, Any] = field(default_factory=dict)
+    num_answers: int = 3000
+    min_word_count: int = 1
+    group_by_image: bool = True
+    eval_max_questions: int = 0
+    eval_batch_size: int = 256
+    init_from: str | None = None
+
+
+def validation_accuracy(
+    answerer: Answerer,
+    records: Sequence[VQARecord],
+    load_image: Callable[[str], Image.Image],
+    *,
+    batch_size: int = 256,
+) -> dict[str, float]:
+    """Official-style accuracy x100 on ``records``: overall (``accuracy``) and per answer type.
+
+    Every record counts; a question whose image cannot be read scores 0. Per-type keys are
+    ``accuracy_<type>`` with ``/`` removed (``accuracy_yesno``, ``accuracy_number``, ...).
+    """
+    if not records or not any(record.answers for record in records):
+        raise InputError("no validation answers: the validation split is empty or has no annotations")
+    predicted = answerer.answer_records(records, load_image, batch_size=batch_size).answers
+    scores = [question_accuracy(answer, list(record.answers)) if answer is not None else 0.0
+              for answer, record in zip(predicted, records)]
+    by_type: dict[str, list[float]] = defaultdict(list)
+    for record, score in zip(records, scores):
+        if record.answer_type:
+            by_type[record.answer_type.replace("/", "")].append(score)
+    metrics = {VALIDATION_METRIC: 100.0 * sum(scores) / len(scores)}
+    metrics.update({f"accuracy_{name}": 100.0 * sum(values) / len(values) for name, values in sorted(by_type.items())})
+    return metrics
+
+
+def train_vqa(
+    train_records: Sequence[VQARecord],
+    val_records: Sequence[VQARecord],
+    config: VQATrainingConfig,
+    trainer_config: TrainerConfig,
+    out_dir: str | Path,
+    *,
+    load_image: Callable[[str], Image.Image],
+    progress: Any = None,
+    resume_from: str | Path | None = None,
+) -> TrainResult:
+    """Train a VQA model; checkpoints (best on validation accuracy) go to ``out_dir``.
+
+    Returns the trainer's :class:`TrainResult` (best validation accuracy and where it is saved).
+    """
+    seed_everything(trainer_config.seed)  # the initial weights depend on the seed only
+    model, vocab, answers = _initial_model(train_records, config)
+    transform = build_transform(model.config.encoder)
+    answerer = Answerer(model, vocab, answers, transform)
+    val_records = val_records[: config.eval_max_questions] if config.eval_max_questions > 0 else val_records
+    if not val_records:
+        raise InputError("no validation questions: the validation split is empty")
+    extra = {"training": config_to_dict(config)}
+
+    def evaluate(module: torch.nn.Module) -> dict[str, float]:
+        answerer.device = next(module.parameters()).device  # where the trainer put the model
+        return validation_accuracy(answerer, val_records, load_image, batch_size=config.eval_batch_size)
+
+    def save_model(path: Path, module: torch.nn.Module, step: int, metrics: dict[str, float]) -> None:
+        save_checkpoint(path, module, task="vqa", model_name=config.model_name, model_config=module.config,
+                        vocab=vocab.to_dict(), answers=list(answers.answers), step=step, metrics=dict(metrics),
+                        extra=extra)
+
+    records = trainable_records(train_records, answers)
+    if not records:
+        raise InputError("no training question has an answer in the answer vocabulary")
+    max_length = model.config.max_question_length
+    train_set = VQADataset(records, transform, load_image, lambda text: encode_question(vocab, text, max_length),
+                           answers, group_by_image=config.group_by_image)
+
+    def collate(items: list[Any]) -> dict[str, Any]:
+        return collate_vqa(items, num_answers=len(answers), pad_id=vocab.pad_id)
+
+    trainer = Trainer(model, trainer_config, train_set, collate, out_dir, evaluate=evaluate, save_model=save_model,
+                      progress=progress, resume_from=resume_from)
+    return trainer.fit()
+
+
+def _initial_model(
+    records: Sequence[VQARecord], config: VQATrainingConfig
+) -> tuple[VQAModel, Vocabulary, AnswerVocabulary]:
+    if config.model_name not in MODELS.names(task="vqa"):
+        raise ConfigError(f"unknown VQA model {config.model_name!r} (known: {', '.join(MODELS.names(task='vqa'))})")
+    if config.init_from is not None:
+        start = Answerer.from_checkpoint(config.init_from)
+        assert start.checkpoint is not None
+        if start.checkpoint.model_name != config.model_name:
+            raise ConfigError(f"{config.init_from}: holds a {start.checkpoint.model_name!r} model, not {config.model_name!r}")
+        return start.model.train(), start.vocab, start.answers
+    vocab = build_question_vocabulary(records, min_count=config.min_word_count)
+    answers = AnswerVocabulary.build(records, max_size=config.num_answers)
+    model_config = config_from_dict(VQAModelConfig, {
+        **config.model, "num_words": len(vocab), "num_answers": len(answers), "pad_id": vocab.pad_id,
+    }, where="VQA model")
+    model = MODELS.build(config.model_name, model_config, load_encoder_weights=True)
+    assert isinstance(model, VQAModel)
+    return model, vocab, answers
