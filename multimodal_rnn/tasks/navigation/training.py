@@ -1,7 +1,8 @@
 """Imitation learning of a navigation agent on BabyAI bot demonstrations.
 
-``train_navigation`` wires demonstrations (see :mod:`multimodal_rnn.tasks.navigation.demos`) into the
-generic :class:`~multimodal_rnn.training.trainer.Trainer`: a training item is one whole episode
+``train_navigation`` hands demonstrations (see :mod:`multimodal_rnn.tasks.navigation.demos`) to the
+generic :class:`~multimodal_rnn.training.trainer.Trainer` as a
+:class:`~multimodal_rnn.tasks.common.TrainingSetup`: a training item is one whole episode
 (``batch_size`` counts episodes), padded and masked in :func:`collate_episodes`; the model's loss
 is the cross-entropy of the bot's actions, with optional truncated backpropagation through time
 (``tbptt_steps``) and an entropy bonus (``entropy_coef``). Validation plays greedy episodes on
