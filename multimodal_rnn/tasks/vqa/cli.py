@@ -32,7 +32,6 @@ from multimodal_rnn.tasks.protocol import Report, RunContext
 from multimodal_rnn.tasks.vqa.models import MODELS
 from multimodal_rnn.tasks.vqa.predictor import Answerer
 from multimodal_rnn.tasks.vqa.training import VALIDATION_METRIC, VQATrainingConfig, train_vqa
-from multimodal_rnn.training import distributed
 
 ASK_EPILOG = """\
 examples:
@@ -179,7 +178,7 @@ def vqa_source_from_args(args: argparse.Namespace, prefix: str, *, need_annotati
 
 
 def keyword_progress(context: RunContext) -> Callable[..., Iterable[Any]]:
-    """The context's progress bars, called as ``progress(iterable, total=, desc=)`` (trainer, answerer)."""
+    """The context's progress bars, called as ``progress(iterable, total=, desc=)`` (as the answerer does)."""
     return lambda iterable, total, desc: context.progress(iterable, total, desc)
 
 
@@ -230,7 +229,7 @@ class TrainCommand:
         result = train_vqa(
             train_source.read(), val_source.read(), task_config,
             trainer_config_from_args(args, validation_metric=VALIDATION_METRIC), args.out, load_image=load_image,
-            progress=keyword_progress(context) if distributed.is_main_process() else None,
+            progress=context.progress,
             resume_from=args.out if args.resume else None,
         )
         return Report(lines=(train_report_line(result, VALIDATION_METRIC),),

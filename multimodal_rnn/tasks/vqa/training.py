@@ -38,6 +38,7 @@ from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import ConfigError, InputError
 from multimodal_rnn.metrics.vqa import question_accuracy
 from multimodal_rnn.tasks.common import TrainingSetup, run_training
+from multimodal_rnn.tasks.protocol import ProgressFactory
 from multimodal_rnn.tasks.vqa.models import MODELS, VQAModel
 from multimodal_rnn.tasks.vqa.predictor import Answerer
 from multimodal_rnn.text.vocab import Vocabulary
@@ -142,10 +143,12 @@ def train_vqa(
     out_dir: str | Path,
     *,
     load_image: Callable[[str], Image.Image],
-    progress: Any = None,
+    progress: ProgressFactory | None = None,
     resume_from: str | Path | None = None,
 ) -> TrainResult:
     """Train a VQA model; checkpoints (best on validation accuracy) go to ``out_dir``.
+
+    ``progress`` draws each epoch's bar (on the main process of a distributed run only).
 
     Returns the trainer's :class:`TrainResult` (best validation accuracy and where it is saved).
     """
