@@ -21,12 +21,18 @@ M = TypeVar("M", bound=nn.Module)
 
 @dataclass(frozen=True)
 class ModelEntry(Generic[M]):
-    """One registered model: its name, its task, its frozen config class and its builder."""
+    """One registered model: its name, its task, its frozen config class and its builder.
+
+    ``retired_keys`` are config keys that checkpoints of earlier releases may carry although the
+    model never used them (a config once shared by several models); reading a checkpoint drops
+    them, while an override naming one stays an error.
+    """
 
     name: str
     task: str
     config_class: type
     builder: Callable[..., M]
+    retired_keys: frozenset[str] = frozenset()
 
     def build(self, config: Any, **context: Any) -> M:
         """Build the model from a config instance; ``context`` carries vocab sizes and the like."""
@@ -62,6 +68,11 @@ class Registry:
         """Model ``name``'s config from its JSON dict; a key the model does not use is an error."""
         entry = self.get(name)
         return config_from_dict(entry.config_class, data, where=where or f"{name} config")
+
+    def checkpoint_config(self, name: str, data: dict[str, Any], *, where: str | None = None) -> Any:
+        """Model ``name``'s config from a checkpoint header: :meth:`config` without the entry's retired keys."""
+        retired = self.get(name).retired_keys
+        return self.config(name, {key: value for key, value in data.items() if key not in retired}, where=where)
 
     def build(self, name: str, config: dict[str, Any] | Any, **context: Any) -> nn.Module:
         """Build model ``name`` from a config instance or its JSON dict."""
