@@ -24,8 +24,14 @@ Decoders:
   is trained on the ground-truth answer and generates free answers through :meth:`step`
   (``step(tokens, state) -> (logprobs, state)``, the contract of :mod:`multimodal_rnn.decoding`).
 
+Each registered model has its own config class (:class:`LFDiscConfig`, :class:`HREDiscConfig`,
+:class:`LFGenConfig`, :class:`HREGenConfig`) on the shared :class:`DialogModelConfig`; only the
+generative ones (:class:`GenerativeDialogConfig`) take ``max_answer_length``, so an override a
+model does not use is an error naming the model and the key.
+
 Every recurrent part is a :class:`~multimodal_rnn.recurrent.RecurrentCore`; the word embedding
-is shared by questions, history and answers. Batches are :func:`~multimodal_rnn.datasets.visdial.collate_visdial`'s.
+is shared by questions, history and answers. Batches are
+:func:`~multimodal_rnn.datasets.visdial_batches.collate_visdial`'s.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Visual dialog as a service object: load weights once, rank answer options, chat about an image.
 
 :class:`DialogAgent` ties a dialog model (:mod:`multimodal_rnn.tasks.dialog.models`), its vocabulary,
-its text limits (:class:`~multimodal_rnn.datasets.visdial.DialogTextConfig`), its candidate
+its text limits (:class:`~multimodal_rnn.datasets.visdial_batches.DialogTextConfig`), its candidate
 answers and its image transform together; it never prints.
 
 * :meth:`DialogAgent.rank` scores the 100 options of every round of a VisDial file and returns
@@ -128,7 +128,8 @@ class DialogAgent(Predictor):
 
     @torch.no_grad()
     def scores(self, batch: dict[str, Any]) -> torch.Tensor:
-        """Option scores (D, R, 100) of a :func:`~multimodal_rnn.datasets.visdial.collate_visdial` batch, on CPU."""
+        """Option scores (D, R, 100) of a :func:`~multimodal_rnn.datasets.visdial_batches.collate_visdial`
+        batch, on CPU."""
         return self.model(self._to_device({k: v for k, v in batch.items() if k != "gt_index"}))["scores"].float().cpu()
 
     def rank(
