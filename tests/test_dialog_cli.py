@@ -12,7 +12,9 @@ import pytest
 from apps.cli import main
 from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world
 from multimodal_rnn.tasks.dialog import cli_tools as chat_command
+from multimodal_rnn.tasks.dialog import TASK
 from multimodal_rnn.tasks.dialog.predictor import DialogAgent
+from multimodal_rnn.tasks.protocol import TaskCommand
 from multimodal_rnn.errors import InputError
 
 SMALL = ['--set', 'encoder={"backbone": "small_cnn", "channels": [8, 16]}', "--set", "hidden_size=32",
@@ -86,3 +88,17 @@ def test_chat_with_piped_questions(trained: tuple[Path, Path]) -> None:
     with pytest.raises(InputError, match="the question is empty"):
         chat_command.chat(agent, io.StringIO("? !\n"), lines_to(io.StringIO()), image_path=str(image), caption="",
                           as_json=True, top=1, beam_size=2, max_pixels=10**7)
+
+
+def test_the_task_registers_its_commands() -> None:
+    assert set(TASK.commands) == {"train", "predict", "eval", "chat", "dialog-ablation"}
+    assert all(isinstance(command, TaskCommand) for command in TASK.commands.values())
+
+
+def test_chat_command_with_the_shipped_weights(monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's example: answers come one line per question, from the shipped weights."""
+    image = Path(__file__).parents[1] / "data" / "samples" / "shapes_test_1.png"
+    monkeypatch.setattr("sys.stdin", io.StringIO("how many shapes are there?\nis there a circle?\n"))
+    assert main(["chat", str(image)]) == 0
+    assert capsys.readouterr().out.splitlines() == ["one", "no there is not"]
