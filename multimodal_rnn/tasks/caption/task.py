@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from multimodal_rnn.tasks.caption.cli import caption_commands
 from multimodal_rnn.tasks.caption.models import MODELS
 from multimodal_rnn.tasks.caption.predictor import Captioner
 from multimodal_rnn.tasks.protocol import TaskSpec
+
+SHIPPED = {"default": "caption_shapes.safetensors"}
+"""The shipped caption checkpoints (files in the weights folder), by variant."""
 
 TASK = TaskSpec(
     name="caption",
     summary="image captioning: image -> words",
     models=MODELS,
     predictor_loader=Captioner.from_checkpoint,
-    shipped={"default": "caption_shapes.safetensors"},
-    commands={},
+    shipped=SHIPPED,
+    commands=caption_commands(SHIPPED),
 )
