@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Mapping
 
 from multimodal_rnn.attention_figure import attention_figure
 from multimodal_rnn.datasets.captions import (
@@ -42,8 +42,7 @@ from multimodal_rnn.tasks.common import (
     train_report_line,
     trainer_config_from_args,
 )
-from multimodal_rnn.tasks.protocol import Report, RunContext, TaskCommand
-from multimodal_rnn.training import distributed
+from multimodal_rnn.tasks.protocol import Report, RunContext
 
 
 def load_captioner(weights: str | None, shipped: Mapping[str, str]) -> Captioner:
@@ -142,16 +141,9 @@ class TrainCommand:
             args, validation_metric="CIDEr", encoder_prefix="model.encoder." if args.self_critical else "encoder.")
         result = train_captioner(
             caption_records(args, "train"), caption_records(args, "val"), task_config, trainer_config, args.out,
-            load_image=load_image, progress=epoch_progress(context), resume_from=args.out if args.resume else None,
+            load_image=load_image, progress=context.progress, resume_from=args.out if args.resume else None,
         )
         return Report(lines=(train_report_line(result, "CIDEr-D"),))
-
-
-def epoch_progress(context: RunContext) -> Callable[..., Iterable[Any]] | None:
-    """The trainer's ``progress(iterable, total=, desc=)`` on the app's bars; none on ranks other than 0."""
-    if not distributed.is_main_process():
-        return None
-    return lambda iterable, total, desc: context.progress(iterable, total, desc)
 
 
 class PredictCommand:
@@ -249,10 +241,3 @@ class EvalCommand:
             except OSError as exc:
                 raise InputError(f"{args.out}: cannot write ({exc.strerror or exc})") from None
         return Report(lines=tuple(format_metrics_table(report).splitlines()), data=report)
-
-
-def caption_commands(shipped: Mapping[str, str]) -> dict[str, TaskCommand]:
-    """The caption task's commands, keyed as :attr:`multimodal_rnn.tasks.protocol.Task.commands` is;
-    ``shipped`` is the task's shipped checkpoints (the default for ``--weights``)."""
-    return {"caption": CaptionCommand(shipped), "train": TrainCommand(), "predict": PredictCommand(shipped),
-            "eval": EvalCommand()}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from multimodal_rnn.tasks.caption.cli import caption_commands
+from multimodal_rnn.tasks.caption.cli import CaptionCommand, EvalCommand, PredictCommand, TrainCommand
 from multimodal_rnn.tasks.caption.models import MODELS
 from multimodal_rnn.tasks.caption.predictor import Captioner
 from multimodal_rnn.tasks.protocol import TaskSpec
@@ -16,5 +16,6 @@ TASK = TaskSpec(
     models=MODELS,
     predictor_loader=Captioner.from_checkpoint,
     shipped=SHIPPED,
-    commands=caption_commands(SHIPPED),
+    commands={"caption": CaptionCommand(SHIPPED), "train": TrainCommand(), "predict": PredictCommand(SHIPPED),
+              "eval": EvalCommand()},
 )

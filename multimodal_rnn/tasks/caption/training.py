@@ -36,6 +36,7 @@ from multimodal_rnn.tasks.caption.models import MODELS, CaptionModel
 from multimodal_rnn.tasks.caption.predictor import Captioner
 from multimodal_rnn.tasks.caption.self_critical import SelfCriticalObjective
 from multimodal_rnn.tasks.common import TrainingSetup, run_training
+from multimodal_rnn.tasks.protocol import ProgressFactory
 from multimodal_rnn.text.vocab import Vocabulary, tokenize
 from multimodal_rnn.training import distributed
 from multimodal_rnn.training.state import seed_everything
@@ -221,10 +222,11 @@ def train_captioner(
     out_dir: str | Path,
     *,
     load_image: Callable[[str], Image.Image],
-    progress: Any = None,
+    progress: ProgressFactory | None = None,
     resume_from: str | Path | None = None,
 ) -> TrainResult:
-    """Train (or fine-tune with SCST) a captioner; checkpoints go to ``out_dir``.
+    """Train (or fine-tune with SCST) a captioner; checkpoints go to ``out_dir``; ``progress``
+    draws the epoch bars.
 
     Returns the trainer's :class:`TrainResult` (best validation CIDEr-D and where it is saved).
     """
