@@ -14,7 +14,7 @@ from multimodal_rnn.checkpoint import read_header, save_checkpoint
 from multimodal_rnn.config import config_to_dict
 from multimodal_rnn.decoding import beam_search
 from multimodal_rnn.encoders.image import build_transform
-from multimodal_rnn.errors import ConfigError
+from multimodal_rnn.errors import CheckpointError, ConfigError
 from multimodal_rnn.tasks.caption.models import AttentionCaptionConfig, CaptionModelConfig
 from multimodal_rnn.tasks import MODELS
 from multimodal_rnn.text.vocab import Vocabulary
@@ -176,3 +176,30 @@ def test_captioner_reads_its_device_from_the_model() -> None:
     fresh = _build("show_tell", vocab)
     assert Captioner(fresh, vocab, build_transform(fresh.config.encoder), device="meta").device == torch.device("meta")
     assert next(fresh.parameters()).device == torch.device("meta")
+
+
+FLAT_CONFIG = {"attention_size": 128, "gated_attention": True, "attention_regularization": 0.1, "num_layers": 1}
+"""What checkpoints written with the one flat caption config hold besides the shared options."""
+
+
+@pytest.mark.parametrize("name", MODELS.names(task="caption"))
+def test_checkpoints_with_the_old_flat_config_still_load(name: str, tmp_path: Path) -> None:
+    vocab = _vocab()
+    model = _build(name, vocab)
+    path = tmp_path / "old.safetensors"
+    flat = {**FLAT_CONFIG, **config_to_dict(model.config)}
+    save_checkpoint(path, model, task="caption", model_name=name, model_config=flat, vocab=vocab.to_dict())
+    loaded = Captioner.from_checkpoint(path)
+    assert loaded.model.config == model.config
+    assert [r.caption for r in loaded.caption(_images(), beam_size=2)] == [
+        r.caption for r in Captioner(model, vocab, loaded.transform).caption(_images(), beam_size=2)]
+
+
+def test_an_old_updown_checkpoint_with_another_depth_is_refused(tmp_path: Path) -> None:
+    vocab = _vocab()
+    model = _build("updown", vocab)
+    path = tmp_path / "old.safetensors"
+    save_checkpoint(path, model, task="caption", model_name="updown", vocab=vocab.to_dict(),
+                    model_config={**FLAT_CONFIG, **config_to_dict(model.config), "num_layers": 2})
+    with pytest.raises(CheckpointError, match=r"updown config: unknown key\(s\) num_layers"):
+        Captioner.from_checkpoint(path)

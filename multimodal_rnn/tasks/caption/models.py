@@ -293,9 +293,26 @@ def _core_config(config: CaptionModelConfig, input_size: int, *, context_size: i
     )
 
 
+ATTENTION_OPTIONS = ("attention_size", "gated_attention", "attention_regularization")
+"""What :class:`AttentionCaptionConfig` adds to the shared options."""
+
+
+def _upgrade_show_tell(data: dict[str, Any]) -> dict[str, Any]:
+    """A stored show_tell config from before the per-model configs (one flat config for the three
+    models) holds the attention options; show_tell never read them, whatever their value."""
+    return {key: value for key, value in data.items() if key not in ATTENTION_OPTIONS}
+
+
+def _upgrade_updown(data: dict[str, Any]) -> dict[str, Any]:
+    """A stored updown config from before the per-model configs holds ``num_layers``: dropped at
+    its default 1; any other value gave the one-layer cores input dropout, so it stays (an error)."""
+    return {key: value for key, value in data.items() if not (key == "num_layers" and value == 1 and type(value) is int)}
+
+
 MODELS = Registry([
-    ModelEntry("show_tell", "caption", ShowTellConfig, ShowTell),
+    ModelEntry("show_tell", "caption", ShowTellConfig, ShowTell, upgrade=_upgrade_show_tell),
     ModelEntry("show_attend_tell", "caption", ShowAttendTellConfig, ShowAttendTell),
-    ModelEntry("updown", "caption", UpDownConfig, UpDown),
+    ModelEntry("updown", "caption", UpDownConfig, UpDown, upgrade=_upgrade_updown),
 ])
-"""The caption task's registered models, each with its own config class."""
+"""The caption task's registered models, each with its own config class; checkpoints written with
+the older flat config load through each entry's ``upgrade`` (show_attend_tell has every old field)."""
