@@ -62,7 +62,7 @@ class SelfCriticalObjective(nn.Module):
         config = self.model.config
         images, indices = batch["image"], batch["index"]
         batch_size, k = images.shape[0], self.num_samples
-        state, context = self.model.start(self.model.encode(images))  # context: expanded once per decode
+        state, context = self.model.start(self.model.encode(images))  # each decoder expands context once
         options = dict(batch_size=batch_size, bos_id=config.bos_id, eos_id=config.eos_id,
                        pad_id=config.pad_id, max_length=self.max_length)
         samples = sample_decode(self.model.step, state, context, num_samples=k, **options)  # rows b*k + j

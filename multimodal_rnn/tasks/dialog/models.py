@@ -238,8 +238,10 @@ class DialogModel(nn.Module):
         return (picked * real).sum(dim=1)
 
     def start(self, encoded: torch.Tensor) -> tuple[DialogState, dict[str, torch.Tensor]]:
-        """Generative decoder: the recurrent state before ``<bos>`` for round encodings (B, H), and the
-        static context (empty: the encoding only sets the initial state)."""
+        """Generative decoder: (state before ``<bos>``, static context) for round encodings (B, H).
+
+        The context is empty: the encoding only sets the initial state of the answer core.
+        """
         return {"core": self.answer_core.init_state(encoded.shape[0], context=encoded)}, {}
 
     def step(self, tokens: torch.Tensor, state: DialogState,
