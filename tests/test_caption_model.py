@@ -61,8 +61,8 @@ def test_every_caption_model_runs_and_beam_one_equals_greedy(name: str) -> None:
     model.eval()
     greedy = captioner.caption(images, beam_size=1)
     with torch.no_grad():
-        state = model.start(model.encode(batch["image"]))
-        beam_one = beam_search(model.step, state, batch_size=4, bos_id=vocab.bos_id, eos_id=vocab.eos_id,
+        state, context = model.start(model.encode(batch["image"]))
+        beam_one = beam_search(model.step, state, context, batch_size=4, bos_id=vocab.bos_id, eos_id=vocab.eos_id,
                                pad_id=vocab.pad_id, beam_size=1, max_length=model.config.max_length)
     assert [list(r.words) for r in greedy] == [vocab.decode(s) for s in beam_one.sequences]
     assert all(abs(a.score - float(b)) < 1e-4 for a, b in zip(greedy, beam_one.scores))

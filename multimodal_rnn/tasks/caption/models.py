@@ -11,10 +11,13 @@ Three registered models, each with its own config class (shared options in
 * ``updown`` (Anderson et al. 2018): a top-down attention LSTM reads [h_language; mean grid
   feature; word], attends over the grid, and a language LSTM reads [context; h_attention].
 
-Everything goes through ``step(tokens, state) -> (logprobs, state)``: teacher forcing in
-:meth:`CaptionModel.forward` loops over it, and greedy, sampling and beam search in
-:mod:`multimodal_rnn.decoding` call it. States are dicts of batch-first tensors; attention
-models keep the last weights under ``"attention"`` (B, N) for attention maps.
+Everything goes through ``step(tokens, state, context) -> (logprobs, state)``, the contract of
+:mod:`multimodal_rnn.decoding`: teacher forcing in :meth:`CaptionModel.forward` loops over it,
+and greedy, sampling and beam search call it. :meth:`CaptionModel.start` returns the recurrent
+state (dict of batch-first tensors: the cores' states and, for attention models, the last
+weights under ``"attention"`` (B, N) for attention maps) and the static context (dict of the
+image's ``grid`` features and their attention projection, computed once per image and never
+reordered by beam search).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from multimodal_rnn.registry import ModelEntry, Registry
 from multimodal_rnn.text.vocab import check_special_ids
 
 CaptionState = dict[str, Any]
+CaptionContext = dict[str, torch.Tensor]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,12 +123,14 @@ class CaptionModel(nn.Module):
         """images (B, 3, H, W), normalized -> grid (B, N, D) and pooled (B, D) features."""
         return self.encoder(images)
 
-    def start(self, encoded: EncodedImage) -> CaptionState:
-        """The decoding state before the first word, for a batch of encoded images."""
+    def start(self, encoded: EncodedImage) -> tuple[CaptionState, CaptionContext]:
+        """The recurrent state before the first word and the static per-image context (B rows each)."""
         raise NotImplementedError
 
-    def step(self, tokens: torch.Tensor, state: CaptionState) -> tuple[torch.Tensor, CaptionState]:
-        """tokens (B,) -> log-probabilities of the next word (B, V) and the new state."""
+    def step(
+        self, tokens: torch.Tensor, state: CaptionState, context: CaptionContext
+    ) -> tuple[torch.Tensor, CaptionState]:
+        """tokens (B,) -> log-probabilities of the next word (B, V) and the new recurrent state."""
         raise NotImplementedError
 
     @property
@@ -151,9 +157,9 @@ class CaptionModel(nn.Module):
         inputs, targets = tokens[:, :-1], tokens[:, 1:]  # (B, T-1) each
         if "grid" in batch:  # precomputed features of a frozen encoder
             grid = batch["grid"]
-            state = self.start(EncodedImage(grid, grid.mean(dim=1)))
+            state, context = self.start(EncodedImage(grid, grid.mean(dim=1)))
         else:
-            state = self.start(self.encode(batch["image"]))
+            state, context = self.start(self.encode(batch["image"]))
         sampling = float(batch.get("scheduled_sampling", 0.0))
         steps: list[torch.Tensor] = []  # (B, V) log-probabilities per step
         attention_sum: torch.Tensor | None = None
@@ -163,7 +169,7 @@ class CaptionModel(nn.Module):
                 use_own = torch.rand(current.shape, device=current.device) < sampling
                 own = torch.multinomial(steps[-1].detach().exp(), 1).squeeze(1)
                 current = torch.where(use_own, own, current)
-            logprobs, state = self.step(current, state)
+            logprobs, state = self.step(current, state, context)
             steps.append(logprobs)
             if self.attends:
                 real = (targets[:, t] != self.config.pad_id).to(logprobs.dtype)[:, None]  # (B, 1)
@@ -197,11 +203,13 @@ class ShowTell(CaptionModel):
         self.core = RecurrentCore(_core_config(config, config.embed_size, context_size=self.feature_size,
                                                num_layers=config.num_layers))
 
-    def start(self, encoded: EncodedImage) -> CaptionState:
-        pooled = encoded.pooled
-        return {"core": self.core.init_state(pooled.shape[0], context=pooled)}
+    def start(self, encoded: EncodedImage) -> tuple[CaptionState, CaptionContext]:
+        pooled = encoded.pooled  # only sets the initial state: no static context
+        return {"core": self.core.init_state(pooled.shape[0], context=pooled)}, {}
 
-    def step(self, tokens: torch.Tensor, state: CaptionState) -> tuple[torch.Tensor, CaptionState]:
+    def step(
+        self, tokens: torch.Tensor, state: CaptionState, context: CaptionContext
+    ) -> tuple[torch.Tensor, CaptionState]:
         hidden, core_state = self.core.step(self.dropout(self.embedding(tokens)), state["core"])
         return self._logprobs(hidden), {"core": core_state}
 
@@ -229,21 +237,22 @@ class ShowAttendTell(AttendingCaptionModel):
                                                num_layers=config.num_layers))
         self.attention = AdditiveAttention(config.hidden_size, size, config.attention_size, gated=config.gated_attention)
 
-    def start(self, encoded: EncodedImage) -> CaptionState:
+    def start(self, encoded: EncodedImage) -> tuple[CaptionState, CaptionContext]:
         grid = encoded.grid  # (B, N, D)
-        return {
+        state = {
             "core": self.core.init_state(grid.shape[0], context=grid.mean(dim=1)),
-            "grid": grid,
-            "grid_projected": self.attention.project_features(grid),  # (B, N, A)
-            "attention": grid.new_zeros(grid.shape[:2]),
+            "attention": grid.new_zeros(grid.shape[:2]),  # (B, N)
         }
+        return state, {"grid": grid, "grid_projected": self.attention.project_features(grid)}  # (B, N, A)
 
-    def step(self, tokens: torch.Tensor, state: CaptionState) -> tuple[torch.Tensor, CaptionState]:
+    def step(
+        self, tokens: torch.Tensor, state: CaptionState, context: CaptionContext
+    ) -> tuple[torch.Tensor, CaptionState]:
         query = state["core"][0][:, -1]  # top layer's h_{t-1}: (B, H)
-        context, weights = self.attention(state["grid"], query, projected_features=state["grid_projected"])
-        x = torch.cat([self.dropout(self.embedding(tokens)), context], dim=1)  # (B, E + D)
+        attended, weights = self.attention(context["grid"], query, projected_features=context["grid_projected"])
+        x = torch.cat([self.dropout(self.embedding(tokens)), attended], dim=1)  # (B, E + D)
         hidden, core_state = self.core.step(x, state["core"])
-        return self._logprobs(hidden), {**state, "core": core_state, "attention": weights}
+        return self._logprobs(hidden), {"core": core_state, "attention": weights}
 
 
 class UpDown(AttendingCaptionModel):
@@ -260,25 +269,26 @@ class UpDown(AttendingCaptionModel):
         self.language_core = RecurrentCore(_core_config(config, size + hidden, context_size=size, num_layers=1))
         self.attention = AdditiveAttention(hidden, size, config.attention_size, gated=config.gated_attention)
 
-    def start(self, encoded: EncodedImage) -> CaptionState:
-        grid = encoded.grid
+    def start(self, encoded: EncodedImage) -> tuple[CaptionState, CaptionContext]:
+        grid = encoded.grid  # (B, N, D)
         mean = grid.mean(dim=1)  # (B, D)
-        return {
+        state = {
             "attention_core": self.attention_core.init_state(grid.shape[0], context=mean),
             "language_core": self.language_core.init_state(grid.shape[0], context=mean),
-            "grid": grid,
-            "grid_mean": mean,
-            "grid_projected": self.attention.project_features(grid),
-            "attention": grid.new_zeros(grid.shape[:2]),
+            "attention": grid.new_zeros(grid.shape[:2]),  # (B, N)
         }
+        context = {"grid": grid, "grid_mean": mean, "grid_projected": self.attention.project_features(grid)}
+        return state, context
 
-    def step(self, tokens: torch.Tensor, state: CaptionState) -> tuple[torch.Tensor, CaptionState]:
+    def step(
+        self, tokens: torch.Tensor, state: CaptionState, context: CaptionContext
+    ) -> tuple[torch.Tensor, CaptionState]:
         language_h = state["language_core"][0][:, -1]  # (B, H)
-        x = torch.cat([language_h, state["grid_mean"], self.dropout(self.embedding(tokens))], dim=1)
+        x = torch.cat([language_h, context["grid_mean"], self.dropout(self.embedding(tokens))], dim=1)
         attention_h, attention_state = self.attention_core.step(x, state["attention_core"])
-        context, weights = self.attention(state["grid"], attention_h, projected_features=state["grid_projected"])
-        hidden, language_state = self.language_core.step(torch.cat([context, attention_h], dim=1), state["language_core"])
-        new_state = {**state, "attention_core": attention_state, "language_core": language_state, "attention": weights}
+        attended, weights = self.attention(context["grid"], attention_h, projected_features=context["grid_projected"])
+        hidden, language_state = self.language_core.step(torch.cat([attended, attention_h], dim=1), state["language_core"])
+        new_state = {"attention_core": attention_state, "language_core": language_state, "attention": weights}
         return self._logprobs(hidden), new_state
 
 

@@ -114,7 +114,7 @@ class Captioner(Predictor):
         """Caption a batch of already transformed images (B, 3, H, W)."""
         model = self.model
         encoded = model.encode(pixels.to(self.device))
-        state = model.start(encoded)
+        state, context = model.start(encoded)
         record = "attention" if with_attention and model.attends else None
         options = dict(
             batch_size=pixels.shape[0],
@@ -125,9 +125,9 @@ class Captioner(Predictor):
             record=record,
         )
         if beam_size == 1 and length_penalty == 0.0 and not block_repeated_trigrams:
-            output = greedy_decode(model.step, state, **options)
+            output = greedy_decode(model.step, state, context, **options)
         else:
-            output = beam_search(model.step, state, beam_size=beam_size, length_penalty=length_penalty,
+            output = beam_search(model.step, state, context, beam_size=beam_size, length_penalty=length_penalty,
                                  block_repeated_trigrams=block_repeated_trigrams, **options)
         grid_shape = model.encoder.grid_shape
         results = []
