@@ -263,3 +263,12 @@ def test_git_commit_baked_unknown_and_never_failing(tmp_path: Path, monkeypatch:
 
     monkeypatch.setattr(build_info.subprocess, "run", no_git)
     assert build_info.commit_of(build_info.PACKAGE_DIR) == "unknown"
+
+
+def test_load_predictor_refuses_a_task_the_package_does_not_have(tmp_path: Path) -> None:
+    import multimodal_rnn
+
+    path = tmp_path / "m.safetensors"
+    _save(path)
+    with pytest.raises(CheckpointError, match="task 'toy', which this package does not have"):
+        multimodal_rnn.load_predictor(path)
