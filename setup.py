@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -32,9 +33,11 @@ def _commit() -> str:
 
 
 class BuildWithCommit(build_py):
-    """``build_py`` that also writes ``multimodal_rnn/BUILD_COMMIT`` into the build tree."""
+    """``build_py`` from a clean ``build/lib/multimodal_rnn`` (files deleted from the sources must
+    not linger in the next wheel), then ``multimodal_rnn/BUILD_COMMIT`` written into it."""
 
     def run(self) -> None:
+        shutil.rmtree(Path(self.build_lib) / "multimodal_rnn", ignore_errors=True)
         super().run()
         target = Path(self.build_lib) / "multimodal_rnn" / "BUILD_COMMIT"
         target.parent.mkdir(parents=True, exist_ok=True)

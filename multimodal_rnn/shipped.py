@@ -28,8 +28,9 @@ CARD_KEYS = ("card_version", "file", "sha256", "size_bytes", "task", "variant", 
 
 
 def weights_dir() -> Path:
-    """``$MMRNN_WEIGHTS_DIR`` if set, else the package's ``weights`` folder (in a source checkout:
-    the repository's ``weights/``)."""
+    """``$MMRNN_WEIGHTS_DIR`` if set, else the package's ``weights`` folder: inside the package when
+    installed from a wheel (the build copies the repository's ``weights/`` there), the repository's
+    ``weights/`` in a source checkout or an editable install."""
     env = os.environ.get("MMRNN_WEIGHTS_DIR")
     if env:
         return Path(env)
