@@ -181,13 +181,13 @@ def read_json_header(path: str | os.PathLike[str], fmt: HeaderFormat, *,
         raise CheckpointError(f"{path}: {fmt.noun} header is not valid JSON ({exc.msg})") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{path}: {fmt.noun} header is not a JSON object")
-    missing = [k for k in fmt.required if k not in header]
-    if missing:
-        raise CheckpointError(f"{path}: {fmt.noun} header lacks {', '.join(missing)}")
-    if header["format_version"] != fmt.version:
+    if "format_version" in header and header["format_version"] != fmt.version:  # before the keys: they may differ
         raise CheckpointError(
             f"{path}: {fmt.noun} format version {header['format_version']} is not supported (expected {fmt.version})"
         )
+    missing = [k for k in fmt.required if k not in header]
+    if missing:
+        raise CheckpointError(f"{path}: {fmt.noun} header lacks {', '.join(missing)}")
     return header, tensors
 
 
