@@ -8,8 +8,9 @@ into one. Nothing registers itself by being imported, and there is no global ser
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, TypeVar
 
 from torch import nn
 
@@ -21,18 +22,41 @@ M = TypeVar("M", bound=nn.Module)
 
 @dataclass(frozen=True)
 class ModelEntry(Generic[M]):
-    """One registered model: its name, its task, its frozen config class and its builder."""
+    """One registered model: its name, its task, its frozen config class and its builder.
+
+    ``upgrade``, if given, rewrites a config dict read from an older checkpoint into the form
+    ``config_class`` takes (e.g. drops options the model no longer has); it applies to stored
+    configs only (:meth:`Registry.stored_config`), never to a user's overrides.
+    """
 
     name: str
     task: str
     config_class: type
     builder: Callable[..., M]
+    upgrade: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     def build(self, config: Any, **context: Any) -> M:
         """Build the model from a config instance; ``context`` carries vocab sizes and the like."""
         if not isinstance(config, self.config_class):
             raise TypeError(f"model {self.name!r} takes a {self.config_class.__name__}, got {type(config).__name__}")
         return self.builder(config, **context)
+
+
+def drop_retired_defaults(config_class: type, old_defaults: Mapping[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """An ``upgrade`` for configs stored by an earlier release whose config was shared by several
+    models: drop the keys of ``old_defaults`` that ``config_class`` lacks when they hold their old
+    default (any other value stays, and stays an error)."""
+    known = {f.name for f in dataclasses.fields(config_class)}
+
+    def upgrade(data: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in data.items()
+                if key in known or key not in old_defaults or not _same(value, old_defaults[key])}
+
+    return upgrade
+
+
+def _same(value: Any, default: Any) -> bool:
+    return type(value) is type(default) and value == default  # True is not 1 here
 
 
 class Registry:
@@ -62,6 +86,11 @@ class Registry:
         """Model ``name``'s config from its JSON dict; a key the model does not use is an error."""
         entry = self.get(name)
         return config_from_dict(entry.config_class, data, where=where or f"{name} config")
+
+    def stored_config(self, name: str, data: dict[str, Any], *, where: str | None = None) -> Any:
+        """As :meth:`config`, for a config read from a checkpoint: the entry's ``upgrade`` applies first."""
+        upgrade = self.get(name).upgrade
+        return self.config(name, upgrade(dict(data)) if upgrade is not None else data, where=where)
 
     def build(self, name: str, config: dict[str, Any] | Any, **context: Any) -> nn.Module:
         """Build model ``name`` from a config instance or its JSON dict."""
