@@ -10,6 +10,8 @@ A task without an entry in :data:`~tests.device_check.TINY_RUNS` fails here.
 
 from __future__ import annotations
 
+import io
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -40,10 +42,12 @@ class TrainedRun:
     data: Path
     checkpoint: Path
     status: int
+    output: str
     log: DeviceLog
     probes: list[DeviceLog]
 
     def predictor(self) -> Any:
+        assert self.status == 0, f"mmrnn train {self.task} failed: {self.output[-1000:]}"
         return TASKS[self.task].load_predictor(self.checkpoint, device="cpu")
 
 
@@ -67,11 +71,15 @@ def trained(request: pytest.FixtureRequest, tiny_data: Callable[[TinyRun], Path]
     task = request.param
     run = TINY_RUNS[task]
     data, out = tiny_data(run), tmp_path_factory.mktemp(f"{task}_run")
-    with pytest.MonkeyPatch.context() as patch:
+    output = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, redirect_stdout(output), redirect_stderr(output):
         probes = probe_validation(patch)
         with watch_devices() as log:
-            status = main(["train", task, *run.train_options(data), "--out", str(out), "--device", "cpu"])
-    return TrainedRun(task, run, data, out / "best.safetensors", status, log, probes)
+            try:
+                status = main(["train", task, *run.train_options(data), "--out", str(out), "--device", "cpu"])
+            except SystemExit as exc:  # argparse: unknown task or option
+                status = exc.code if isinstance(exc.code, int) else 2
+    return TrainedRun(task, run, data, out / "best.safetensors", status, output.getvalue(), log, probes)
 
 
 def test_every_task_has_a_tiny_run() -> None:
@@ -79,7 +87,7 @@ def test_every_task_has_a_tiny_run() -> None:
 
 
 def test_training_and_validation_follow_the_model(trained: TrainedRun) -> None:
-    assert trained.status == 0 and trained.checkpoint.is_file()
+    assert trained.status == 0 and trained.checkpoint.is_file(), trained.output[-2000:]
     assert trained.probes, f"{trained.task}: training ran no validation"
     for probe in trained.probes:
         check_probe(probe)
