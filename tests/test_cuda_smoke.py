@@ -23,19 +23,6 @@ ROOT = Path(__file__).resolve().parent.parent
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Callable[[TinyRun], Path]:
-    """Each kind of tiny data, made once for the module."""
-    made: dict[Callable[[Path], Path], Path] = {}
-
-    def get(run: TinyRun) -> Path:
-        if run.make_data not in made:
-            made[run.make_data] = run.make_data(tmp_path_factory.mktemp(run.make_data.__name__))
-        return made[run.make_data]
-
-    return get
-
-
 @pytest.mark.cuda
 @needs_cuda
 @pytest.mark.parametrize("amp", ["off", "bf16"])

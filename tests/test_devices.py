@@ -51,19 +51,6 @@ class TrainedRun:
         return TASKS[self.task].load_predictor(self.checkpoint, device="cpu")
 
 
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Callable[[TinyRun], Path]:
-    """Each kind of tiny data, made once for the module."""
-    made: dict[Callable[[Path], Path], Path] = {}
-
-    def get(run: TinyRun) -> Path:
-        if run.make_data not in made:
-            made[run.make_data] = run.make_data(tmp_path_factory.mktemp(run.make_data.__name__))
-        return made[run.make_data]
-
-    return get
-
-
 @pytest.fixture(scope="module", params=sorted(TASKS))
 def trained(request: pytest.FixtureRequest, tiny_data: Callable[[TinyRun], Path],
             tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
