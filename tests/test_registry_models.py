@@ -16,7 +16,8 @@ import torch
 
 from multimodal_rnn.checkpoint import load_model, save_checkpoint
 from multimodal_rnn.config import config_from_dict
-from multimodal_rnn.datasets.visdial import NUM_OPTIONS, DialogText, collate_visdial, dialog_items
+from multimodal_rnn.datasets.visdial import NUM_OPTIONS
+from multimodal_rnn.datasets.visdial_batches import DialogText, collate_visdial, dialog_items
 from multimodal_rnn.registry import ModelEntry
 from multimodal_rnn.tasks import MODELS, TASKS
 from multimodal_rnn.text.vocab import Vocabulary
