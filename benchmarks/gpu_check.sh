@@ -51,7 +51,7 @@ PY
 step "tests: cuda smoke + devices" 300 "$PYTHON" -m pytest -q -p no:cacheprovider tests/test_cuda_smoke.py tests/test_devices.py
 
 # Speed benchmarks that take --device, small sizes; each prints its own table.
-step "benchmark: decoding_speed" 120 "$PYTHON" benchmarks/decoding_speed.py --device cuda --repeats 2 --baseline-items 8
+step "benchmark: decoding_speed" 180 "$PYTHON" benchmarks/decoding_speed.py --device cuda --repeats 3
 step "benchmark: recurrent_speed" 120 "$PYTHON" benchmarks/recurrent_speed.py --device cuda --repeats 3
 step "benchmark: trainer_overhead" 120 "$PYTHON" benchmarks/trainer_overhead.py --device cuda --samples 4096 --epochs 1 --repeats 2
 
