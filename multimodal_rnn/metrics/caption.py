@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from multimodal_rnn.errors import DataFormatError
+from multimodal_rnn.errors import DataFormatError, first_ids
 from multimodal_rnn.files import read_json, require_keys
 from multimodal_rnn.metrics.bleu import bleu_score
 from multimodal_rnn.metrics.cider import cider_d_score
@@ -26,7 +26,6 @@ from multimodal_rnn.metrics.corpus import (
     MetricScore,
     MetricUnavailable,
     References,
-    first_ids,
 )
 from multimodal_rnn.metrics.meteor import meteor_score
 from multimodal_rnn.metrics.rouge import rouge_l_score

@@ -33,12 +33,14 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Hashable, Mapping
 
 from multimodal_rnn.datasets.shapes.scene import COLORS, NUMBER_WORDS, SHAPES, SIZES
-from multimodal_rnn.errors import DataFormatError, InputError
+from multimodal_rnn.errors import DataFormatError, InputError, first_ids
 from multimodal_rnn.files import read_json, require_keys
-from multimodal_rnn.metrics.corpus import ImageId, first_ids
+
+ImageId = Hashable
+"""An image id as the caption metrics key it (:mod:`multimodal_rnn.metrics.corpus` uses the same alias)."""
 
 UNPARSED = "unparsed"
 """The reason of a caption that does not parse."""
