@@ -13,8 +13,9 @@ given, and both sides go through the same path, as in the COCO evaluation.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from multimodal_rnn.errors import DataFormatError, first_ids
 from multimodal_rnn.files import read_json, require_keys

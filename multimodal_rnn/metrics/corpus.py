@@ -9,9 +9,9 @@ dropped; see :func:`multimodal_rnn.text.vocab.tokenize`).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Hashable, Iterator, Mapping, Sequence
 
 from multimodal_rnn.errors import InputError, first_ids
 

@@ -29,10 +29,10 @@ published numbers since VQA v2 come from.
 from __future__ import annotations
 
 import os
-from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from multimodal_rnn.errors import DataFormatError, InputError, first_ids
 from multimodal_rnn.files import read_json, require_keys

@@ -32,8 +32,9 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any, Hashable, Mapping
+from typing import Any
 
 from multimodal_rnn.datasets.shapes.scene import COLORS, NUMBER_WORDS, SHAPES, SIZES
 from multimodal_rnn.errors import DataFormatError, InputError, first_ids
@@ -203,7 +204,7 @@ def _clause(words: tuple[str, ...]) -> list[Claim] | None:
     for lead_in in _LEAD_INS:
         if words[: len(lead_in)] == lead_in:
             body = words[len(lead_in):]
-            claim = _count(body) or _relation(body) or _objects(body)
+            claim: Claim | None = _count(body) or _relation(body) or _objects(body)
             return None if claim is None else [claim]
     claim = _count(words) or _relation(words) or _attribute(words) or _objects(words)
     return None if claim is None else [claim]
