@@ -34,9 +34,8 @@ from typing import Any, Callable
 import torch
 from PIL import Image
 
-from multimodal_rnn.tasks.vqa.predictor import Answerer
 from multimodal_rnn.checkpoint import read_header
-from multimodal_rnn.config import config_from_dict
+from multimodal_rnn.config import config_to_dict
 from multimodal_rnn.datasets.shapes.world import ShapesConfig, image_record, render_scene
 from multimodal_rnn.datasets.vqa import (
     AnswerVocabulary,
@@ -47,10 +46,11 @@ from multimodal_rnn.datasets.vqa import (
     encode_question,
 )
 from multimodal_rnn.encoders.image import build_transform
-from multimodal_rnn.tasks.vqa.models import VQAModel, VQAModelConfig
 from multimodal_rnn.images import load_image_bytes
 from multimodal_rnn.metrics.vqa import evaluate_vqa
 from multimodal_rnn.tasks import MODELS
+from multimodal_rnn.tasks.vqa.models import VQAModel, VQAModelConfig
+from multimodal_rnn.tasks.vqa.predictor import Answerer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from vqa_eval_speed import synthetic_vqa  # noqa: E402  (the metric benchmark's data generator)
@@ -64,7 +64,8 @@ def model_choice(weights: str | None, overrides: list[str]) -> tuple[str, dict[s
     for candidate in ([Path(weights)] if weights else []) + [DEFAULT_WEIGHTS]:
         if candidate.is_file():
             header = read_header(candidate)
-            name, config, source = header["model_name"], dict(header["model_config"]), f"config of {candidate}"
+            name, source = header["model_name"], f"config of {candidate}"
+            config = config_to_dict(MODELS.stored_config(name, header["model_config"]))  # older headers upgraded
             break
     else:
         name, config, source = "saaa", {}, "default saaa config"
@@ -152,8 +153,7 @@ def main() -> None:
     name, overrides, source = model_choice(args.weights, args.set)
     records, files = shapes_data(max(args.batch_size * 3, 256 // 5 + 1))
     vocab, answers = build_question_vocabulary(records), AnswerVocabulary.build(records)
-    config = config_from_dict(VQAModelConfig, {**overrides, "num_words": len(vocab), "num_answers": len(answers)},
-                              where="--set")
+    config = MODELS.config(name, {**overrides, "num_words": len(vocab), "num_answers": len(answers)}, where="--set")
     transform = build_transform(config.encoder)
     dataset = VQADataset(records, transform, lambda path: load_image_bytes(files[path], name=path),
                          lambda text: encode_question(vocab, text, config.max_question_length), answers)

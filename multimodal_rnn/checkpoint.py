@@ -186,7 +186,7 @@ def load_model(
     if task is not None and ckpt.task != task:
         raise CheckpointError(f"{path}: checkpoint is for task {ckpt.task!r}, expected {task!r}")
     try:
-        model = registry.build(ckpt.model_name, ckpt.model_config, **context)
+        model = registry.build(ckpt.model_name, registry.stored_config(ckpt.model_name, ckpt.model_config), **context)
     except MMRNNError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     try:

@@ -22,12 +22,18 @@ M = TypeVar("M", bound=nn.Module)
 
 @dataclass(frozen=True)
 class ModelEntry(Generic[M]):
-    """One registered model: its name, its task, its frozen config class and its builder."""
+    """One registered model: its name, its task, its frozen config class and its builder.
+
+    ``upgrade``, if given, rewrites a config dict read from an older checkpoint into the form
+    ``config_class`` takes (e.g. drops options the model no longer has); it applies to stored
+    configs only (:meth:`Registry.stored_config`), never to a user's overrides.
+    """
 
     name: str
     task: str
     config_class: type
     builder: Callable[..., M]
+    upgrade: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     def build(self, config: Any, **context: Any) -> M:
         """Build the model from a config instance; ``context`` carries vocab sizes and the like."""
@@ -63,6 +69,11 @@ class Registry:
         """Model ``name``'s config from its JSON dict; a key the model does not use is an error."""
         entry = self.get(name)
         return config_from_dict(entry.config_class, data, where=where or f"{name} config")
+
+    def stored_config(self, name: str, data: dict[str, Any], *, where: str | None = None) -> Any:
+        """As :meth:`config`, for a config read from a checkpoint: the entry's ``upgrade`` applies first."""
+        upgrade = self.get(name).upgrade
+        return self.config(name, upgrade(dict(data)) if upgrade is not None else data, where=where)
 
     def build(self, name: str, config: dict[str, Any] | Any, **context: Any) -> nn.Module:
         """Build model ``name`` from a config instance or its JSON dict."""

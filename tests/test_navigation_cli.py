@@ -75,3 +75,11 @@ def test_missing_shipped_weights_is_an_error(tmp_path: Path, monkeypatch: pytest
     assert "shipped navigation weights" in capsys.readouterr().err
     assert main(["navigate", "--level", "BabyAI-PickupLoc-v0"]) == 2
     assert "no shipped navigation agent" in capsys.readouterr().err
+
+
+def test_an_unknown_model_option_is_a_one_line_error(trained, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "navigation", "--demos", str(trained[0]), "--out", str(tmp_path / "run"), "--device", "cpu",
+                 "--set", "film_blocks=5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "babyai_film" in err[0] and "film_blocks" in err[0]

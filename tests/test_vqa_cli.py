@@ -19,10 +19,12 @@ from multimodal_rnn.checkpoint import read_header, save_checkpoint
 from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world
 from multimodal_rnn.datasets.vqa import AnswerVocabulary, VQARecord, build_question_vocabulary
 from multimodal_rnn.metrics.vqa import evaluate_vqa
-from multimodal_rnn.tasks import MODELS
+from multimodal_rnn.tasks import MODELS, TASKS
 
-TINY = {"embed_size": 16, "hidden_size": 16, "attention_size": 16, "fusion_size": 16, "classifier_size": 16,
-        "num_layers": 1, "encoder": {"channels": [8, 8, 16], "image_size": 48}}
+COMMON = {"embed_size": 16, "hidden_size": 16, "classifier_size": 16, "num_layers": 1,
+          "encoder": {"channels": [8, 8, 16], "image_size": 48}}
+TINY_BY_MODEL = {"saaa": {**COMMON, "attention_size": 16}, "lstm_q_norm_i": {**COMMON, "fusion_size": 16}}
+TINY = TINY_BY_MODEL["saaa"]  # the default model of mmrnn train vqa
 TINY_FLAGS = [arg for key, value in TINY.items() for arg in ("--set", f"{key}={json.dumps(value)}")]
 
 
@@ -31,11 +33,15 @@ def _weights(tmp_path: Path, name: str = "saaa") -> Path:
     records = [VQARecord(1, 1, "what color is the circle?", "", ("red",) * 10),
                VQARecord(2, 1, "is there a square?", "", ("no",) * 10), VQARecord(3, 2, "how many?", "", ("2",) * 10)]
     vocab, answers = build_question_vocabulary(records), AnswerVocabulary.build(records)
-    model = MODELS.build(name, {**TINY, "num_words": len(vocab), "num_answers": len(answers)})
+    model = MODELS.build(name, {**TINY_BY_MODEL[name], "num_words": len(vocab), "num_answers": len(answers)})
     path = tmp_path / f"{name}.safetensors"
     save_checkpoint(path, model, task="vqa", model_name=name, model_config=model.config, vocab=vocab.to_dict(),
                     answers=list(answers.answers))
     return path
+
+
+def test_the_task_brings_its_commands() -> None:
+    assert set(TASKS["vqa"].commands) == {"ask", "train", "predict", "eval"}
 
 
 @pytest.fixture()
@@ -121,6 +127,10 @@ def test_train_predict_and_evaluate_on_a_tiny_shapes_world(tmp_path: Path, capsy
     capsys.readouterr()
     assert main(["train", "vqa", "--shapes-dir", str(shapes), "--out", str(tmp_path / "bad"), "--set", "glimpse=3"]) == 2
     assert "unknown key(s) glimpse" in capsys.readouterr().err
+    assert main(["train", "vqa", "--shapes-dir", str(shapes), "--out", str(tmp_path / "bad"), "--model", "saaa",
+                 "--set", "film_blocks=5"]) == 2  # an option of another model
+    err = capsys.readouterr().err
+    assert "saaa config: unknown key(s) film_blocks" in err and err.count("\n") == 1
     assert main(["train", "vqa", "--out", str(tmp_path / "bad"), "--questions", str(shapes / "vqa_questions_train.json"),
                  "--images", str(shapes)]) == 2
     assert "--annotations" in capsys.readouterr().err

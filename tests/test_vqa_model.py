@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 
@@ -9,13 +10,20 @@ import pytest
 import torch
 from PIL import Image
 
-from multimodal_rnn.tasks.vqa.predictor import Answerer
 from multimodal_rnn.checkpoint import save_checkpoint
 from multimodal_rnn.datasets.vqa import AnswerVocabulary, build_question_vocabulary, collate_vqa, encode_question, VQARecord
 from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import CheckpointError, ConfigError, InputError
-from multimodal_rnn.tasks.vqa.models import VQAModelConfig, count_distribution
 from multimodal_rnn.tasks import MODELS
+from multimodal_rnn.tasks.vqa.models import (
+    FiLMConfig,
+    LSTMQNormIConfig,
+    RelationalSAAAConfig,
+    SAAAConfig,
+    VQAModelConfig,
+    count_distribution,
+)
+from multimodal_rnn.tasks.vqa.predictor import Answerer
 
 COLORS = {"red": (220, 30, 30), "blue": (30, 30, 220), "green": (30, 200, 30)}
 QUESTIONS = [("what color is the square?", "red"), ("is the square on the left?", "yes"),
@@ -23,6 +31,12 @@ QUESTIONS = [("what color is the square?", "red"), ("is the square on the left?"
              ("what color is the square?", "green"), ("is the square on the left?", "yes")]
 SMALL = {"embed_size": 16, "hidden_size": 32, "attention_size": 16, "fusion_size": 32, "classifier_size": 32,
          "dropout": 0.0, "encoder": {"channels": [8, 16, 16, 16], "image_size": 32}}
+
+
+def _options(name: str, options: dict[str, object]) -> dict[str, object]:
+    """The entries of ``options`` that model ``name`` has (each model takes only its own)."""
+    known = {f.name for f in dataclasses.fields(MODELS.get(name).config_class)}
+    return {key: value for key, value in options.items() if key in known}
 
 
 def _images() -> list[Image.Image]:
@@ -43,7 +57,7 @@ def _vocabularies() -> tuple[object, AnswerVocabulary]:
 
 def _build(name: str, **overrides: object) -> tuple[torch.nn.Module, object, AnswerVocabulary]:
     vocab, answers = _vocabularies()
-    config = {**SMALL, **overrides, "num_words": len(vocab), "num_answers": len(answers)}
+    config = {**_options(name, SMALL), **overrides, "num_words": len(vocab), "num_answers": len(answers)}
     return MODELS.build(name, config), vocab, answers
 
 
@@ -62,7 +76,7 @@ VARIANTS = [{}, {"loss": "softmax"}, {"normalize_image": False, "grid_coordinate
 @pytest.mark.parametrize("name", MODELS.names(task="vqa"))
 def test_every_vqa_model_runs_and_backpropagates(name: str, overrides: dict[str, object]) -> None:
     torch.manual_seed(0)
-    model, vocab, answers = _build(name, dropout=0.1, **overrides)
+    model, vocab, answers = _build(name, dropout=0.1, **_options(name, overrides))  # film: no image options
     batch = _batch(model, vocab, answers)
     assert batch["image"].shape[0] == 3 and batch["image_index"].tolist() == [0, 0, 1, 1, 2, 2]
     out = model.train()(batch)
@@ -87,12 +101,33 @@ def test_bce_loss_sums_over_answers_and_softmax_skips_unanswered_rows() -> None:
     assert softmax.loss(torch.zeros(1, 4), torch.zeros(1, 4)).item() == 0.0
 
 
-@pytest.mark.parametrize("overrides, message", [({"glimpses": 1}, "glimpses"), ({"loss": "hinge"}, "loss"),
-                                                ({"num_answers": 0}, "num_answers"), ({"max_question_length": 0}, "max_question"),
-                                                ({"film_blocks": 0}, "film_blocks")])
-def test_config_refuses_impossible_values(overrides: dict[str, object], message: str) -> None:
+@pytest.mark.parametrize("config_class, overrides, message", [
+    (SAAAConfig, {"glimpses": 1}, "glimpses"), (RelationalSAAAConfig, {"glimpses": 1}, "glimpses"),
+    (VQAModelConfig, {"loss": "hinge"}, "loss"), (VQAModelConfig, {"num_answers": 0}, "num_answers"),
+    (VQAModelConfig, {"max_question_length": 0}, "max_question"), (FiLMConfig, {"film_blocks": 0}, "film_blocks")])
+def test_config_refuses_impossible_values(config_class: type, overrides: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        VQAModelConfig(**{"num_words": 10, "num_answers": 3, **overrides})
+        config_class(**{"num_words": 10, "num_answers": 3, **overrides})
+
+
+@pytest.mark.parametrize("name, key, value", [
+    ("lstm_q_norm_i", "glimpses", 3), ("lstm_q_norm_i", "attention_size", 16),
+    ("saaa", "film_blocks", 5), ("saaa", "fusion_size", 32), ("saaa", "path_size", 8),
+    ("saaa_rel", "grid_coordinates", False), ("saaa_rel", "film_size", 32),
+    ("film", "normalize_image", False), ("film", "glimpses", 3),
+])
+def test_an_option_the_model_does_not_have_is_an_error_naming_model_and_key(name: str, key: str, value: object) -> None:
+    with pytest.raises(ConfigError, match=rf"^{name} config: unknown key\(s\) {key} "):
+        MODELS.config(name, {"num_words": 10, "num_answers": 3, key: value})
+    with pytest.raises(ConfigError, match=rf"{name} config: unknown key\(s\) {key} "):
+        _build(name, **{key: value})
+
+
+def test_each_model_has_its_own_config_class() -> None:
+    classes = {name: MODELS.get(name).config_class for name in MODELS.names(task="vqa")}
+    assert classes == {"film": FiLMConfig, "lstm_q_norm_i": LSTMQNormIConfig, "saaa": SAAAConfig,
+                       "saaa_rel": RelationalSAAAConfig}
+    assert all(issubclass(cls, VQAModelConfig) for cls in classes.values())
 
 
 @pytest.mark.parametrize("name", MODELS.names(task="vqa"))
@@ -148,8 +183,21 @@ def test_checkpoint_round_trip_through_the_answerer(tmp_path: Path) -> None:
         Answerer.from_checkpoint(no_answers)
 
 
+def test_answerer_reads_its_device_from_the_model(tmp_path: Path) -> None:
+    path = _checkpoint(tmp_path)
+    answerer = Answerer.from_checkpoint(path, device="cpu")
+    assert answerer.device == torch.device("cpu") and "device" not in vars(answerer)  # nothing stored
+    answerer.model.to("meta")
+    assert answerer.device == torch.device("meta")
+    other = Answerer.from_checkpoint(path)
+    assert other.to("meta") is other and other.device.type == "meta" and next(other.model.parameters()).is_meta
+    model, vocab, answers = _build("film")
+    assert Answerer(model, vocab, answers, build_transform(model.config.encoder), device="meta").device.type == "meta"
+    assert next(model.parameters()).device.type == "meta"  # the device argument moved the model itself
+
+
 def test_cell_orders_compare_cell_centres_with_ties_counting_half() -> None:
-    from multimodal_rnn.tasks.vqa.models import _cell_orders
+    from multimodal_rnn.tasks.vqa.models.saaa_rel import cell_orders as _cell_orders
 
     # 2x2 grid, row-major: 0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right (y grows downwards)
     centres = torch.tensor([[-0.5, -0.5], [0.5, -0.5], [-0.5, 0.5], [0.5, 0.5]])
@@ -178,9 +226,9 @@ def test_saaa_rel_glimpses_query_with_word_embeddings_or_core_outputs(query: str
     out = model.train()(_batch(model, vocab, answers))
     out["loss"].backward()
     assert out["attention"].shape[1] == 2 and torch.isfinite(out["loss"])
-    assert VQAModelConfig(num_words=10, num_answers=3).glimpse_query == "embeddings"
+    assert RelationalSAAAConfig(num_words=10, num_answers=3).glimpse_query == "embeddings"
     with pytest.raises(ConfigError, match="glimpse_query"):
-        VQAModelConfig(num_words=10, num_answers=3, glimpse_query="words")
+        RelationalSAAAConfig(num_words=10, num_answers=3, glimpse_query="words")
 
 
 @pytest.mark.parametrize("paths", [{"relation_path": True}, {"count_path": True},
@@ -237,4 +285,4 @@ def test_saaa_rel_count_path_starts_near_one_object() -> None:
     expected = (counts * torch.arange(10.0)).sum(dim=2)  # (B, G) mean counts
     assert bool(((expected > 0.3) & (expected < 3.0)).all()) and bool((counts[:, :, 9] < 1e-3).all())
     with pytest.raises(ConfigError, match="path_size"):
-        VQAModelConfig(num_words=10, num_answers=3, path_size=0)
+        RelationalSAAAConfig(num_words=10, num_answers=3, path_size=0)

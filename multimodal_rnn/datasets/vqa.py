@@ -8,7 +8,7 @@ shapes world uses ``shapes_{split}_{image_id:012d}.png``) or through a COCO-styl
 (a JSON file with ``"images": [{"id", "file_name"}]``, e.g. a COCO captions or instances file).
 
 :class:`AnswerVocabulary` holds the K most frequent answers of the training split after the
-official VQA normalization (:func:`multimodal_rnn.metrics.vqa.process_answer`). Each entry is
+official VQA normalization (:func:`multimodal_rnn.text.answers.process_answer`). Each entry is
 predicted under its most frequent raw spelling, because the official evaluation compares the
 raw strings when all ten human answers agree (``"t-shirt"`` x10 needs ``"t-shirt"``, not its
 normalized form ``"t shirt"``); when they differ it normalizes both sides, so the raw spelling
@@ -34,10 +34,11 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from multimodal_rnn.datasets.image_reader import ImageReader
 from multimodal_rnn.errors import ConfigError, DataFormatError, InputError
 from multimodal_rnn.files import read_json, require_keys
 from multimodal_rnn.text.answers import process_answer, soft_scores
-from multimodal_rnn.text.vocab import Vocabulary, tokenize
+from multimodal_rnn.text.vocab import Vocabulary, pad_sequences, tokenize
 
 DEFAULT_IMAGE_PATTERN = "COCO_val2014_{image_id:012d}.jpg"
 SHAPES_IMAGE_PATTERN = "shapes_{split}_{image_id:012d}.png"
@@ -160,7 +161,8 @@ def read_vqa(
         name = image_file_name(image_id, image_pattern, files)
         if name is None:
             raise DataFormatError(f"{where}: image id {image_id} is not in {images_list}")
-        answers, question_type, answer_type = (), "", ""
+        answers: tuple[str, ...] = ()
+        question_type, answer_type = "", ""
         if labels is not None:
             if question_id not in labels:
                 raise DataFormatError(f"{annotations}: no annotation for question id {question_id} of {questions}")
@@ -209,7 +211,7 @@ class AnswerVocabulary:
 
     ``answers`` are the spellings the model predicts (each the most frequent raw spelling of
     its normalized form in the training data); lookups normalize with
-    :func:`~multimodal_rnn.metrics.vqa.process_answer`, so every spelling of an answer maps to
+    :func:`~multimodal_rnn.text.answers.process_answer`, so every spelling of an answer maps to
     the same id. Checkpoints store ``answers`` (the list is all there is to it).
     """
 
@@ -297,8 +299,9 @@ class VQADataset(Dataset):
     With ``group_by_image`` (default) an item is one image with all its questions, else one
     question. Items are dicts: ``image`` (3, H, W) from ``transform``, ``image_id``, and lists
     (one entry per question) ``question`` (LongTensor (T,)), ``question_id``, ``index`` (record
-    index) and, with ``answers``, ``targets`` ({answer id: soft score}). An image that cannot be
-    read yields ``None`` (dropped by :func:`collate_vqa`), is recorded in ``bad_images`` and, past
+    index) and, with ``answers``, ``targets`` ({answer id: soft score}). Images are read through
+    an :class:`~multimodal_rnn.datasets.image_reader.ImageReader`: one that cannot be read yields
+    ``None`` (dropped by :func:`collate_vqa`), is recorded in :attr:`bad_images` and, past
     ``max_bad_images``, raises an :class:`InputError` naming the last bad file.
     """
 
@@ -314,10 +317,7 @@ class VQADataset(Dataset):
         max_bad_images: int = 100,
     ) -> None:
         self.records = list(records)
-        self.transform = transform
-        self.load_image = load_image
-        self.max_bad_images = max_bad_images
-        self.bad_images: dict[str, str] = {}
+        self.reader = ImageReader(load_image, transform, max_bad_images=max_bad_images)
         self.questions = [torch.tensor(encode(r.question), dtype=torch.long) for r in self.records]
         self.targets = [answers.targets(r.answers) for r in self.records] if answers is not None else None
         if group_by_image:
@@ -328,18 +328,19 @@ class VQADataset(Dataset):
         else:
             self.items = [[index] for index in range(len(self.records))]
 
+    @property
+    def bad_images(self) -> dict[str, str]:
+        """Unreadable image path -> its one-line reason (this process's reads)."""
+        return self.reader.bad_images
+
     def __len__(self) -> int:
         return len(self.items)
 
     def __getitem__(self, index: int) -> dict[str, Any] | None:
         indices = self.items[index]
         record = self.records[indices[0]]
-        try:
-            image = self.transform(self.load_image(record.image_path))
-        except InputError as exc:
-            self.bad_images[record.image_path] = str(exc)
-            if len(self.bad_images) > self.max_bad_images:
-                raise InputError(f"more than {self.max_bad_images} unreadable images; last: {exc}") from None
+        image = self.reader.read(record.image_path)
+        if image is None:
             return None
         item: dict[str, Any] = {
             "image": image, "image_id": record.image_id, "index": indices,
@@ -366,7 +367,8 @@ def collate_vqa(items: Sequence[dict[str, Any] | None], *, num_answers: int | No
     if not kept:
         return batch
     rows: dict[int, int] = {}
-    images, image_index, questions, question_ids, indices, targets = [], [], [], [], [], []
+    images: list[torch.Tensor] = []
+    image_index, questions, question_ids, indices, targets = [], [], [], [], []
     for item in kept:
         if item["image_id"] not in rows:
             rows[item["image_id"]] = len(images)
@@ -376,10 +378,7 @@ def collate_vqa(items: Sequence[dict[str, Any] | None], *, num_answers: int | No
         question_ids += item["question_id"]
         indices += item["index"]
         targets += item.get("targets", [])
-    lengths = torch.tensor([len(q) for q in questions], dtype=torch.long)
-    padded = torch.full((len(questions), int(lengths.max())), pad_id, dtype=torch.long)  # (B, T)
-    for row, question in enumerate(questions):
-        padded[row, : len(question)] = question
+    padded, lengths = pad_sequences([question.tolist() for question in questions], pad_id)  # (B, T), (B,)
     batch.update({"image": torch.stack(images), "image_index": torch.tensor(image_index, dtype=torch.long),
                   "question": padded, "lengths": lengths, "question_id": question_ids, "index": indices})
     if num_answers is not None and targets:

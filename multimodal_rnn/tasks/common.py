@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 from multimodal_rnn.checkpoint import save_checkpoint
 from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world
 from multimodal_rnn.errors import ConfigError
-from multimodal_rnn.tasks.protocol import RunContext
+from multimodal_rnn.tasks.protocol import ProgressFactory, RunContext
 from multimodal_rnn.training import distributed
 from multimodal_rnn.training.state import seed_everything
 from multimodal_rnn.training.trainer import Callback, Trainer, TrainerConfig, TrainResult
@@ -77,19 +77,28 @@ def run_training(
     trainer_config: TrainerConfig,
     out_dir: str | Path,
     *,
-    progress: Any = None,
+    progress: ProgressFactory | None = None,
     resume_from: str | Path | None = None,
 ) -> TrainResult:
-    """Train ``setup`` with the one :class:`Trainer`; checkpoints go to ``out_dir``."""
+    """Train ``setup`` with the one :class:`Trainer`; checkpoints go to ``out_dir``.
+
+    ``progress`` (e.g. a :class:`RunContext`'s) draws each epoch's bar; only the main process of
+    a distributed run draws one.
+    """
 
     def save_model(path: Path, module: nn.Module, step: int, metrics: Mapping[str, float]) -> None:
         model = setup.model
         save_checkpoint(path, model, task=setup.task, model_name=setup.model_name, model_config=model.config,
                         vocab=setup.vocab, answers=setup.answers, step=step, metrics=dict(metrics), extra=setup.extra)
 
+    def epoch_bar(iterable: Any, *, total: int, desc: str) -> Any:
+        assert progress is not None
+        return progress(iterable, total, desc)
+
+    show = progress is not None and distributed.is_main_process()
     trainer = Trainer(setup.module or setup.model, trainer_config, setup.train_set, setup.collate, out_dir,
-                      evaluate=setup.evaluate, save_model=save_model, callbacks=setup.callbacks, progress=progress,
-                      resume_from=resume_from)
+                      evaluate=setup.evaluate, save_model=save_model, callbacks=setup.callbacks,
+                      progress=epoch_bar if show else None, resume_from=resume_from)
     if setup.on_trainer is not None:
         setup.on_trainer(trainer)
     return trainer.fit()

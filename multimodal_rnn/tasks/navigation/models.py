@@ -34,6 +34,8 @@ from multimodal_rnn.registry import ModelEntry, Registry
 
 NUM_ACTIONS = 7
 OBS_MODES = ("symbolic", "pixels")
+MODE_FIELDS = {"symbolic": ("num_values",), "pixels": ("encoder",)}
+"""The config fields that only one observation mode uses (the other mode builds no module from them)."""
 
 
 def _pixel_encoder() -> ImageEncoderConfig:
@@ -55,6 +57,9 @@ class NavigationModelConfig:
         memory_cell, memory_size: the memory core's cell (rnn, gru, lstm) and width M.
         actor_size: hidden width of the actor MLP.
         encoder: the image encoder of ``pixels`` mode.
+
+    ``num_values`` serves ``symbolic`` mode only and ``encoder`` ``pixels`` mode only
+    (:data:`MODE_FIELDS`); training refuses an override of the field the chosen mode leaves unused.
     """
 
     num_words: int
@@ -109,7 +114,7 @@ class FiLMBlock(nn.Module):
 class NavigationModel(nn.Module):
     """See the module docstring; built from a :class:`NavigationModelConfig`."""
 
-    def __init__(self, config: NavigationModelConfig, **_: Any) -> None:
+    def __init__(self, config: NavigationModelConfig) -> None:
         super().__init__()
         self.config = config
         c = config

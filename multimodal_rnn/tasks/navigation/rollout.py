@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from multimodal_rnn.checkpoint import Checkpoint, load_model
 from multimodal_rnn.errors import CheckpointError, InputError
-from multimodal_rnn.tasks.navigation.models import MODELS, NavigationModel
 from multimodal_rnn.tasks.navigation import env as nav_env
 from multimodal_rnn.tasks.navigation.demos import bot_path_length
+from multimodal_rnn.tasks.navigation.models import MODELS, NavigationModel
+from multimodal_rnn.tasks.protocol import Predictor
 from multimodal_rnn.text.vocab import Vocabulary, pad_sequences
 
 TASK = "navigation"
@@ -50,26 +51,28 @@ class EpisodeResult:
     expert_actions: list[int] = field(default_factory=list)
 
 
-@dataclass
-class NavigationAgent:
-    """A navigation model ready to act; ``info`` is the checkpoint's ``extra`` (level, seeds, ...)."""
+class NavigationAgent(Predictor):
+    """A navigation model ready to act; ``info`` is the checkpoint's ``extra`` (level, seeds, ...).
+
+    Its device is the model's (:attr:`Predictor.device`): move the model and the agent follows.
+    """
 
     model: NavigationModel
-    vocab: Vocabulary
-    info: dict[str, Any] = field(default_factory=dict)
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    checkpoint: Checkpoint | None = None
+
+    def __init__(self, model: NavigationModel, vocab: Vocabulary, info: Mapping[str, Any] | None = None, *,
+                 checkpoint: Checkpoint | None = None, device: str | torch.device | None = None) -> None:
+        super().__init__(model, checkpoint=checkpoint, device=device)
+        self.vocab = vocab
+        self.info: dict[str, Any] = dict(info or {})
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike[str], device: str | torch.device = "cpu") -> NavigationAgent:
-        """Load a ``navigation`` checkpoint (model, vocabulary, training facts)."""
+    def from_checkpoint(cls, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> NavigationAgent:
+        """Load a ``navigation`` checkpoint (model, vocabulary, training facts) onto ``device``."""
         model, ckpt = load_model(path, registry=MODELS, task=TASK)
         if not isinstance(model, NavigationModel) or ckpt.vocab is None:
             raise CheckpointError(f"{path}: not a navigation checkpoint with a vocabulary")
         vocab = Vocabulary.from_dict(ckpt.vocab, where=f"{path} vocabulary")
-        agent = cls(model, vocab, dict(ckpt.extra), torch.device(device), ckpt)
-        model.to(agent.device)
-        return agent
+        return cls(model, vocab, ckpt.extra, checkpoint=ckpt, device=device)
 
     @property
     def obs_mode(self) -> str:

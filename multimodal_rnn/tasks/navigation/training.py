@@ -1,7 +1,8 @@
 """Imitation learning of a navigation agent on BabyAI bot demonstrations.
 
-``train_navigation`` wires demonstrations (see :mod:`multimodal_rnn.tasks.navigation.demos`) into the
-generic :class:`~multimodal_rnn.training.trainer.Trainer`: a training item is one whole episode
+``train_navigation`` hands demonstrations (see :mod:`multimodal_rnn.tasks.navigation.demos`) to the
+generic :class:`~multimodal_rnn.training.trainer.Trainer` as a
+:class:`~multimodal_rnn.tasks.common.TrainingSetup`: a training item is one whole episode
 (``batch_size`` counts episodes), padded and masked in :func:`collate_episodes`; the model's loss
 is the cross-entropy of the bot's actions, with optional truncated backpropagation through time
 (``tbptt_steps``) and an entropy bonus (``entropy_coef``). Validation plays greedy episodes on
@@ -20,19 +21,28 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from multimodal_rnn.checkpoint import save_checkpoint
-from multimodal_rnn.config import config_from_dict, config_to_dict
+from multimodal_rnn.config import config_to_dict
 from multimodal_rnn.errors import ConfigError, InputError
-from multimodal_rnn.tasks.navigation.models import NavigationModel, NavigationModelConfig
+from multimodal_rnn.tasks.common import TrainingSetup, run_training, seed_everything
 from multimodal_rnn.tasks.navigation import env as nav_env
-from multimodal_rnn.tasks.navigation.demos import Demonstrations, seed_ranges, union_ranges
-from multimodal_rnn.tasks.navigation.rollout import TASK, NavigationAgent, encode_missions, evaluate_agent
-from multimodal_rnn.tasks.navigation.models import MODELS
-from multimodal_rnn.training.state import seed_everything
-from multimodal_rnn.training.trainer import Trainer, TrainerConfig, TrainResult
+from multimodal_rnn.tasks.navigation.demos import (
+    Demonstrations,
+    seed_ranges,
+    union_ranges,
+)
+from multimodal_rnn.tasks.navigation.models import MODE_FIELDS, MODELS, NavigationModel
+from multimodal_rnn.tasks.navigation.rollout import (
+    TASK,
+    NavigationAgent,
+    encode_missions,
+    evaluate_agent,
+)
 from multimodal_rnn.text.vocab import Vocabulary, tokenize
+from multimodal_rnn.training.trainer import TrainerConfig, TrainResult
 
 VALIDATION_METRIC = "success_rate"
+DATA_FIELDS = ("num_words", "pad_id", "obs_mode")
+"""Model config fields the demonstrations decide (vocabulary size and padding id, observation mode)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,12 +51,14 @@ class NavigationTrainingConfig:
 
     Attributes:
         model_name: a registered navigation model.
-        model: overrides of :class:`NavigationModelConfig` (vocabulary size, pad id and obs mode are filled in).
+        model: overrides of :class:`NavigationModelConfig`; the vocabulary size, pad id and obs mode come from
+            the demonstrations (:data:`DATA_FIELDS`), and a key the model does not use is an error.
         tbptt_steps: backpropagate through at most this many frames (0 = whole episodes).
         entropy_coef: weight of the entropy bonus subtracted from the loss.
         val_episodes: held-out episodes played at each evaluation (seeds ``VALIDATION_SEED_OFFSET + i``).
         eval_batch_size: environments stepped in lockstep during validation.
-        init_from: a navigation checkpoint whose weights and vocabulary start the run.
+        init_from: a navigation checkpoint whose weights and vocabulary start the run (its model
+            config stands: overrides must agree with it).
     """
 
     model_name: str = "babyai_film"
@@ -142,24 +154,21 @@ def train_navigation(
         "train_seeds": union_ranges(earlier_seeds + seed_ranges(demos)), "validation_seeds": [val_seeds[0], val_seeds[-1] + 1],
         "demonstrations": len(demos), "frames": demos.num_frames, "training": config_to_dict(config),
     }
-    agent = NavigationAgent(model, vocab, extra)
 
     def evaluate(module: torch.nn.Module) -> dict[str, float]:
-        agent.device = next(module.parameters()).device
+        if not isinstance(module, NavigationModel):
+            raise TypeError(f"navigation validation needs a NavigationModel, got {type(module).__name__}")
+        agent = NavigationAgent(module, vocab, extra)  # on the module's device, wherever the trainer put it
         summary, _ = evaluate_agent(agent, level, val_seeds, batch_size=config.eval_batch_size)
         return {key: summary[key] for key in ("success_rate", "spl", "mean_length", "mean_reward")}
-
-    def save_model(path: Path, module: torch.nn.Module, step: int, metrics: dict[str, float]) -> None:
-        save_checkpoint(path, module, task=TASK, model_name=config.model_name, model_config=module.config,
-                        vocab=vocab.to_dict(), step=step, metrics=dict(metrics), extra=extra)
 
     def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
         return collate_episodes(items, pad_id=vocab.pad_id, tbptt_steps=config.tbptt_steps,
                                 entropy_coef=config.entropy_coef)
 
-    trainer = Trainer(model, trainer_config, EpisodeDataset(demos, vocab), collate, out_dir, evaluate=evaluate,
-                      save_model=save_model, progress=progress, resume_from=resume_from)
-    return trainer.fit()
+    setup = TrainingSetup(task=TASK, model_name=config.model_name, model=model, train_set=EpisodeDataset(demos, vocab),
+                          collate=collate, evaluate=evaluate, vocab=vocab.to_dict(), extra=extra)
+    return run_training(setup, trainer_config, out_dir, progress=progress, resume_from=resume_from)
 
 
 def _initial_model(demos: Demonstrations, config: NavigationTrainingConfig,
@@ -171,14 +180,37 @@ def _initial_model(demos: Demonstrations, config: NavigationTrainingConfig,
         if start.checkpoint.model_name != config.model_name or start.obs_mode != obs_mode:
             raise ConfigError(f"{config.init_from}: holds a {start.checkpoint.model_name!r} model on {start.obs_mode} "
                               f"observations, not {config.model_name!r} on {obs_mode}")
+        held = start.model.config
+        wanted = MODELS.config(config.model_name, {**config_to_dict(held), **_checked_overrides(config, obs_mode)},
+                               where=f"{config.model_name} model")
+        changed = [key for key in config.model if getattr(wanted, key) != getattr(held, key)]
+        if changed:
+            raise ConfigError(f"{config.init_from}: its {config.model_name} model differs in {', '.join(changed)} "
+                              "from the overrides; drop them to fine-tune it")
         missing = sorted({w for m in demos.missions for w in tokenize(m)} - set(start.vocab.tokens))
         if missing:
             raise ConfigError(f"{config.init_from}: its vocabulary lacks mission words {missing[:5]}")
         return start.model.train(), start.vocab, [list(r) for r in start.training_seed_ranges()]
     vocab = build_mission_vocabulary(demos.missions)
-    model_config = config_from_dict(NavigationModelConfig, {
-        **config.model, "num_words": len(vocab), "pad_id": vocab.pad_id, "obs_mode": obs_mode,
-    }, where="navigation model")
+    model_config = MODELS.config(config.model_name, {
+        **_checked_overrides(config, obs_mode), "num_words": len(vocab), "pad_id": vocab.pad_id, "obs_mode": obs_mode,
+    }, where=f"{config.model_name} model")
     model = MODELS.build(config.model_name, model_config)
     assert isinstance(model, NavigationModel)
     return model, vocab, []
+
+
+def _checked_overrides(config: NavigationTrainingConfig, obs_mode: str) -> dict[str, Any]:
+    """``config.model`` once no key is one the demonstrations set or the observation mode leaves unused.
+
+    Unknown keys are refused next, by the model's config class.
+    """
+    name = config.model_name
+    for key in config.model:
+        if key in DATA_FIELDS:
+            raise ConfigError(f"{name} model: {key} is set from the demonstrations, not by an override")
+        for mode, fields in MODE_FIELDS.items():
+            if key in fields and mode != obs_mode:
+                raise ConfigError(f"{name} model: {key} is used with {mode} observations only; "
+                                  f"these demonstrations are {obs_mode}")
+    return dict(config.model)

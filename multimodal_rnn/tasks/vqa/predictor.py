@@ -27,6 +27,7 @@ from multimodal_rnn.checkpoint import Checkpoint, load_model
 from multimodal_rnn.datasets.vqa import AnswerVocabulary, VQADataset, VQARecord, collate_vqa, encode_question
 from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import CheckpointError, ConfigError, MMRNNError, InputError
+from multimodal_rnn.tasks.protocol import Predictor
 from multimodal_rnn.tasks.vqa.models import MODELS, VQAModel
 from multimodal_rnn.text.vocab import Vocabulary, tokenize
 
@@ -58,8 +59,14 @@ class AnswerResult:
     attention: torch.Tensor | None = None
 
 
-class Answerer:
-    """A VQA model ready for inference: ``ask(image, question) -> [(answer, probability), ...]``."""
+class Answerer(Predictor):
+    """A VQA model ready for inference: ``ask(image, question) -> [(answer, probability), ...]``.
+
+    The device is the model's (:attr:`~multimodal_rnn.tasks.protocol.Predictor.device`): move the
+    model, or call :meth:`to`, and questions follow it. ``device`` moves the model there first.
+    """
+
+    model: VQAModel
 
     def __init__(
         self,
@@ -69,18 +76,16 @@ class Answerer:
         transform: Callable[[Image.Image], torch.Tensor],
         *,
         checkpoint: Checkpoint | None = None,
-        device: str | torch.device = "cpu",
+        device: str | torch.device | None = None,
     ) -> None:
-        self.model = model.to(device).eval()
+        super().__init__(model, checkpoint=checkpoint, device=device)
         self.vocab = vocab
         self.answers = answers
         self.transform = transform
-        self.checkpoint = checkpoint
-        self.device = torch.device(device)
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> "Answerer":
-        """Load a VQA checkpoint (.safetensors written by the VQA trainer)."""
+        """Load a VQA checkpoint (.safetensors written by the VQA trainer) onto ``device``."""
         model, checkpoint = load_model(path, registry=MODELS, task="vqa")
         if checkpoint.vocab is None or not checkpoint.answers:
             raise CheckpointError(f"{path}: VQA checkpoint without a question vocabulary or an answer list")

@@ -1,11 +1,11 @@
 """Training a VQA model: vocabularies, datasets, official-style validation accuracy, checkpoints.
 
-``train_vqa`` builds everything the generic :class:`~multimodal_rnn.training.trainer.Trainer`
-needs from VQA records (see :mod:`multimodal_rnn.datasets.vqa`): the question vocabulary and the
-answer vocabulary of the training split, the model from the registry, a validation callback
-that answers every validation question and scores it with the official per-question accuracy
-(:func:`multimodal_rnn.metrics.vqa.question_accuracy`), and a checkpoint writer that stores both
-vocabularies with the weights.
+:func:`training_setup` builds the :class:`~multimodal_rnn.tasks.common.TrainingSetup` of VQA
+records (see :mod:`multimodal_rnn.datasets.vqa`): the question vocabulary and the answer
+vocabulary of the training split, the model from the registry, a validation callback that
+answers every validation question and scores it with the official per-question accuracy
+(:func:`multimodal_rnn.metrics.vqa.question_accuracy`), and the checkpoint header fields (both
+vocabularies); :func:`train_vqa` hands it to :func:`~multimodal_rnn.tasks.common.run_training`.
 
 Training questions none of whose answers is in the answer vocabulary are skipped (an all-zero
 target teaches nothing but "no answer"); validation keeps every question, so the reported
@@ -24,9 +24,7 @@ from typing import Any, Callable, Sequence
 import torch
 from PIL import Image
 
-from multimodal_rnn.tasks.vqa.predictor import Answerer
-from multimodal_rnn.checkpoint import save_checkpoint
-from multimodal_rnn.config import config_from_dict, config_to_dict
+from multimodal_rnn.config import config_to_dict
 from multimodal_rnn.datasets.vqa import (
     AnswerVocabulary,
     VQADataset,
@@ -38,12 +36,14 @@ from multimodal_rnn.datasets.vqa import (
 )
 from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import ConfigError, InputError
-from multimodal_rnn.tasks.vqa.models import VQAModel, VQAModelConfig
 from multimodal_rnn.metrics.vqa import question_accuracy
-from multimodal_rnn.tasks.vqa.models import MODELS
-from multimodal_rnn.training.state import seed_everything
-from multimodal_rnn.training.trainer import Trainer, TrainerConfig, TrainResult
+from multimodal_rnn.tasks.common import TrainingSetup, run_training
+from multimodal_rnn.tasks.protocol import ProgressFactory
+from multimodal_rnn.tasks.vqa.models import MODELS, VQAModel
+from multimodal_rnn.tasks.vqa.predictor import Answerer
 from multimodal_rnn.text.vocab import Vocabulary
+from multimodal_rnn.training.state import seed_everything
+from multimodal_rnn.training.trainer import TrainerConfig, TrainResult
 
 VALIDATION_METRIC = "accuracy"
 
@@ -54,7 +54,8 @@ class VQATrainingConfig:
 
     Attributes:
         model_name: a registered VQA model (lstm_q_norm_i, saaa, saaa_rel, film).
-        model: overrides of :class:`VQAModelConfig` (vocabulary sizes and pad id are filled in).
+        model: overrides of the model's config (vocabulary sizes and pad id are filled in); a key
+            the model does not have is an error.
         num_answers: K, the most frequent normalized training answers the model can give.
         min_word_count: question words seen fewer times in training map to ``<unk>``.
         group_by_image: a training item is an image with all its questions (else one question).
@@ -99,38 +100,25 @@ def validation_accuracy(
     return metrics
 
 
-def train_vqa(
+def training_setup(
     train_records: Sequence[VQARecord],
     val_records: Sequence[VQARecord],
     config: VQATrainingConfig,
-    trainer_config: TrainerConfig,
-    out_dir: str | Path,
     *,
     load_image: Callable[[str], Image.Image],
-    progress: Any = None,
-    resume_from: str | Path | None = None,
-) -> TrainResult:
-    """Train a VQA model; checkpoints (best on validation accuracy) go to ``out_dir``.
-
-    Returns the trainer's :class:`TrainResult` (best validation accuracy and where it is saved).
-    """
-    seed_everything(trainer_config.seed)  # the initial weights depend on the seed only
+) -> TrainingSetup:
+    """The model, datasets, validation and checkpoint header of a VQA run (the initial weights
+    come from the global random state: seed it first)."""
     model, vocab, answers = _initial_model(train_records, config)
     transform = build_transform(model.config.encoder)
-    answerer = Answerer(model, vocab, answers, transform)
     val_records = val_records[: config.eval_max_questions] if config.eval_max_questions > 0 else val_records
     if not val_records:
         raise InputError("no validation questions: the validation split is empty")
-    extra = {"training": config_to_dict(config)}
 
     def evaluate(module: torch.nn.Module) -> dict[str, float]:
-        answerer.device = next(module.parameters()).device  # where the trainer put the model
+        assert isinstance(module, VQAModel)
+        answerer = Answerer(module, vocab, answers, transform)  # on the module's device, wherever the trainer put it
         return validation_accuracy(answerer, val_records, load_image, batch_size=config.eval_batch_size)
-
-    def save_model(path: Path, module: torch.nn.Module, step: int, metrics: dict[str, float]) -> None:
-        save_checkpoint(path, module, task="vqa", model_name=config.model_name, model_config=module.config,
-                        vocab=vocab.to_dict(), answers=list(answers.answers), step=step, metrics=dict(metrics),
-                        extra=extra)
 
     records = trainable_records(train_records, answers)
     if not records:
@@ -142,9 +130,31 @@ def train_vqa(
     def collate(items: list[Any]) -> dict[str, Any]:
         return collate_vqa(items, num_answers=len(answers), pad_id=vocab.pad_id)
 
-    trainer = Trainer(model, trainer_config, train_set, collate, out_dir, evaluate=evaluate, save_model=save_model,
-                      progress=progress, resume_from=resume_from)
-    return trainer.fit()
+    return TrainingSetup(task="vqa", model_name=config.model_name, model=model, train_set=train_set, collate=collate,
+                         evaluate=evaluate, vocab=vocab.to_dict(), answers=list(answers.answers),
+                         extra={"training": config_to_dict(config)})
+
+
+def train_vqa(
+    train_records: Sequence[VQARecord],
+    val_records: Sequence[VQARecord],
+    config: VQATrainingConfig,
+    trainer_config: TrainerConfig,
+    out_dir: str | Path,
+    *,
+    load_image: Callable[[str], Image.Image],
+    progress: ProgressFactory | None = None,
+    resume_from: str | Path | None = None,
+) -> TrainResult:
+    """Train a VQA model; checkpoints (best on validation accuracy) go to ``out_dir``.
+
+    ``progress`` draws each epoch's bar (on the main process of a distributed run only).
+
+    Returns the trainer's :class:`TrainResult` (best validation accuracy and where it is saved).
+    """
+    seed_everything(trainer_config.seed)  # the initial weights depend on the seed only
+    setup = training_setup(train_records, val_records, config, load_image=load_image)
+    return run_training(setup, trainer_config, out_dir, progress=progress, resume_from=resume_from)
 
 
 def _initial_model(
@@ -160,9 +170,9 @@ def _initial_model(
         return start.model.train(), start.vocab, start.answers
     vocab = build_question_vocabulary(records, min_count=config.min_word_count)
     answers = AnswerVocabulary.build(records, max_size=config.num_answers)
-    model_config = config_from_dict(VQAModelConfig, {
+    model_config = MODELS.config(config.model_name, {
         **config.model, "num_words": len(vocab), "num_answers": len(answers), "pad_id": vocab.pad_id,
-    }, where="VQA model")
+    })
     model = MODELS.build(config.model_name, model_config, load_encoder_weights=True)
     assert isinstance(model, VQAModel)
     return model, vocab, answers
