@@ -8,9 +8,8 @@ into one. Nothing registers itself by being imported, and there is no global ser
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
 
 from torch import nn
 
@@ -53,7 +52,7 @@ class Registry:
             self._entries[entry.name] = entry
 
     @classmethod
-    def union(cls, registries: Iterable[Registry]) -> Registry:
+    def union(cls, registries: Iterable["Registry"]) -> "Registry":
         """One registry holding every entry of ``registries`` (names must stay unique)."""
         return cls(entry for registry in registries for entry in registry)
 

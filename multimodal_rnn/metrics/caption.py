@@ -13,11 +13,10 @@ given, and both sides go through the same path, as in the COCO evaluation.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping, Sequence
 
-from multimodal_rnn.errors import DataFormatError, first_ids
+from multimodal_rnn.errors import DataFormatError
 from multimodal_rnn.files import read_json, require_keys
 from multimodal_rnn.metrics.bleu import bleu_score
 from multimodal_rnn.metrics.cider import cider_d_score
@@ -27,6 +26,7 @@ from multimodal_rnn.metrics.corpus import (
     MetricScore,
     MetricUnavailable,
     References,
+    first_ids,
 )
 from multimodal_rnn.metrics.meteor import meteor_score
 from multimodal_rnn.metrics.rouge import rouge_l_score

@@ -20,10 +20,9 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -85,12 +84,8 @@ def state_to_tree(value: Any, tensors: dict[str, torch.Tensor], prefix: str) -> 
         if all(isinstance(k, str) and not k.startswith("__") for k in value):
             return {k: state_to_tree(v, tensors, f"{prefix}/{k}") for k, v in value.items()}
         items = enumerate(value.items())
-        return {
-            "__items__": [
-                [state_to_tree(k, tensors, f"{prefix}/{i}k"), state_to_tree(v, tensors, f"{prefix}/{i}v")]
-                for i, (k, v) in items
-            ]
-        }
+        return {"__items__": [[state_to_tree(k, tensors, f"{prefix}/{i}k"), state_to_tree(v, tensors, f"{prefix}/{i}v")]
+                              for i, (k, v) in items]}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise TypeError(f"{prefix}: cannot store a {type(value).__name__} in a training state")
@@ -197,7 +192,7 @@ def load_training_state(path: str | os.PathLike[str]) -> TrainingState:
         rng = []
         for rank in range(int(header["rng_ranks"])):
             prefix = f"rng/{rank}/"
-            rng.append({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
+            rng.append({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
         return TrainingState(
             step=int(header["step"]),
             epoch=int(header["epoch"]),
@@ -234,14 +229,10 @@ def _read(path: Path, *, load_tensors: bool) -> tuple[dict[str, Any], dict[str, 
         raise CheckpointError(f"{path}: training-state header is not a JSON object")
     if header.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
-            f"{path}: training-state format version {header.get('format_version')} is not supported "
-            f"(expected {FORMAT_VERSION})"
+            f"{path}: training-state format version {header.get('format_version')} is not supported (expected {FORMAT_VERSION})"
         )
-    missing = [
-        k
-        for k in ("step", "epoch", "batch_in_epoch", "config", "progress", "optimizer", "grad_scaler", "rng_ranks")
-        if k not in header
-    ]
+    missing = [k for k in ("step", "epoch", "batch_in_epoch", "config", "progress", "optimizer", "grad_scaler", "rng_ranks")
+               if k not in header]
     if missing:
         raise CheckpointError(f"{path}: training-state header lacks {', '.join(missing)}")
     return header, tensors
@@ -301,8 +292,7 @@ def resolve_checkpoint_pair(location: str | os.PathLike[str]) -> tuple[Checkpoin
         raise CheckpointError(f"{state_path}: no training state next to {model_path.name}")
     if state_step != model_step:
         raise CheckpointError(
-            f"{state_path}: training state is at step {state_step} but {model_path.name} is at step {model_step} "
-            "(inconsistent pair)"
+            f"{state_path}: training state is at step {state_step} but {model_path.name} is at step {model_step} (inconsistent pair)"
         )
     return load_checkpoint(model_path), load_training_state(state_path)
 

@@ -32,16 +32,13 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 from multimodal_rnn.datasets.shapes.scene import COLORS, NUMBER_WORDS, SHAPES, SIZES
-from multimodal_rnn.errors import DataFormatError, InputError, first_ids
+from multimodal_rnn.errors import DataFormatError, InputError
 from multimodal_rnn.files import read_json, require_keys
-
-ImageId = Hashable
-"""An image id as the caption metrics key it (:mod:`multimodal_rnn.metrics.corpus` uses the same alias)."""
+from multimodal_rnn.metrics.corpus import ImageId, first_ids
 
 UNPARSED = "unparsed"
 """The reason of a caption that does not parse."""
@@ -204,7 +201,7 @@ def _clause(words: tuple[str, ...]) -> list[Claim] | None:
     for lead_in in _LEAD_INS:
         if words[: len(lead_in)] == lead_in:
             body = words[len(lead_in):]
-            claim: Claim | None = _count(body) or _relation(body) or _objects(body)
+            claim = _count(body) or _relation(body) or _objects(body)
             return None if claim is None else [claim]
     claim = _count(words) or _relation(words) or _attribute(words) or _objects(words)
     return None if claim is None else [claim]
