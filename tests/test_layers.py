@@ -28,15 +28,10 @@ PENDING_APP_IMPORTS: frozenset[tuple[str, str]] = frozenset(
     {
         # The task CLIs still living in apps/ until they move to multimodal_rnn/tasks/<task>/cli.py.
         ("apps.caption_data", "multimodal_rnn.datasets.captions"),
-        ("apps.commands.ask", "multimodal_rnn.attention_figure"),
-        ("apps.commands.ask", "multimodal_rnn.tasks.vqa.predictor"),
         ("apps.commands.caption", "multimodal_rnn.attention_figure"),
         ("apps.commands.caption", "multimodal_rnn.tasks.caption.predictor"),
         ("apps.commands.chat", "multimodal_rnn.tasks.dialog.predictor"),
         ("apps.commands.data", "multimodal_rnn.datasets.shapes.world"),
-        ("apps.commands.navigate", "multimodal_rnn.tasks.navigation.env"),
-        ("apps.commands.navigate", "multimodal_rnn.tasks.navigation.render"),
-        ("apps.commands.navigate", "multimodal_rnn.tasks.navigation.rollout"),
         ("apps.dialog_ablation", "multimodal_rnn.datasets.visdial"),
         ("apps.dialog_ablation", "multimodal_rnn.files"),
         ("apps.dialog_ablation", "multimodal_rnn.tasks.dialog.ablation"),
@@ -47,11 +42,6 @@ PENDING_APP_IMPORTS: frozenset[tuple[str, str]] = frozenset(
         ("apps.dialog_commands", "multimodal_rnn.tasks.dialog.models"),
         ("apps.dialog_commands", "multimodal_rnn.tasks.dialog.predictor"),
         ("apps.dialog_commands", "multimodal_rnn.tasks.dialog.training"),
-        ("apps.navigation_commands", "multimodal_rnn.tasks.navigation.dagger"),
-        ("apps.navigation_commands", "multimodal_rnn.tasks.navigation.demos"),
-        ("apps.navigation_commands", "multimodal_rnn.tasks.navigation.env"),
-        ("apps.navigation_commands", "multimodal_rnn.tasks.navigation.rollout"),
-        ("apps.navigation_commands", "multimodal_rnn.tasks.navigation.training"),
         # `mmrnn train --distributed`: only rank 0 reports.
         ("apps.commands.train", "multimodal_rnn.training.distributed"),
         # The server names the caption, VQA and dialog predictors instead of iterating TASKS.
