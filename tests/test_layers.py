@@ -13,11 +13,12 @@ grimp = pytest.importorskip("grimp", reason="the layer checks need import-linter
 ROOT = Path(__file__).resolve().parent.parent
 
 PUBLIC_API: dict[str, str] = {
-    "multimodal_rnn": "__version__",
+    "multimodal_rnn": "__version__ and the entry points the package root defines",
     "multimodal_rnn.errors": "MMRNNError and the one-line user errors the apps report",
     "multimodal_rnn.tasks": "TASKS (every task, in CLI order), MODELS (every registered model), Task",
     "multimodal_rnn.tasks.protocol": "Task, TaskSpec, TaskCommand, RunContext, Report, Predictor",
     "multimodal_rnn.checkpoint": "read_header, load_model: checkpoints are data the server lists and loads",
+    "multimodal_rnn.files": "read_json, write_json, atomic_write: JSON files with one-line errors, written atomically",
     "multimodal_rnn.images": "load_image, load_image_bytes, DEFAULT_MAX_PIXELS: the user's image, with size limits",
     "multimodal_rnn.shipped": "weights_dir, resolve_weights: the weights that ship with the package",
     "multimodal_rnn.training.launch": "torchrun_process_group: the app joins torchrun's process group",
@@ -33,11 +34,9 @@ PENDING_APP_IMPORTS: frozenset[tuple[str, str]] = frozenset(
         ("apps.commands.chat", "multimodal_rnn.tasks.dialog.predictor"),
         ("apps.commands.data", "multimodal_rnn.datasets.shapes.world"),
         ("apps.dialog_ablation", "multimodal_rnn.datasets.visdial"),
-        ("apps.dialog_ablation", "multimodal_rnn.files"),
         ("apps.dialog_ablation", "multimodal_rnn.tasks.dialog.ablation"),
         ("apps.dialog_ablation", "multimodal_rnn.tasks.dialog.predictor"),
         ("apps.dialog_commands", "multimodal_rnn.datasets.visdial"),
-        ("apps.dialog_commands", "multimodal_rnn.files"),
         ("apps.dialog_commands", "multimodal_rnn.metrics.dialog"),
         ("apps.dialog_commands", "multimodal_rnn.tasks.dialog.models"),
         ("apps.dialog_commands", "multimodal_rnn.tasks.dialog.predictor"),
