@@ -1,6 +1,6 @@
 """Visual dialog datasets: VisDial v1.0 JSON, dense relevance annotations, training batches.
 
-:func:`read_visdial` turns a VisDial v1.0 file (see FORMATS_AND_METRICS.md) into
+:func:`read_visdial` turns a VisDial v1.0 file (see docs/formats.md) into
 :class:`VisDialData`: the shared question and answer string lists and one
 :class:`DialogRecord` per image (caption, questions, 100 answer options per round as indices
 into the answer list, ground-truth answer and ``gt_index``). Every round but the last of a test
