@@ -42,11 +42,12 @@ from typing import Any, Callable
 
 import torch
 
-from multimodal_rnn.config import config_from_dict
 from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world
-from multimodal_rnn.datasets.visdial import DialogText, VisDialDataset, collate_visdial, shapes_source
+from multimodal_rnn.datasets.image_reader import ImageReader
+from multimodal_rnn.datasets.visdial import shapes_source
+from multimodal_rnn.datasets.visdial_batches import DialogText, VisDialDataset, collate_visdial
 from multimodal_rnn.encoders.image import build_transform
-from multimodal_rnn.tasks.dialog.models import DialogModel, DialogModelConfig
+from multimodal_rnn.tasks.dialog.models import DialogModel
 from multimodal_rnn.images import load_image
 from multimodal_rnn.tasks import MODELS
 from multimodal_rnn.tasks.dialog.training import build_dialog_vocabulary
@@ -88,8 +89,8 @@ def measure(run: Callable[[], Any], repeats: int) -> tuple[float, float]:
 
 
 def build_model(name: str, vocab: Vocabulary, overrides: dict[str, Any]) -> DialogModel:
-    config = config_from_dict(DialogModelConfig, {**overrides, "num_words": len(vocab), "pad_id": vocab.pad_id,
-                                                  "bos_id": vocab.bos_id, "eos_id": vocab.eos_id}, where="--set")
+    config = MODELS.config(name, {**overrides, "num_words": len(vocab), "pad_id": vocab.pad_id,
+                                  "bos_id": vocab.bos_id, "eos_id": vocab.eos_id}, where="--set")
     model = MODELS.build(name, config)
     assert isinstance(model, DialogModel)
     return model
@@ -191,7 +192,7 @@ def main() -> int:
         data = shapes_source(folder, "train").read()
         vocab = build_dialog_vocabulary(data)
         probe = build_model(args.models[0], vocab, overrides)
-        dataset = VisDialDataset(data, build_transform(probe.config.encoder), load_image, DialogText(vocab))
+        dataset = VisDialDataset(data, ImageReader(load_image, build_transform(probe.config.encoder)), DialogText(vocab))
         groups = [range(first, first + args.dialogs) for first in range(0, args.dialogs * args.batches, args.dialogs)]
         if groups[-1][-1] >= len(dataset):
             parser.error(f"--dialogs x --batches = {args.dialogs * args.batches} needs --images >= that")

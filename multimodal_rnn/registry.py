@@ -8,8 +8,9 @@ into one. Nothing registers itself by being imported, and there is no global ser
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, TypeVar
 
 from torch import nn
 
@@ -39,6 +40,23 @@ class ModelEntry(Generic[M]):
         if not isinstance(config, self.config_class):
             raise TypeError(f"model {self.name!r} takes a {self.config_class.__name__}, got {type(config).__name__}")
         return self.builder(config, **context)
+
+
+def drop_retired_defaults(config_class: type, old_defaults: Mapping[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """An ``upgrade`` for configs stored by an earlier release whose config was shared by several
+    models: drop the keys of ``old_defaults`` that ``config_class`` lacks when they hold their old
+    default (any other value stays, and stays an error)."""
+    known = {f.name for f in dataclasses.fields(config_class)}
+
+    def upgrade(data: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in data.items()
+                if key in known or key not in old_defaults or not _same(value, old_defaults[key])}
+
+    return upgrade
+
+
+def _same(value: Any, default: Any) -> bool:
+    return type(value) is type(default) and value == default  # True is not 1 here
 
 
 class Registry:

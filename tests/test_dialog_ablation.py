@@ -8,16 +8,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from apps.dialog_ablation import main as ablation_main
+from apps.cli import main
 from multimodal_rnn.checkpoint import save_checkpoint
-from multimodal_rnn.config import config_from_dict, config_to_dict
+from multimodal_rnn.config import config_to_dict
 from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world
-from multimodal_rnn.datasets.visdial import DialogRecord, DialogTextConfig, VisDialData, shapes_source
+from multimodal_rnn.datasets.visdial import DialogRecord, VisDialData, shapes_source
+from multimodal_rnn.datasets.visdial_batches import DialogTextConfig
 from multimodal_rnn.tasks.dialog.predictor import DialogAgent
 from multimodal_rnn.tasks.dialog.ablation import GROUPS, HISTORY_CONDITIONS, history_ablation, refers_back
 from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import ConfigError
-from multimodal_rnn.tasks.dialog.models import DialogModel, DialogModelConfig
+from multimodal_rnn.tasks.dialog.models import DialogModel
 from multimodal_rnn.images import load_image
 from multimodal_rnn.tasks import MODELS
 from multimodal_rnn.tasks.dialog.training import build_dialog_vocabulary
@@ -37,7 +38,7 @@ def tiny_agent(name: str, data: VisDialData, path: Path | None = None) -> Dialog
     """An untrained model; saved to ``path`` (a checkpoint) when given."""
     torch.manual_seed(0)
     vocab = build_dialog_vocabulary(data)
-    config = config_from_dict(DialogModelConfig, {**SMALL, "num_words": len(vocab)}, where="test")
+    config = MODELS.config(name, {**SMALL, "num_words": len(vocab)}, where="test")
     model = MODELS.build(name, config)
     assert isinstance(model, DialogModel)
     answers = list(data.answers[:20])
@@ -111,8 +112,8 @@ def test_script_prints_the_table_and_writes_json(
     weights = tmp_path / "dialog.safetensors"
     tiny_agent("lf_disc", data, weights)
     out = tmp_path / "ablation.json"
-    assert ablation_main(["--weights", str(weights), "--shapes-dir", str(root), "--split", "test",
-                          "--conditions", "full", "none", "--json", str(out)]) == 0
+    assert main(["dialog-ablation", "--weights", str(weights), "--shapes-dir", str(root), "--split", "test",
+                 "--conditions", "full", "none", "--json", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "visdial_test.json" in lines[0] and "full history R@1" in lines[1] and "no history R@1" in lines[1]
     assert lines[3].split()[:2] == ["refers", "back"] and lines[4].split()[0] == "other"
@@ -120,5 +121,5 @@ def test_script_prints_the_table_and_writes_json(
     assert report["conditions"] == ["full", "none"]
     assert sum(report["rounds"].values()) == sum(len(d.questions) - 1 for d in shapes_source(root, "test").read().dialogs)
     assert int(lines[3].split()[2]) == report["rounds"]["refers_back"]
-    assert ablation_main(["--weights", str(tmp_path / "missing.safetensors"), "--shapes-dir", str(root)]) == 2
-    assert "dialog_ablation: error:" in capsys.readouterr().err
+    assert main(["dialog-ablation", "--weights", str(tmp_path / "missing.safetensors"), "--shapes-dir", str(root)]) == 2
+    assert "mmrnn: error:" in capsys.readouterr().err

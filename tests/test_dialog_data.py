@@ -11,15 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from multimodal_rnn.datasets.visdial import (
-    NO_ANSWER,
-    DialogText,
-    DialogTextConfig,
-    VisDialDataset,
-    collate_visdial,
-    read_dense_annotations,
-    read_visdial,
-)
+from multimodal_rnn.datasets.image_reader import ImageReader
+from multimodal_rnn.datasets.visdial import NO_ANSWER, read_dense_annotations, read_visdial
+from multimodal_rnn.datasets.visdial_batches import DialogText, DialogTextConfig, VisDialDataset, collate_visdial
 from multimodal_rnn.errors import ConfigError, DataFormatError
 from multimodal_rnn.text.vocab import Vocabulary, tokenize
 
@@ -161,8 +155,8 @@ def test_dataset_and_collate(tmp_path: Path) -> None:
     for image_id in (5, 6):
         Image.new("RGB", (8, 8), (image_id * 20, 0, 0)).save(tmp_path / f"{image_id}.png")
     vocab = Vocabulary.build([tokenize(t) for t in ANSWERS + QUESTIONS + ["a scene number"]])
-    dataset = VisDialDataset(data, lambda image: torch.zeros(3, 4, 4), lambda path: Image.open(path).convert("RGB"),
-                             DialogText(vocab))
+    dataset = VisDialDataset(data, ImageReader(lambda path: Image.open(path).convert("RGB"),
+                                               lambda image: torch.zeros(3, 4, 4)), DialogText(vocab))
     item = dataset[1]
     assert item is not None and len(item["question"]) == 3
     assert vocab.decode(item["history"][0]) == ["a", "scene", "number", "1"]

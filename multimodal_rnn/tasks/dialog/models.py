@@ -24,8 +24,14 @@ Decoders:
   is trained on the ground-truth answer and generates free answers through :meth:`step`
   (``step(tokens, state) -> (logprobs, state)``, the contract of :mod:`multimodal_rnn.decoding`).
 
+Each registered model has its own config class (:class:`LFDiscConfig`, :class:`HREDiscConfig`,
+:class:`LFGenConfig`, :class:`HREGenConfig`) on the shared :class:`DialogModelConfig`; only the
+generative ones (:class:`GenerativeDialogConfig`) take ``max_answer_length``, so an override a
+model does not use is an error naming the model and the key.
+
 Every recurrent part is a :class:`~multimodal_rnn.recurrent.RecurrentCore`; the word embedding
-is shared by questions, history and answers. Batches are :func:`~multimodal_rnn.datasets.visdial.collate_visdial`'s.
+is shared by questions, history and answers. Batches are
+:func:`~multimodal_rnn.datasets.visdial_batches.collate_visdial`'s.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from torch import nn
 from multimodal_rnn.encoders.image import ImageEncoder, ImageEncoderConfig
 from multimodal_rnn.errors import ConfigError
 from multimodal_rnn.recurrent import AdditiveAttention, CoreConfig, RecurrentCore
-from multimodal_rnn.registry import ModelEntry, Registry
+from multimodal_rnn.registry import ModelEntry, Registry, drop_retired_defaults
 from multimodal_rnn.text.vocab import check_special_ids
 
 HISTORY_ENCODERS = ("late_fusion", "hierarchical")
@@ -52,7 +58,7 @@ DialogState = dict[str, Any]
 
 @dataclass(frozen=True, kw_only=True)
 class DialogModelConfig:
-    """Options of every dialog model (the registered name picks the encoder and the decoder).
+    """Options every dialog model uses (the base of the four models' configs).
 
     Attributes:
         num_words: vocabulary size, special tokens included; ``pad_id``/``bos_id``/``eos_id``
@@ -61,7 +67,6 @@ class DialogModelConfig:
         hidden_size: H, every core's hidden size and the size of a round's encoding.
         attention_size: hidden units of the image attention.
         attend_image: question-guided attention over the grid (else the pooled feature).
-        max_answer_length: generated answers stop after this many tokens (eos included).
     """
 
     num_words: int
@@ -76,14 +81,47 @@ class DialogModelConfig:
     pad_id: int = 0
     bos_id: int = 1
     eos_id: int = 2
-    max_answer_length: int = 12
 
     def __post_init__(self) -> None:
         check_special_ids(self.pad_id, self.bos_id, self.eos_id, self.num_words, size_name="num_words")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must lie in [0, 1), got {self.dropout}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerativeDialogConfig(DialogModelConfig):
+    """Options of the generative models: the shared ones and the length of generated answers.
+
+    Attributes:
+        max_answer_length: generated answers stop after this many tokens (eos included).
+    """
+
+    max_answer_length: int = 12
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.max_answer_length < 1:
             raise ConfigError(f"max_answer_length must be >= 1, got {self.max_answer_length}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LFDiscConfig(DialogModelConfig):
+    """``lf_disc``: late fusion encoder, discriminative decoder."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HREDiscConfig(DialogModelConfig):
+    """``hre_disc``: hierarchical recurrent encoder, discriminative decoder."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LFGenConfig(GenerativeDialogConfig):
+    """``lf_gen``: late fusion encoder, generative decoder."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HREGenConfig(GenerativeDialogConfig):
+    """``hre_gen``: hierarchical recurrent encoder, generative decoder."""
 
 
 class DialogModel(nn.Module):
@@ -94,11 +132,16 @@ class DialogModel(nn.Module):
         decoder: "discriminative" or "generative".
     """
 
+    coordinates: torch.Tensor
+    """(N, 2) buffer: each grid position's (x, y) centre in [-1, 1]."""
+
     def __init__(self, config: DialogModelConfig, *, history_encoder: str, decoder: str,
                  load_encoder_weights: bool = False) -> None:
         super().__init__()
         if history_encoder not in HISTORY_ENCODERS or decoder not in DECODERS:
             raise ConfigError(f"unknown dialog encoder/decoder {history_encoder!r}/{decoder!r}")
+        if decoder == "generative" and not isinstance(config, GenerativeDialogConfig):
+            raise ConfigError(f"a generative dialog model takes a GenerativeDialogConfig, got {type(config).__name__}")
         self.config, self.history_encoder, self.decoder = config, history_encoder, decoder
         hidden = config.hidden_size
         self.encoder = ImageEncoder(config.encoder, load_weights=load_encoder_weights)
@@ -245,8 +288,16 @@ DIALOG_MODELS: dict[str, tuple[str, str]] = {
 }
 """Registered name -> (history encoder, decoder), named as in Das et al. (LF-D, HRE-D, LF-G, HRE-G)."""
 
+DIALOG_CONFIGS: dict[str, type[DialogModelConfig]] = {
+    "lf_disc": LFDiscConfig, "hre_disc": HREDiscConfig, "lf_gen": LFGenConfig, "hre_gen": HREGenConfig,
+}
+"""Registered name -> its config class."""
+
 MODELS = Registry(
-    ModelEntry(name, "dialog", DialogModelConfig, functools.partial(DialogModel, history_encoder=history, decoder=decoder))
+    ModelEntry(name, "dialog", DIALOG_CONFIGS[name],
+               functools.partial(DialogModel, history_encoder=history, decoder=decoder),
+               upgrade=drop_retired_defaults(DIALOG_CONFIGS[name], {"max_answer_length": 12}))
     for name, (history, decoder) in DIALOG_MODELS.items()
 )
-"""The dialog task's registered models."""
+"""The dialog task's registered models. Checkpoints of the release that shared one config among
+the four models carry ``max_answer_length`` for the discriminative ones too; reading them drops it."""

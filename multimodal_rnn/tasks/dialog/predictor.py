@@ -1,7 +1,7 @@
 """Visual dialog as a service object: load weights once, rank answer options, chat about an image.
 
 :class:`DialogAgent` ties a dialog model (:mod:`multimodal_rnn.tasks.dialog.models`), its vocabulary,
-its text limits (:class:`~multimodal_rnn.datasets.visdial.DialogTextConfig`), its candidate
+its text limits (:class:`~multimodal_rnn.datasets.visdial_batches.DialogTextConfig`), its candidate
 answers and its image transform together; it never prints.
 
 * :meth:`DialogAgent.rank` scores the 100 options of every round of a VisDial file and returns
@@ -24,10 +24,11 @@ from PIL import Image
 
 from multimodal_rnn.checkpoint import Checkpoint, load_model
 from multimodal_rnn.config import config_from_dict
-from multimodal_rnn.datasets.visdial import (
+from multimodal_rnn.datasets.image_reader import ImageReader
+from multimodal_rnn.datasets.visdial import VisDialData
+from multimodal_rnn.datasets.visdial_batches import (
     DialogText,
     DialogTextConfig,
-    VisDialData,
     VisDialDataset,
     collate_visdial,
     dialog_items,
@@ -35,8 +36,9 @@ from multimodal_rnn.datasets.visdial import (
 from multimodal_rnn.decoding import beam_search
 from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import CheckpointError, ConfigError, InputError, MMRNNError
-from multimodal_rnn.tasks.dialog.models import MODELS, DialogModel
 from multimodal_rnn.metrics.dialog import ranks_from_scores
+from multimodal_rnn.tasks.dialog.models import MODELS, DialogModel, GenerativeDialogConfig
+from multimodal_rnn.tasks.protocol import Predictor
 from multimodal_rnn.text.vocab import Vocabulary, pad_sequences, tokenize
 
 
@@ -79,8 +81,10 @@ class DialogQuery:
     answers: tuple[str, ...]
 
 
-class DialogAgent:
-    """A dialog model ready for inference (see the module docstring)."""
+class DialogAgent(Predictor):
+    """A dialog model ready for inference (see the module docstring); its device is its model's."""
+
+    model: DialogModel
 
     def __init__(
         self,
@@ -91,15 +95,13 @@ class DialogAgent:
         transform: Callable[[Image.Image], torch.Tensor],
         *,
         checkpoint: Checkpoint | None = None,
-        device: str | torch.device = "cpu",
+        device: str | torch.device | None = None,
     ) -> None:
-        self.model = model.to(device).eval()
+        super().__init__(model, checkpoint=checkpoint, device=device)
         self.vocab = vocab
         self.text = DialogText(vocab, text_config)
         self.candidates = tuple(candidates)
         self.transform = transform
-        self.checkpoint = checkpoint
-        self.device = torch.device(device)
         self._candidate_vectors: torch.Tensor | None = None
 
     @classmethod
@@ -126,7 +128,8 @@ class DialogAgent:
 
     @torch.no_grad()
     def scores(self, batch: dict[str, Any]) -> torch.Tensor:
-        """Option scores (D, R, 100) of a :func:`~multimodal_rnn.datasets.visdial.collate_visdial` batch, on CPU."""
+        """Option scores (D, R, 100) of a :func:`~multimodal_rnn.datasets.visdial_batches.collate_visdial`
+        batch, on CPU."""
         return self.model(self._to_device({k: v for k, v in batch.items() if k != "gt_index"}))["scores"].float().cpu()
 
     def rank(
@@ -145,7 +148,8 @@ class DialogAgent:
         Raises:
             InputError: more than ``max_bad_images`` images could not be read.
         """
-        dataset = VisDialDataset(data, self.transform, load_image, self.text, max_bad_images=max_bad_images)
+        images = ImageReader(load_image, self.transform, max_bad_images=max_bad_images)
+        dataset = VisDialDataset(data, images, self.text)
         starts: Iterable[int] = range(0, len(dataset), batch_size)
         if progress is not None:
             starts = progress(starts, total=len(range(0, len(dataset), batch_size)), desc="ranking")
@@ -160,7 +164,7 @@ class DialogAgent:
                 for r in range(int(batch["num_rounds"][d])):
                     entries.append({"image_id": image_id, "round_id": r + 1,
                                     "ranks": ranks_from_scores(scores[d, r].tolist())})
-        return RankedDialogs(entries, dict(dataset.bad_images))
+        return RankedDialogs(entries, dict(images.bad_images))
 
     def session(self, image: Image.Image, caption: str = "") -> "DialogSession":
         """A new dialog about an RGB PIL image, with an optional caption starting the history."""
@@ -189,7 +193,7 @@ class DialogAgent:
         rounds = self.model.encode(batch)  # (D, R, H)
         last = batch["num_rounds"] - 1  # (D,)
         encoded = rounds[torch.arange(rounds.shape[0], device=rounds.device), last]  # (D, H)
-        if self.model.decoder == "generative":
+        if isinstance(self.model.config, GenerativeDialogConfig):
             output = beam_search(self.model.step, self.model.start(encoded), batch_size=len(dialogs),
                                  bos_id=self.vocab.bos_id, eos_id=self.vocab.eos_id, beam_size=beam_size,
                                  max_length=self.model.config.max_answer_length, pad_id=self.vocab.pad_id)
@@ -204,12 +208,13 @@ class DialogAgent:
         return turns
 
     def _candidates(self) -> torch.Tensor:
-        """The candidate answers' vectors (C, H), computed once."""
-        if self._candidate_vectors is None:
+        """The candidate answers' vectors (C, H), computed once per device the model is on."""
+        device = self.device
+        if self._candidate_vectors is None or self._candidate_vectors.device != device:
             if not self.candidates:
                 raise ConfigError("this dialog model has no candidate answers")
             words, lengths = pad_sequences([self.text.answer(answer) for answer in self.candidates], self.vocab.pad_id)
-            self._candidate_vectors = self.model.encode_answers(words.to(self.device), lengths.to(self.device))
+            self._candidate_vectors = self.model.encode_answers(words.to(device), lengths.to(device))
         return self._candidate_vectors
 
 

@@ -1,12 +1,13 @@
 """Training a visual dialog model: vocabulary, datasets, VisDial validation metrics, checkpoints.
 
-``train_dialog`` builds everything the generic :class:`~multimodal_rnn.training.trainer.Trainer`
-needs from VisDial data (see :mod:`multimodal_rnn.datasets.visdial`): the vocabulary of the
-training questions, answers and captions, the model from the registry, a validation callback that
-ranks the options of every validation round with :class:`~multimodal_rnn.tasks.dialog.predictor.DialogAgent`
-and scores the ranks with :mod:`multimodal_rnn.metrics.dialog` (MRR, R@k, mean rank, and NDCG
-with dense annotations), and a checkpoint writer that stores the vocabulary, the text limits and
-the candidate answers (the training answers, most frequent first) with the weights.
+:func:`dialog_training_setup` builds, from VisDial data (see :mod:`multimodal_rnn.datasets.visdial`),
+the :class:`~multimodal_rnn.tasks.common.TrainingSetup` that :func:`train_dialog` hands to the one
+trainer: the vocabulary of the training questions, answers and captions, the model from the
+registry, a validation callback that ranks the options of every validation round with a
+:class:`~multimodal_rnn.tasks.dialog.predictor.DialogAgent` and scores the ranks with
+:mod:`multimodal_rnn.metrics.dialog` (MRR, R@k, mean rank, and NDCG with dense annotations), and
+the checkpoint header: the vocabulary, the text limits and the candidate answers (the training
+answers, most frequent first).
 
 A training item is one dialog with all its rounds: the trainer's ``batch_size`` counts dialogs
 (10 rounds each), each image is encoded once per update, and only rounds with a ground-truth
@@ -15,6 +16,7 @@ answer contribute to the loss.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,24 +25,19 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 from PIL import Image
 
-from multimodal_rnn.checkpoint import save_checkpoint
 from multimodal_rnn.config import config_from_dict, config_to_dict
-from multimodal_rnn.datasets.visdial import (
-    NO_ANSWER,
-    DialogTextConfig,
-    VisDialData,
-    VisDialDataset,
-    collate_visdial,
-)
-from multimodal_rnn.tasks.dialog.predictor import DialogAgent
+from multimodal_rnn.datasets.image_reader import ImageReader
+from multimodal_rnn.datasets.visdial import NO_ANSWER, RoundKey, VisDialData
+from multimodal_rnn.datasets.visdial_batches import DialogText, DialogTextConfig, VisDialDataset, collate_visdial
 from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import ConfigError, InputError
-from multimodal_rnn.tasks.dialog.models import DialogModel, DialogModelConfig
-from multimodal_rnn.metrics.dialog import RoundKey, evaluate_submission
-from multimodal_rnn.tasks.dialog.models import MODELS
-from multimodal_rnn.training.state import seed_everything
-from multimodal_rnn.training.trainer import Trainer, TrainerConfig, TrainResult
+from multimodal_rnn.metrics.dialog import evaluate_submission
+from multimodal_rnn.tasks.common import TrainingSetup, run_training
+from multimodal_rnn.tasks.dialog.models import MODELS, DialogModel
+from multimodal_rnn.tasks.dialog.predictor import DialogAgent
 from multimodal_rnn.text.vocab import Vocabulary, tokenize
+from multimodal_rnn.training.state import seed_everything
+from multimodal_rnn.training.trainer import TrainerConfig, TrainResult
 
 VALIDATION_METRIC = "mrr"
 
@@ -51,7 +48,8 @@ class DialogTrainingConfig:
 
     Attributes:
         model_name: a registered dialog model (lf_disc, hre_disc, lf_gen, hre_gen).
-        model: overrides of :class:`DialogModelConfig` (vocabulary size and special ids are filled in).
+        model: overrides of the model's config (e.g. :class:`~multimodal_rnn.tasks.dialog.models.LFDiscConfig`;
+            a key the model does not use is an error; vocabulary size and special ids are filled in).
         text: overrides of :class:`DialogTextConfig` (how many words of each text are read).
         min_word_count: words seen fewer times in the training text map to ``<unk>``.
         max_candidates: the most frequent training answers a chat can give (discriminative models).
@@ -108,6 +106,47 @@ def validation_metrics(
     return {name: value for name, value in evaluation.metrics.items() if value is not None}
 
 
+def dialog_training_setup(
+    train_data: VisDialData,
+    val_data: VisDialData,
+    config: DialogTrainingConfig,
+    *,
+    load_image: Callable[[str], Image.Image],
+    dense: Mapping[RoundKey, Sequence[float]] | None = None,
+) -> TrainingSetup:
+    """The model, datasets, validation and checkpoint header of a dialog run (see the module docstring).
+
+    Validation ranks with a :class:`DialogAgent` around the module the trainer hands it, on that
+    module's device.
+    """
+    model, vocab, text_config, candidates = _initial_model(train_data, config)
+    model.train()
+    if config.eval_max_dialogs > 0:
+        val_data = VisDialData(val_data.split, val_data.questions, val_data.answers,
+                               val_data.dialogs[: config.eval_max_dialogs])
+    if not val_data.dialogs:
+        raise InputError("no validation dialogs: the validation split is empty")
+    transform = build_transform(model.config.encoder)
+
+    def evaluate(module: torch.nn.Module) -> dict[str, float]:
+        if not isinstance(module, DialogModel):
+            raise TypeError(f"dialog validation needs a DialogModel, got {type(module).__name__}")
+        agent = DialogAgent(module, vocab, text_config, candidates, transform)
+        return validation_metrics(agent, val_data, load_image, dense=dense, batch_size=config.eval_batch_size)
+
+    train_set = VisDialDataset(train_data, ImageReader(load_image, transform), DialogText(vocab, text_config))
+
+    def collate(items: list[Any]) -> dict[str, Any] | None:
+        batch = collate_visdial(items, pad_id=vocab.pad_id)
+        return batch if "image" in batch else None  # every image unreadable: the trainer skips it
+
+    return TrainingSetup(
+        task="dialog", model_name=config.model_name, model=model, train_set=train_set, collate=collate,
+        evaluate=evaluate, vocab=vocab.to_dict(), answers=list(candidates),
+        extra={"training": config_to_dict(config), "text": config_to_dict(text_config)},
+    )
+
+
 def train_dialog(
     train_data: VisDialData,
     val_data: VisDialData,
@@ -125,41 +164,10 @@ def train_dialog(
     Returns the trainer's :class:`TrainResult` (best validation MRR and where it is saved).
     """
     seed_everything(trainer_config.seed)  # the initial weights depend on the seed only
-    model, vocab, text_config, candidates = _initial_model(train_data, config)
-    agent = DialogAgent(model, vocab, text_config, candidates, build_transform(model.config.encoder))
-    model.train()
-    if config.eval_max_dialogs > 0:
-        val_data = VisDialData(val_data.split, val_data.questions, val_data.answers,
-                               val_data.dialogs[: config.eval_max_dialogs])
-    if not val_data.dialogs:
-        raise InputError("no validation dialogs: the validation split is empty")
-    extra = {"training": config_to_dict(config), "text": config_to_dict(text_config)}
-
-    def evaluate(module: torch.nn.Module) -> dict[str, float]:
-        agent.device = next(module.parameters()).device  # where the trainer put the model
-        return validation_metrics(agent, val_data, load_image, dense=dense, batch_size=config.eval_batch_size)
-
-    def save_model(path: Path, module: torch.nn.Module, step: int, metrics: dict[str, float]) -> None:
-        save_checkpoint(path, module, task="dialog", model_name=config.model_name, model_config=module.config,
-                        vocab=vocab.to_dict(), answers=list(candidates), step=step, metrics=dict(metrics), extra=extra)
-
-    train_set = VisDialDataset(train_data, agent.transform, load_image, agent.text)
-
-    def collate(items: list[Any]) -> dict[str, Any] | None:
-        batch = collate_visdial(items, pad_id=vocab.pad_id)
-        return batch if "image" in batch else None  # every image unreadable: the trainer skips it
-
+    setup = dialog_training_setup(train_data, val_data, config, load_image=load_image, dense=dense)
     if trainer_config.validation_metric is None:
-        trainer_config = _with_metric(trainer_config)
-    trainer = Trainer(model, trainer_config, train_set, collate, out_dir, evaluate=evaluate, save_model=save_model,
-                      progress=progress, resume_from=resume_from)
-    return trainer.fit()
-
-
-def _with_metric(trainer_config: TrainerConfig) -> TrainerConfig:
-    options = config_to_dict(trainer_config)
-    options["validation_metric"] = VALIDATION_METRIC
-    return config_from_dict(TrainerConfig, options, where="trainer")
+        trainer_config = dataclasses.replace(trainer_config, validation_metric=VALIDATION_METRIC)
+    return run_training(setup, trainer_config, out_dir, progress=progress, resume_from=resume_from)
 
 
 def _initial_model(
@@ -176,10 +184,10 @@ def _initial_model(
         return start.model.train(), start.vocab, start.text.config, list(start.candidates)
     vocab = build_dialog_vocabulary(data, min_count=config.min_word_count)
     text_config = config_from_dict(DialogTextConfig, dict(config.text), where="dialog text")
-    model_config = config_from_dict(DialogModelConfig, {
+    model_config = MODELS.config(config.model_name, {
         **config.model, "num_words": len(vocab), "pad_id": vocab.pad_id, "bos_id": vocab.bos_id,
         "eos_id": vocab.eos_id,
-    }, where="dialog model")
+    }, where=f"dialog model {config.model_name}")
     model = MODELS.build(config.model_name, model_config, load_encoder_weights=True)
     assert isinstance(model, DialogModel)
     return model, vocab, text_config, candidate_answers(data, max_size=config.max_candidates)

@@ -12,7 +12,7 @@ error naming the model and the key), one contract, ``forward(batch) -> {"loss", 
 What they share (the common config, the question encoder, the losses) is in :mod:`.base`.
 
 Checkpoints written before the per-model configs hold every option of every model (one flat
-config of 24 fields, the unused ones ignored). :func:`drop_unused_defaults` is each entry's
+config of 24 fields, the unused ones ignored). :func:`~multimodal_rnn.registry.drop_retired_defaults` is each entry's
 ``upgrade`` for such stored configs: it drops the options the model does not have when they
 hold their old default value, so those files load as before; an unused option with any other
 value is still an error.
@@ -20,10 +20,9 @@ value is still an error.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, Callable
+from typing import Any
 
-from multimodal_rnn.registry import ModelEntry, Registry
+from multimodal_rnn.registry import ModelEntry, Registry, drop_retired_defaults
 from multimodal_rnn.tasks.vqa.models.base import GlimpseConfig, QuestionFeatures, VQAModel, VQAModelConfig
 from multimodal_rnn.tasks.vqa.models.film import FiLMConfig, FiLMNet
 from multimodal_rnn.tasks.vqa.models.lstm_q_norm_i import LSTMQNormI, LSTMQNormIConfig
@@ -38,22 +37,6 @@ FLAT_CONFIG_DEFAULTS: dict[str, Any] = {
 """The model-specific options of the old flat config, with their defaults."""
 
 
-def drop_unused_defaults(config_class: type[VQAModelConfig]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """An ``upgrade`` for stored configs: drop flat-config options ``config_class`` lacks that hold their default."""
-    known = {f.name for f in dataclasses.fields(config_class)}
-
-    def upgrade(data: dict[str, Any]) -> dict[str, Any]:
-        return {key: value for key, value in data.items()
-                if key in known or key not in FLAT_CONFIG_DEFAULTS or not _is_default(key, value)}
-
-    return upgrade
-
-
-def _is_default(key: str, value: Any) -> bool:
-    default = FLAT_CONFIG_DEFAULTS[key]
-    return type(value) is type(default) and value == default  # True is not 1 here
-
-
 VQA_MODELS: dict[str, tuple[type[VQAModelConfig], type[VQAModel]]] = {
     "lstm_q_norm_i": (LSTMQNormIConfig, LSTMQNormI),
     "saaa": (SAAAConfig, ShowAskAttendAnswer),
@@ -62,12 +45,12 @@ VQA_MODELS: dict[str, tuple[type[VQAModelConfig], type[VQAModel]]] = {
 }
 """Registered name -> (config class, model class)."""
 
-MODELS = Registry(ModelEntry(name, "vqa", config_class, model_class, upgrade=drop_unused_defaults(config_class))
+MODELS = Registry(ModelEntry(name, "vqa", config_class, model_class, upgrade=drop_retired_defaults(config_class, FLAT_CONFIG_DEFAULTS))
                   for name, (config_class, model_class) in VQA_MODELS.items())
 """The VQA task's registered models."""
 
 __all__ = [
     "COUNT_BINS", "FiLMConfig", "FiLMNet", "GlimpseConfig", "LSTMQNormI", "LSTMQNormIConfig", "MODELS",
     "QuestionFeatures", "RelationalSAAA", "RelationalSAAAConfig", "SAAAConfig", "ShowAskAttendAnswer", "VQAModel",
-    "VQAModelConfig", "count_distribution", "drop_unused_defaults",
+    "VQAModelConfig", "count_distribution",
 ]

@@ -1,0 +1,258 @@
+"""The dialog task's commands: ``mmrnn train|predict|eval dialog`` and the VisDial data options
+they share (``mmrnn chat`` and ``mmrnn dialog-ablation`` are in :mod:`.cli_tools`).
+
+Commands declare their options on the parser the app gives them and return a
+:class:`~multimodal_rnn.tasks.protocol.Report`; they never print.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from multimodal_rnn.datasets.visdial import (
+    DEFAULT_IMAGE_PATTERN,
+    VisDialSource,
+    check_dense_rounds,
+    read_dense_annotations,
+    read_visdial,
+    shapes_source,
+)
+from multimodal_rnn.errors import InputError
+from multimodal_rnn.files import write_json
+from multimodal_rnn.images import load_image
+from multimodal_rnn.metrics.dialog import (
+    METRIC_NAMES,
+    DialogEvaluation,
+    check_submission,
+    evaluate_submission,
+    read_submission,
+)
+from multimodal_rnn.shipped import resolve_weights
+from multimodal_rnn.tasks.common import (
+    add_trainer_arguments,
+    ensure_shapes_world,
+    model_overrides,
+    train_report_line,
+    trainer_config_from_args,
+)
+from multimodal_rnn.tasks.dialog.models import DIALOG_MODELS
+from multimodal_rnn.tasks.dialog.predictor import DialogAgent
+from multimodal_rnn.tasks.dialog.training import VALIDATION_METRIC, DialogTrainingConfig, train_dialog
+from multimodal_rnn.tasks.protocol import Report, RunContext
+from multimodal_rnn.training import distributed
+
+WEIGHTS_HELP = "dialog checkpoint (.safetensors); default: weights/dialog_shapes.safetensors"
+
+
+def add_source_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, prefix: str, split: str) -> None:
+    """``--{prefix}dialogs/images/image-pattern/images-list`` naming one VisDial split."""
+    parser.add_argument(f"--{prefix}dialogs", type=Path, metavar="JSON", help=f"VisDial v1.0 file of the {split}")
+    parser.add_argument(f"--{prefix}images", type=Path, metavar="DIR", help=f"image folder of the {split}")
+    parser.add_argument(f"--{prefix}image-pattern", default=DEFAULT_IMAGE_PATTERN, metavar="PATTERN",
+                        help="image file name with {image_id} (default: %(default)s)")
+    parser.add_argument(f"--{prefix}images-list", type=Path, metavar="JSON",
+                        help="COCO-style file whose 'images' give each id's file_name (instead of --image-pattern)")
+
+
+def source_from_args(args: argparse.Namespace, prefix: str) -> VisDialSource | None:
+    """The split named by :func:`add_source_arguments`' options, or None without ``--{prefix}dialogs``."""
+    attribute = prefix.replace("-", "_")
+    dialogs = getattr(args, f"{attribute}dialogs")
+    if dialogs is None:
+        return None
+    images = getattr(args, f"{attribute}images")
+    if images is None:
+        raise InputError(f"--{prefix}dialogs needs --{prefix}images (the image folder)")
+    return VisDialSource(dialogs=dialogs, images_dir=images, image_pattern=getattr(args, f"{attribute}image_pattern"),
+                         images_list=getattr(args, f"{attribute}images_list"))
+
+
+def add_split_arguments(parser: argparse.ArgumentParser) -> None:
+    """The data a ranking command reads: ``--split`` of the shapes world, or a VisDial split."""
+    group = parser.add_argument_group("data (default: --split of the shapes world in --shapes-dir)")
+    group.add_argument("--shapes-dir", type=Path, default=Path("data/shapes"), metavar="DIR")
+    group.add_argument("--split", choices=["train", "val", "test"], default="test")
+    add_source_arguments(group, "", "split")
+
+
+def progress_of(context: RunContext) -> Callable[..., Iterable[Any]] | None:
+    """The context's progress bars as ``progress(iterable, total=, desc=)``; none on ranks other than 0."""
+    if not distributed.is_main_process():
+        return None
+    return lambda iterable, total, desc: context.progress(iterable, total, desc)
+
+
+_TRAIN_DESCRIPTION = """\
+Train a visual dialog model on VisDial v1.0 files (default: the shapes world). A training item
+is one dialog with its 10 rounds (--batch-size counts dialogs); the loss is cross-entropy over
+the 100 answer options (discriminative models) or the answer's likelihood (generative models).
+Validation ranks every validation round and reports MRR (picks best.safetensors), R@1/5/10,
+mean rank and, with dense annotations, NDCG. Checkpoints and metrics.jsonl go to --out."""
+
+_TRAIN_EPILOG = """\
+examples:
+  mmrnn train dialog --out runs/dialog_shapes
+  mmrnn train dialog --model hre_disc --out runs/hre --set hidden_size=128
+  mmrnn train dialog --out runs/visdial --dialogs visdial_1.0_train.json --images train \\
+      --images-list coco_train_and_val_images.json --val-dialogs visdial_1.0_val.json \\
+      --val-images VisualDialog_val2018 --val-dense visdial_1.0_val_dense_annotations.json \\
+      --set 'encoder={"backbone": "resnet18", "weights": "IMAGENET1K_V1"}'"""
+
+
+@dataclass
+class TrainCommand:
+    """``mmrnn train dialog``."""
+
+    help: str = "train a visual dialog model"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.description, parser.epilog = _TRAIN_DESCRIPTION, _TRAIN_EPILOG
+        parser.add_argument("--model", default="lf_disc", choices=sorted(DIALOG_MODELS),
+                            help="late fusion or hierarchical encoder, discriminative or generative decoder "
+                                 "(default: %(default)s)")
+        add_trainer_arguments(parser, metric=VALIDATION_METRIC, epochs=4, batch_size=16, lr=2e-3, warmup_steps=50)
+        parser.add_argument("--min-count", type=int, default=1, help="rarer words become <unk> (default: %(default)s)")
+        parser.add_argument("--eval-dialogs", type=int, default=0, metavar="N",
+                            help="validate on the first N dialogs (0 = all)")
+        group = parser.add_argument_group("data (default: the shapes world in --shapes-dir)")
+        group.add_argument("--shapes-dir", type=Path, default=Path("data/shapes"), metavar="DIR",
+                           help="a shapes world made by `mmrnn data shapes` (generated there if missing; "
+                                "default: %(default)s)")
+        add_source_arguments(group, "", "training split")
+        add_source_arguments(group, "val-", "validation split")
+        group.add_argument("--val-dense", type=Path, metavar="JSON",
+                           help="dense annotations of the validation split (NDCG)")
+
+    def run(self, args: argparse.Namespace, context: RunContext) -> Report:
+        train_source, val_source = source_from_args(args, ""), source_from_args(args, "val-")
+        if (train_source is None) != (val_source is None):
+            raise InputError("dialog training on your own data needs both --dialogs (training) and --val-dialogs")
+        dense_path = args.val_dense
+        if train_source is None or val_source is None:
+            ensure_shapes_world(args.shapes_dir, "visdial_train.json", context)
+            train_source, val_source = shapes_source(args.shapes_dir, "train"), shapes_source(args.shapes_dir, "val")
+            dense_path = dense_path or args.shapes_dir / "visdial_val_dense_annotations.json"
+        val_data = val_source.read()
+        dense = None
+        if dense_path is not None:
+            dense = read_dense_annotations(dense_path)
+            check_dense_rounds(val_data, dense, where=str(dense_path))
+        config = DialogTrainingConfig(model_name=args.model, model=model_overrides(args.set),
+                                      min_word_count=args.min_count, eval_max_dialogs=args.eval_dialogs,
+                                      init_from=args.init_from)
+        result = train_dialog(
+            train_source.read(), val_data, config, trainer_config_from_args(args, validation_metric=VALIDATION_METRIC),
+            args.out, load_image=load_image, dense=dense, progress=progress_of(context),
+            resume_from=args.out if args.resume else None,
+        )
+        return Report(lines=(train_report_line(result, "MRR"),))
+
+
+@dataclass
+class PredictCommand:
+    """``mmrnn predict dialog``: the submission format of every round's ranks."""
+
+    shipped: Mapping[str, str]
+    help: str = "rank the answer options of every round of a VisDial file (submission format)"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.description = ("Rank the 100 answer options of every round of a VisDial v1.0 file and write the "
+                              'submission format [{"image_id", "round_id", "ranks"}], scored by `mmrnn eval dialog`.')
+        parser.add_argument("--out", type=Path, required=True, metavar="JSON", help="submission file to write")
+        parser.add_argument("--weights", metavar="FILE", help=WEIGHTS_HELP)
+        parser.add_argument("--last-round-only", action="store_true",
+                            help="one entry per dialog, its last round (the VisDial test-std submission)")
+        parser.add_argument("--batch-size", type=int, default=32, help="dialogs per batch (default: %(default)s)")
+        parser.add_argument("--max-bad-images", type=int, default=100, metavar="N",
+                            help="give up after N unreadable images (default: %(default)s)")
+        add_split_arguments(parser)
+
+    def run(self, args: argparse.Namespace, context: RunContext) -> Report:
+        agent = DialogAgent.from_checkpoint(resolve_weights(args.weights, self.shipped, task="dialog"))
+        source = source_from_args(args, "") or shapes_source(args.shapes_dir, args.split)
+        data = source.read()
+        if not data.dialogs:
+            raise InputError(f"{source.dialogs}: no dialogs")
+        ranked = agent.rank(data, load_image, batch_size=args.batch_size, max_bad_images=args.max_bad_images,
+                            progress=progress_of(context))
+        entries = ranked.entries
+        if args.last_round_only:
+            last = {dialog.image_id: dialog.num_rounds for dialog in data.dialogs}
+            entries = [entry for entry in entries if entry["round_id"] == last[entry["image_id"]]]
+        if not entries:
+            raise InputError("no image could be read; nothing to write")
+        write_json(args.out, check_submission(entries, where=str(args.out)))
+        skipped = len(ranked.bad_images)
+        written = f"wrote ranks for {len(entries)} rounds to {args.out} ({skipped} unreadable images skipped)"
+        return Report(lines=(written,), notes=tuple(f"skipped: {reason}" for reason in ranked.bad_images.values()))
+
+
+_EVAL_DESCRIPTION = """\
+VisDial v1.0 retrieval metrics with the numbers of visdial-challenge-starter-pytorch metrics.py:
+the rank of the ground-truth option among the 100 (1-based), R@1/5/10 (percent), mean rank and
+MRR over the submitted rounds that have a ground-truth answer, and with --dense NDCG over the
+densely annotated rounds (k = options with relevance > 0). Every submitted round must be a
+round of the dialogs file; every densely annotated round must be submitted."""
+
+_EVAL_EPILOG = """\
+examples:
+  mmrnn eval dialog --dialogs visdial_1.0_val.json --results submission.json \\
+      --dense visdial_1.0_val_dense_annotations.json
+  mmrnn eval dialog --dialogs visdial_val.json --results submission.json --out metrics.json
+
+results format: [{"image_id": int, "round_id": int (1-based), "ranks": [100 ints, a permutation of 1..100]}, ...]
+--out writes {"metrics", "num_rounds", "num_dense_rounds", "per_round"} as JSON; recalls are 0..1 there."""
+
+_METRIC_LABELS = {"r@1": "R@1", "r@5": "R@5", "r@10": "R@10", "mean_rank": "Mean rank", "mrr": "MRR", "ndcg": "NDCG"}
+
+
+def format_dialog_table(evaluation: DialogEvaluation) -> list[str]:
+    """A (metric, value) table: recalls in percent, then mean rank, MRR and NDCG; n/a when not computable."""
+    rows = [("metric", "value")]
+    for name in METRIC_NAMES:
+        value = evaluation.metrics[name]
+        label = _METRIC_LABELS[name]
+        if value is None:
+            reason = "no --dense annotations" if name == "ndcg" else "no submitted round has a ground truth"
+            rows.append((label, f"n/a ({reason})"))
+        elif name.startswith("r@"):
+            rows.append((label, f"{100.0 * value:.2f}"))
+        else:
+            rows.append((label, f"{value:.4f}"))
+    rows += [("rounds", str(evaluation.num_rounds)), ("dense rounds", str(evaluation.num_dense_rounds))]
+    width = max(len(name) for name, _ in rows)
+    return [f"{name:<{width}}  {value}" for name, value in rows]
+
+
+@dataclass
+class EvalCommand:
+    """``mmrnn eval dialog``: score a submission with the official VisDial metrics."""
+
+    help: str = "visual dialog retrieval metrics (R@1/5/10, MRR, mean rank, NDCG)"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.description, parser.epilog = _EVAL_DESCRIPTION, _EVAL_EPILOG
+        parser.add_argument("--dialogs", required=True, type=Path, metavar="JSON", help="VisDial v1.0 dialogs file")
+        parser.add_argument("--results", required=True, type=Path, metavar="JSON",
+                            help="submission (ranks per round)")
+        parser.add_argument("--dense", type=Path, metavar="JSON", help="dense relevance annotations: also report NDCG")
+        parser.add_argument("--out", type=Path, metavar="JSON", help="also write the metrics and per-round ranks here")
+
+    def run(self, args: argparse.Namespace, context: RunContext) -> Report:
+        data = read_visdial(args.dialogs)
+        dense = None
+        if args.dense is not None:
+            dense = read_dense_annotations(args.dense)
+            check_dense_rounds(data, dense, where=str(args.dense))
+        evaluation = evaluate_submission(read_submission(args.results), data.gt_indices(), dense,
+                                         where=str(args.results))
+        report = evaluation.to_dict()
+        if args.out is not None:
+            try:
+                write_json(args.out, report)
+            except OSError as exc:
+                raise InputError(f"{args.out}: cannot write ({exc.strerror or exc})") from None
+        return Report(lines=tuple(format_dialog_table(evaluation)), data=report)

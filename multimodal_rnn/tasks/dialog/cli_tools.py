@@ -1,0 +1,169 @@
+"""The dialog task's own top-level commands: ``mmrnn chat IMG`` (a dialog about an image, one
+question a line) and ``mmrnn dialog-ablation`` (R@1 and MRR with and without the dialog history).
+
+Commands declare their options on the parser the app gives them; ``chat`` writes each answer
+through the context's ``emit`` as it comes, ``dialog-ablation`` returns its table as a
+:class:`~multimodal_rnn.tasks.protocol.Report`. Neither prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, TextIO
+
+from multimodal_rnn.datasets.visdial import shapes_source
+from multimodal_rnn.errors import InputError
+from multimodal_rnn.files import write_json
+from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image
+from multimodal_rnn.shipped import resolve_weights
+from multimodal_rnn.tasks.dialog.ablation import GROUPS, HISTORY_CONDITIONS, HistoryAblation, history_ablation
+from multimodal_rnn.tasks.dialog.cli import WEIGHTS_HELP, add_split_arguments, progress_of, source_from_args
+from multimodal_rnn.tasks.dialog.predictor import DialogAgent, DialogTurn
+from multimodal_rnn.tasks.protocol import Report, RunContext
+
+_CHAT_EPILOG = """\
+examples:
+  mmrnn chat photo.png                      (type questions; an empty line or Ctrl-D ends)
+  printf 'is there a circle\\nwhat color is it\\n' | mmrnn chat photo.png --json
+  mmrnn chat photo.png --caption "a red circle and a blue square" --weights dialog.safetensors
+
+Every answer joins the history the next question is read with ("what color is it?" refers to the
+object of the previous rounds). A discriminative model picks the best of the answers it saw in
+training (--top lists the runners-up); a generative model writes its answer (beam search).
+--json prints one object per question: {"round", "question", "answer", "alternatives"}."""
+
+
+def format_turn(turn: DialogTurn, number: int, as_json: bool, top: int) -> str:
+    """One answered round as ``chat`` shows it: the answer (with ``top`` > 1 the runners-up), or a JSON object."""
+    alternatives = turn.alternatives[:top]
+    if as_json:
+        return json.dumps({"round": number, "question": turn.question, "answer": turn.answer,
+                           "alternatives": [{"answer": a, "probability": round(p, 4)} for a, p in alternatives]})
+    if top <= 1 or not alternatives:
+        return turn.answer
+    return turn.answer + "  (" + ", ".join(f"{a} {p:.2f}" for a, p in alternatives) + ")"
+
+
+def chat(agent: DialogAgent, session_input: TextIO, emit: Callable[[str], None], *, image_path: str, caption: str,
+         as_json: bool, top: int, beam_size: int, max_pixels: int) -> int:
+    """Answer every line of ``session_input`` in order, each answer emitted as it comes.
+
+    Blank lines of piped input are skipped; on a terminal an empty line ends the session (and
+    answers are prefixed ``bot> ``). Returns the exit status (0).
+    """
+    session = agent.session(load_image(image_path, max_pixels=max_pixels), caption)
+    interactive = session_input.isatty()
+    number = 0
+    while True:
+        line = session_input.readline()
+        if not line or (interactive and not line.strip()):
+            return 0
+        question = line.strip()
+        if not question:
+            continue
+        number += 1
+        turn = session.ask(question, top=max(top, 1), beam_size=beam_size)
+        prefix = "bot> " if interactive and not as_json else ""
+        emit(prefix + format_turn(turn, number, as_json, top))
+
+
+@dataclass
+class ChatCommand:
+    """``mmrnn chat IMG``: questions from the context's stdin, answers through its ``emit``."""
+
+    shipped: Mapping[str, str]
+    help: str = "talk about an image: answer questions one after the other, remembering the dialog (visual dialog)"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.epilog = _CHAT_EPILOG
+        parser.add_argument("image", metavar="IMG", help="image file (JPEG, PNG, ...)")
+        parser.add_argument("--weights", metavar="FILE", help=WEIGHTS_HELP)
+        parser.add_argument("--caption", default="", help="a caption that starts the dialog history (default: none)")
+        parser.add_argument("--json", action="store_true", help="print one JSON object per question")
+        parser.add_argument("--top", type=int, default=1, metavar="N",
+                            help="also list the N best candidate answers with probabilities (default: %(default)s)")
+        parser.add_argument("--beam-size", type=int, default=3, metavar="K",
+                            help="generative models (default: %(default)s)")
+        parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                            help="refuse images with more pixels than this (default: %(default)s)")
+
+    def run(self, args: argparse.Namespace, context: RunContext) -> Report:
+        if args.top < 1 or args.beam_size < 1:
+            raise InputError(f"--top and --beam-size must be at least 1, got {args.top} and {args.beam_size}")
+        if context.stdin is None:
+            raise InputError("chat reads its questions from standard input; none is open")
+        agent = DialogAgent.from_checkpoint(resolve_weights(args.weights, self.shipped, task="dialog"))
+        if context.stdin.isatty():
+            context.log(f"ask about {args.image}, one question a line; an empty line or Ctrl-D ends")
+        try:
+            chat(agent, context.stdin, context.emit, image_path=args.image, caption=args.caption, as_json=args.json,
+                 top=args.top, beam_size=args.beam_size, max_pixels=args.max_pixels)
+        except UnicodeDecodeError as exc:
+            raise InputError(f"standard input: not UTF-8 text (byte {exc.start})") from None
+        return Report()
+
+
+_ABLATION_DESCRIPTION = """\
+Print the history ablation of a dialog model: R@1 and MRR with and without the dialog history.
+
+Rounds are split into those whose question refers back to the history ("what color is it",
+"what about the square") and the others; each is ranked with the full history, with the
+caption only, and with no history at all. --json also writes the numbers to a file."""
+
+_ABLATION_EPILOG = """\
+examples:
+  mmrnn dialog-ablation --weights W --shapes-dir DIR --split test
+  mmrnn dialog-ablation --weights W --dialogs visdial_1.0_val.json --images VisualDialog_val2018"""
+
+_GROUP_NAMES = {"refers_back": "refers back", "other": "other"}
+_CONDITION_NAMES = {"full": "full history", "caption_only": "caption only", "none": "no history"}
+
+
+def format_ablation_table(result: HistoryAblation) -> list[str]:
+    """One row per question group, R@1 and MRR (in %) per history condition."""
+    header = f"{'rounds':<12} {'n':>6}" + "".join(
+        f"  {_CONDITION_NAMES[c] + ' R@1':>18} {'MRR':>6}" for c in result.conditions)
+    lines = [header, "-" * len(header)]
+    for group in GROUPS:
+        cells = "".join(
+            f"  {100 * result.metrics[group][c]['r@1']:>18.1f} {100 * result.metrics[group][c]['mrr']:>6.1f}"
+            if result.metrics[group] else f"  {'-':>18} {'-':>6}"
+            for c in result.conditions)
+        lines.append(f"{_GROUP_NAMES[group]:<12} {result.rounds[group]:>6}" + cells)
+    return lines
+
+
+@dataclass
+class AblationCommand:
+    """``mmrnn dialog-ablation``: :func:`~multimodal_rnn.tasks.dialog.ablation.history_ablation` as a table."""
+
+    shipped: Mapping[str, str]
+    help: str = "R@1 and MRR of a dialog model with and without the dialog history (history ablation)"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.description, parser.epilog = _ABLATION_DESCRIPTION, _ABLATION_EPILOG
+        parser.add_argument("--weights", metavar="FILE", help=WEIGHTS_HELP)
+        parser.add_argument("--conditions", nargs="+", choices=HISTORY_CONDITIONS, default=list(HISTORY_CONDITIONS),
+                            help="history conditions to rank (default: all)")
+        parser.add_argument("--batch-size", type=int, default=32, help="dialogs per batch (default: %(default)s)")
+        parser.add_argument("--json", type=Path, metavar="FILE", help="also write the numbers as JSON")
+        add_split_arguments(parser)
+
+    def run(self, args: argparse.Namespace, context: RunContext) -> Report:
+        agent = DialogAgent.from_checkpoint(resolve_weights(args.weights, self.shipped, task="dialog"))
+        source = source_from_args(args, "") or shapes_source(args.shapes_dir, args.split)
+        data = source.read()
+        if not data.dialogs:
+            raise InputError(f"{source.dialogs}: no dialogs")
+        result = history_ablation(agent, data, load_image, conditions=args.conditions, batch_size=args.batch_size,
+                                  progress=progress_of(context))
+        numbers = {"dialogs": str(source.dialogs), "conditions": list(result.conditions),
+                   "rounds": result.rounds, "metrics": result.metrics}
+        if args.json is not None:
+            write_json(args.json, numbers)
+        title = f"history ablation on {source.dialogs} (R@1 and MRR in %):"
+        return Report(lines=(title, *format_ablation_table(result)),
+                      notes=tuple(f"skipped: {reason}" for reason in result.bad_images.values()), data=numbers)
