@@ -12,7 +12,9 @@ reading only; they may drift.
 
 ``--update`` rewrites the baseline from the findings, grouped by code under the reason lines
 (``## CODE reason``) it already has. It refuses to add a code without a reason or to raise the
-total of a code: code may move between files (a split), problems may not grow.
+total of a code: code may move between files (a split), problems may not grow. ``--init`` does
+the same without the growth check, for adopting the gate on a tree merged from work done before
+it existed (the growth is then plain in the baseline's diff); reasons are still required.
 """
 
 from __future__ import annotations
@@ -74,14 +76,15 @@ def _line_number(line: str) -> int:
 
 def main(argv: list[str]) -> int:
     kind, baseline_path = argv[0], Path(argv[1])
-    update = "--update" in argv[2:]
+    update = "--update" in argv[2:] or "--init" in argv[2:]
+    allow_growth = "--init" in argv[2:]
     current = findings(kind, sys.stdin.readlines())
     header, reasons, baseline = read_baseline(baseline_path, kind)
     now = Counter((path, code) for path, code, _ in current)
     before = Counter((path, code) for path, code, _ in baseline)
     print(f"{kind}: {len(current)} finding(s), baseline {len(baseline)} ({baseline_path})")
     if update:
-        return _update(baseline_path, header, reasons, current, now, before)
+        return _update(baseline_path, header, reasons, current, now, before, allow_growth=allow_growth)
     grown = sorted(key for key in now if now[key] > before[key])
     shrunk = sorted(key for key in before if now[key] < before[key])
     for path, code in grown:
@@ -103,10 +106,12 @@ def _update(
     current: list[tuple[str, str, str]],
     now: Counter[tuple[str, str]],
     before: Counter[tuple[str, str]],
+    *,
+    allow_growth: bool,
 ) -> int:
     totals_now = Counter(code for _, code in now.elements())
     totals_before = Counter(code for _, code in before.elements())
-    grown = sorted(code for code in totals_now if totals_now[code] > totals_before[code])
+    grown = [] if allow_growth else sorted(code for code in totals_now if totals_now[code] > totals_before[code])
     unexplained = sorted(code for code in totals_now if code not in reasons)
     if grown or unexplained:
         for code in grown:

@@ -31,16 +31,7 @@ PENDING_APP_IMPORTS: frozenset[tuple[str, str]] = frozenset(
         ("apps.caption_data", "multimodal_rnn.datasets.captions"),
         ("apps.commands.caption", "multimodal_rnn.attention_figure"),
         ("apps.commands.caption", "multimodal_rnn.tasks.caption.predictor"),
-        ("apps.commands.chat", "multimodal_rnn.tasks.dialog.predictor"),
         ("apps.commands.data", "multimodal_rnn.datasets.shapes.world"),
-        ("apps.dialog_ablation", "multimodal_rnn.datasets.visdial"),
-        ("apps.dialog_ablation", "multimodal_rnn.tasks.dialog.ablation"),
-        ("apps.dialog_ablation", "multimodal_rnn.tasks.dialog.predictor"),
-        ("apps.dialog_commands", "multimodal_rnn.datasets.visdial"),
-        ("apps.dialog_commands", "multimodal_rnn.metrics.dialog"),
-        ("apps.dialog_commands", "multimodal_rnn.tasks.dialog.models"),
-        ("apps.dialog_commands", "multimodal_rnn.tasks.dialog.predictor"),
-        ("apps.dialog_commands", "multimodal_rnn.tasks.dialog.training"),
         # `mmrnn train --distributed`: only rank 0 reports.
         ("apps.commands.train", "multimodal_rnn.training.distributed"),
         # The server names the caption, VQA and dialog predictors instead of iterating TASKS.
