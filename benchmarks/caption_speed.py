@@ -33,7 +33,7 @@ from multimodal_rnn.tasks.caption.predictor import Captioner
 from multimodal_rnn.checkpoint import save_checkpoint
 from multimodal_rnn.datasets.shapes.world import ShapesConfig, image_record, render_scene
 from multimodal_rnn.encoders.image import build_transform
-from multimodal_rnn.tasks.caption.models import CaptionModelConfig, ShowAttendTell
+from multimodal_rnn.tasks.caption.models import ShowAttendTell, ShowAttendTellConfig
 from multimodal_rnn.text.vocab import SPECIAL_TOKENS, Vocabulary
 from timing import best_seconds
 
@@ -51,8 +51,8 @@ def load_captioner(weights: str | None) -> tuple[Captioner, Path | None, str]:
             captioner = Captioner.from_checkpoint(candidate)
             return captioner, candidate, f"weights {candidate} ({captioner.checkpoint.model_name})"
     vocab = shapes_vocabulary()
-    model = ShowAttendTell(CaptionModelConfig(vocab_size=len(vocab), pad_id=vocab.pad_id, bos_id=vocab.bos_id,
-                                              eos_id=vocab.eos_id))
+    model = ShowAttendTell(ShowAttendTellConfig(vocab_size=len(vocab), pad_id=vocab.pad_id, bos_id=vocab.bos_id,
+                                                eos_id=vocab.eos_id))
     with torch.no_grad():
         for token_id in (vocab.pad_id, vocab.bos_id, vocab.eos_id):  # never ends: every caption is max_length words
             model.output.bias[token_id] = -1e4

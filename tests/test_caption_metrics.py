@@ -24,16 +24,12 @@ import pytest
 
 from multimodal_rnn.errors import DataFormatError, InputError
 from multimodal_rnn.metrics.bleu import bleu_score
-from multimodal_rnn.metrics.caption import (
-    CAPTION_METRICS,
-    caption_metrics,
-    evaluate_captions,
-    score_captions,
-)
+from multimodal_rnn.metrics.caption import CAPTION_METRICS, caption_metrics, score_captions
 from multimodal_rnn.metrics.cider import CiderD, cider_d_score
 from multimodal_rnn.metrics.corpus import MetricScore, MetricUnavailable
 from multimodal_rnn.metrics.meteor import meteor_score
 from multimodal_rnn.metrics.rouge import lcs_length, rouge_l_score
+from multimodal_rnn.tasks.caption.evaluation import evaluate_captions
 
 bleu_module = pytest.importorskip("pycocoevalcap.bleu.bleu")
 cider_module = pytest.importorskip("pycocoevalcap.cider.cider")
@@ -364,3 +360,32 @@ def test_meteor_matches_pycocoevalcap_numbers() -> None:
     assert result.per_image[3] == 0.0
     assert result.value == pytest.approx(0.34777366264208165, abs=1e-9)
     assert all(0.0 <= v <= 1.0 for v in result.per_image.values())
+
+
+def test_nltk_corpus_bleu_against_hand_computed_values_and_coco() -> None:
+    from nltk.translate.bleu_score import corpus_bleu
+
+    from multimodal_rnn.metrics.nltk_bleu import nltk_corpus_bleu
+
+    # one image: clipped matches 5/6, 3/5, 2/4, 1/3 at equal lengths (BP = 1)
+    mat = ({1: ["the cat sat on a mat"]}, {1: "the cat sat on the mat"})
+    assert nltk_corpus_bleu(*mat) == pytest.approx((5 / 6 * 3 / 5 * 2 / 4 * 1 / 3) ** 0.25, abs=1e-12)
+    # + "a dog" against "a dog runs" / "the dog": 2/2, 1/1 and, NLTK counting one 3- and 4-gram of a
+    # two-word caption, 0/1, 0/1; COCO counts none (0/0) -> corpus 7/8, 4/6, 2/5 (COCO 2/4), 1/4 (COCO 1/3)
+    references, candidates = {**mat[0], 2: ["a dog runs", "the dog"]}, {**mat[1], 2: "a dog"}
+    nltk_value = nltk_corpus_bleu(references, candidates)
+    assert nltk_value == pytest.approx((7 / 8 * 4 / 6 * 2 / 5 * 1 / 4) ** 0.25, abs=1e-12)
+    assert nltk_value == corpus_bleu([[r.split() for r in references[i]] for i in (1, 2)],
+                                     [candidates[i].split() for i in (1, 2)])
+    coco = {s.name: s.value for s in bleu_score(references, candidates)}["Bleu_4"]
+    assert coco == pytest.approx((7 / 8 * 4 / 6 * 2 / 4 * 1 / 3) ** 0.25, abs=1e-8)
+    # captions of four words or more, a match of every order: NLTK and COCO agree
+    long_refs, long_cands = random_corpus(seed=3, num_images=40)
+    long_cands = {i: c + " a dog on the grass" for i, c in long_cands.items()}
+    coco_long = {s.name: s.value for s in bleu_score(long_refs, long_cands)}["Bleu_4"]
+    assert nltk_corpus_bleu(long_refs, long_cands) == pytest.approx(coco_long, abs=1e-8)
+    # no 4-gram match anywhere: NLTK's score vanishes; no unigram match: exactly 0
+    assert nltk_corpus_bleu({1: ["a dog runs fast"]}, {1: "a cat runs fast"}) < 1e-100
+    assert nltk_corpus_bleu({1: ["a dog"]}, {1: "two cats"}) == 0.0
+    with pytest.raises(InputError, match="no captions to score"):
+        nltk_corpus_bleu({}, {})

@@ -1,4 +1,5 @@
-"""Caption training end to end on a tiny shapes world: CLI train, resume, SCST, predict, eval."""
+"""Caption training end to end on a tiny shapes world: CLI train, resume, SCST, predict, eval; the
+validation follows the model's device."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ import torch
 
 from apps.cli import main
 from multimodal_rnn.checkpoint import read_header
+from multimodal_rnn.datasets.captions import read_coco_captions
 from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world
+from multimodal_rnn.encoders.image import build_transform
+from multimodal_rnn.images import load_image
+from multimodal_rnn.metrics.cider import CiderD
+from multimodal_rnn.tasks.caption.models import MODELS
+from multimodal_rnn.tasks.caption.self_critical import SelfCriticalObjective
+from multimodal_rnn.tasks.caption.training import make_validation
+from multimodal_rnn.text.vocab import Vocabulary, tokenize
 
 SMALL_MODEL = ["--set", "hidden_size=32", "--set", "embed_size=16", "--set", "attention_size=16",
                "--set", 'encoder={"channels": [8, 8, 16, 16]}']
@@ -82,3 +91,36 @@ def test_train_refuses_bad_options(shapes: Path, tmp_path: Path, capsys: pytest.
     assert "unknown key(s) hiden_size" in capsys.readouterr().err
     assert main(["train", "caption", "--out", str(tmp_path / "x"), "--self-critical", "--shapes-dir", str(shapes)]) == 2
     assert "init_from" in capsys.readouterr().err
+
+
+def test_train_refuses_an_option_the_chosen_model_does_not_have(shapes: Path, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert _train(shapes, tmp_path / "bad", "--model", "show_tell") == 2  # SMALL_MODEL sets attention_size
+    err = capsys.readouterr().err
+    assert "show_tell config: unknown key(s) attention_size" in err and err.count("\n") == 1
+
+
+class _Stop(Exception):
+    """Raised by the hook once the first batch reached the encoder."""
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_validation_sends_images_to_the_device_the_model_is_on(shapes: Path, wrapped: bool) -> None:
+    records = read_coco_captions(shapes / "captions_val.json", shapes / "images" / "val")
+    vocab = Vocabulary.build([tokenize(c) for r in records for c in r.captions])
+    model = MODELS.build("show_attend_tell", {"vocab_size": len(vocab), "hidden_size": 16, "embed_size": 8,
+                                              "attention_size": 8, "encoder": {"channels": [8, 8, 16, 16]}})
+    evaluate = make_validation(records, vocab, build_transform(model.config.encoder), load_image, beam_size=1)
+    seen: list[torch.device] = []
+
+    def record_device(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+        seen.append(inputs[0].device)
+        raise _Stop
+
+    model.encoder.register_forward_pre_hook(record_device)
+    references = [[" ".join(tokenize(c)) for c in r.captions] for r in records]
+    module = SelfCriticalObjective(model, CiderD(references), references, vocab.decode) if wrapped else model
+    module.to("meta")  # where the trainer put it (a GPU in real runs): the validation follows
+    with pytest.raises(_Stop):
+        evaluate(module)
+    assert seen == [torch.device("meta")]

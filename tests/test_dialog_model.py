@@ -84,15 +84,15 @@ def test_generative_scores_are_option_log_likelihoods(setup: tuple) -> None:
         d, r, k = 1, 4, 37
         row = int(batch["options"][d, r, k])
         words = batch["answers"][row, : int(batch["answer_lengths"][row])]
-        state, total = model.start(encoded[d, r][None]), 0.0
+        (state, context), total = model.start(encoded[d, r][None]), 0.0
         for t in range(len(words) - 1):  # step by step through the decoding contract
-            logprobs, state = model.step(words[t: t + 1], state)
+            logprobs, state = model.step(words[t: t + 1], state, context)
             total += float(logprobs[0, words[t + 1]])
     assert float(scores[d, r, k]) == pytest.approx(total, abs=1e-4)
     with torch.no_grad():
         start = model.start(encoded[0, :2])
-        greedy = greedy_decode(model.step, start, batch_size=2, bos_id=vocab.bos_id, eos_id=vocab.eos_id, max_length=6)
-        beam = beam_search(model.step, start, batch_size=2, bos_id=vocab.bos_id, eos_id=vocab.eos_id, beam_size=1,
+        greedy = greedy_decode(model.step, *start, batch_size=2, bos_id=vocab.bos_id, eos_id=vocab.eos_id, max_length=6)
+        beam = beam_search(model.step, *start, batch_size=2, bos_id=vocab.bos_id, eos_id=vocab.eos_id, beam_size=1,
                            max_length=6)
     assert greedy.sequences == beam.sequences
 

@@ -133,3 +133,23 @@ def test_eval_needs_a_task_and_the_caption_task_needs_both_files(capsys: pytest.
         main(["eval", "caption", "--results", "r.json"])
     assert no_annotations.value.code == 2
     assert "--annotations" in capsys.readouterr().err
+
+
+def test_nltk_corpus_bleu_is_reported_next_to_coco_bleu(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from nltk.translate.bleu_score import corpus_bleu
+
+    from multimodal_rnn.text.vocab import tokenize
+
+    predictions = {1: "A dog is running on the grass.", 2: "A man rides a brown horse.", 3: "Two cats sleep on a sofa."}
+    results, annotations = write_files(tmp_path, predictions)
+    out = tmp_path / "metrics.json"
+    status, stdout, stderr = run_eval(
+        capsys, "--results", str(results), "--annotations", str(annotations), "--out", str(out), "--no-meteor"
+    )
+    assert status == 0, stderr
+    expected = corpus_bleu([[tokenize(c) for c in CAPTIONS[i]] for i in CAPTIONS], [tokenize(predictions[i]) for i in CAPTIONS])
+    assert expected > 0.1  # every n-gram order matches somewhere
+    report = json.loads(out.read_text())
+    assert report["nltk_corpus_bleu_4"] == pytest.approx(expected, abs=1e-12)
+    bleu_4 = next(line for line in stdout.splitlines() if line.startswith("Bleu_4"))
+    assert f"{report['metrics']['Bleu_4']:.4f}" in bleu_4 and f"NLTK corpus_bleu BLEU-4: {expected:.4f}" in bleu_4

@@ -11,17 +11,8 @@ import pytest
 from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world, image_record
 from multimodal_rnn.datasets.shapes.scene import COLORS, SHAPES, Scene, ShapeObject, scene_graph
 from multimodal_rnn.errors import DataFormatError, InputError
-from multimodal_rnn.datasets.shapes.truth import (
-    CountClaim,
-    Description,
-    Mention,
-    ObjectsClaim,
-    caption_claims,
-    check_caption,
-    faithfulness,
-    is_faithful,
-    read_scene_graphs,
-)
+from multimodal_rnn.datasets.shapes.claims import CountClaim, Description, Mention, ObjectsClaim, caption_claims
+from multimodal_rnn.datasets.shapes.truth import check_caption, faithfulness, is_faithful, read_scene_graphs
 
 NUMBERS = ("zero", "one", "two", "three", "four")
 

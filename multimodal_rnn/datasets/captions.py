@@ -1,24 +1,33 @@
 """Caption datasets: COCO captions JSON, Karpathy split JSON, plain image folders.
 
 Readers turn the files users bring into :class:`CaptionRecord` lists (one per image, raw
-captions); :class:`CaptionDataset` turns records into training samples, one per
-(image, caption) pair. The data code yields plain tensors and dicts and does not know which
+captions); COCO files are checked here (one-line errors) and indexed by pycocotools' COCO API,
+which the evaluation also uses. :class:`CaptionDataset` turns records into training samples,
+one per (image, caption) pair; unreadable images follow the one
+:class:`~multimodal_rnn.datasets.image_reader.ImageReader` policy. The data code yields plain tensors and dicts and does not know which
 model consumes them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import torch
 from PIL import Image
+from pycocotools.coco import COCO  # type: ignore[import-untyped]
 from torch.utils.data import Dataset
 
+from multimodal_rnn.datasets.image_reader import ImageReader
 from multimodal_rnn.errors import DataFormatError, InputError
 from multimodal_rnn.files import read_json, require_keys
+from multimodal_rnn.text.vocab import pad_sequences
+
+T = TypeVar("T")
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 KARPATHY_SPLITS = ("train", "val", "test", "restval")
@@ -33,34 +42,90 @@ class CaptionRecord:
     captions: tuple[str, ...] = ()
 
 
+def load_coco_captions(
+    annotations: str | os.PathLike[str] | Mapping[str, Any], *, need_captions: bool = False
+) -> COCO:
+    """A COCO captions file (``captions_val2014.json``, or its parsed dict), checked, then indexed
+    by pycocotools' COCO API (``coco.imgs``, ``coco.imgToAnns``, ``coco.loadRes``).
+
+    Args:
+        need_captions: refuse a file without any caption annotation (evaluation needs some).
+
+    Raises:
+        InputError: the file is missing or not JSON.
+        DataFormatError: not a COCO captions dict: ``annotations`` must be a list of objects
+            with an integer ``id`` and ``image_id`` and a string ``caption``; ``images`` a list
+            of objects with an integer ``id``, each listed once; every caption's image listed.
+    """
+    if isinstance(annotations, (str, os.PathLike)):
+        data, where = read_json(annotations), str(annotations)
+    else:
+        data, where = annotations, "annotations"
+    require_keys(data, ("annotations",), where=where)
+    if not isinstance(data["annotations"], list):
+        raise DataFormatError(f"{where}: 'annotations' is not a list")
+    for index, annotation in enumerate(data["annotations"]):
+        if not (isinstance(annotation, dict) and _is_int(annotation.get("image_id"))
+                and isinstance(annotation.get("caption"), str)):
+            raise DataFormatError(f"{where}: annotations[{index}] needs an integer 'image_id' and a string 'caption'")
+    if need_captions and not data["annotations"]:
+        raise DataFormatError(f"{where}: no caption annotations")
+    require_keys(data, ("images",), where=where)
+    if not isinstance(data["images"], list):
+        raise DataFormatError(f"{where}: 'images' is not a list")
+    seen: set[int] = set()
+    for index, image in enumerate(data["images"]):
+        if not (isinstance(image, dict) and _is_int(image.get("id"))):
+            raise DataFormatError(f"{where}: images[{index}] needs an integer 'id'")
+        if image["id"] in seen:
+            raise DataFormatError(f"{where}: image id {image['id']} is listed twice")
+        seen.add(image["id"])
+    orphans = sorted({annotation["image_id"] for annotation in data["annotations"]} - seen)
+    if orphans:
+        raise DataFormatError(f"{where}: captions for image ids not in 'images', e.g. {orphans[:3]}")
+    for index, annotation in enumerate(data["annotations"]):
+        if not _is_int(annotation.get("id")):
+            raise DataFormatError(f"{where}: annotations[{index}] needs an integer 'id'")
+    return silently(_index, data)
+
+
+def _index(data: Mapping[str, Any]) -> COCO:
+    coco = COCO()
+    coco.dataset = dict(data)
+    coco.createIndex()
+    return coco
+
+
+def silently(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` with its stdout discarded (pycocotools prints progress lines)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return function(*args)
+
+
+def caption_references(coco: COCO) -> dict[int, list[str]]:
+    """Raw reference captions per image id (only images with at least one), in file order."""
+    return {image_id: [a["caption"] for a in annotations] for image_id, annotations in coco.imgToAnns.items()}
+
+
 def read_coco_captions(annotations: str | os.PathLike[str], images_dir: str | os.PathLike[str]) -> list[CaptionRecord]:
     """Read a COCO captions file (``captions_train2017.json``) into records sorted by image id.
 
     Images are ``images_dir / file_name``; images without captions are kept with none.
+    Raises what :func:`load_coco_captions` raises, and for an image without a ``file_name``.
     """
-    data = read_json(annotations)
-    require_keys(data, ("images", "annotations"), where=str(annotations))
-    captions: dict[int, list[str]] = {}
-    for index, ann in enumerate(data["annotations"]):
-        where = f"{annotations}: annotations[{index}]"
-        require_keys(ann, ("image_id", "caption"), where=where)
-        if not isinstance(ann["caption"], str):
-            raise DataFormatError(f"{where}: caption is not a string")
-        captions.setdefault(int(ann["image_id"]), []).append(ann["caption"])
+    coco = load_coco_captions(annotations)
     records = []
-    seen: set[int] = set()
-    for index, image in enumerate(data["images"]):
-        require_keys(image, ("id", "file_name"), where=f"{annotations}: images[{index}]")
-        image_id = int(image["id"])
-        if image_id in seen:
-            raise DataFormatError(f"{annotations}: image id {image_id} is listed twice")
-        seen.add(image_id)
+    for index, image in enumerate(coco.dataset["images"]):
+        if not isinstance(image.get("file_name"), str):
+            raise DataFormatError(f"{annotations}: images[{index}] needs a string 'file_name'")
         path = os.path.join(os.fspath(images_dir), image["file_name"])
-        records.append(CaptionRecord(image_id, path, tuple(captions.get(image_id, ()))))
-    orphans = sorted(set(captions) - seen)
-    if orphans:
-        raise DataFormatError(f"{annotations}: captions for image ids not in 'images', e.g. {orphans[:3]}")
+        captions = tuple(a["caption"] for a in coco.imgToAnns.get(image["id"], ()))
+        records.append(CaptionRecord(image["id"], path, captions))
     return sorted(records, key=lambda r: r.image_id)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def read_karpathy_split(
@@ -137,9 +202,8 @@ class CaptionDataset(Dataset):
 
     Items are dicts: ``image`` (3, H, W) float tensor from ``transform``, ``image_id`` int,
     ``index`` (record index), and unless ``per_image``: ``tokens`` (T,) LongTensor with bos/eos.
-    An image that cannot be read yields ``None`` (dropped by :func:`collate_captions`), is
-    recorded in ``bad_images`` and, past ``max_bad_images``, raises an :class:`InputError`
-    naming the last bad file. With worker processes each worker keeps its own count.
+    An image that cannot be read yields ``None`` (dropped by :func:`collate_captions`); the
+    :class:`ImageReader` records it in :attr:`bad_images` and gives up past ``max_bad_images``.
     """
 
     def __init__(
@@ -154,11 +218,9 @@ class CaptionDataset(Dataset):
     ) -> None:
         self.records = list(records)
         self.transform = transform
-        self.load_image = load_image
+        self.reader = ImageReader(load_image, transform, max_bad_images=max_bad_images)
         self.encode = encode
         self.per_image = per_image
-        self.max_bad_images = max_bad_images
-        self.bad_images: dict[str, str] = {}
         if per_image:
             self.pairs = [(i, -1) for i in range(len(self.records))]
         else:
@@ -167,20 +229,19 @@ class CaptionDataset(Dataset):
             self.pairs = [(i, j) for i, r in enumerate(self.records) for j in range(len(r.captions))]
         self._encoded: dict[tuple[int, int], torch.Tensor] = {}
 
+    @property
+    def bad_images(self) -> dict[str, str]:
+        """Path -> one-line reason of every image that could not be read so far."""
+        return self.reader.bad_images
+
     def __len__(self) -> int:
         return len(self.pairs)
 
     def __getitem__(self, index: int) -> dict[str, Any] | None:
         record_index, caption_index = self.pairs[index]
         record = self.records[record_index]
-        try:
-            image = self.transform(self.load_image(record.path))
-        except InputError as exc:
-            self.bad_images[record.path] = str(exc)
-            if len(self.bad_images) > self.max_bad_images:
-                raise InputError(
-                    f"more than {self.max_bad_images} unreadable images; last: {exc}"
-                ) from None
+        image = self.reader.read(record.path)
+        if image is None:
             return None
         item: dict[str, Any] = {"image": image, "image_id": record.image_id, "index": record_index}
         if not self.per_image:
@@ -209,10 +270,5 @@ def collate_captions(items: Sequence[dict[str, Any] | None], pad_id: int = 0) ->
     batch["image_id"] = [item["image_id"] for item in kept]
     batch["index"] = [item["index"] for item in kept]
     if "tokens" in kept[0]:
-        lengths = torch.tensor([len(item["tokens"]) for item in kept], dtype=torch.long)
-        tokens = torch.full((len(kept), int(lengths.max())), pad_id, dtype=torch.long)  # (B, T)
-        for row, item in enumerate(kept):
-            tokens[row, : len(item["tokens"])] = item["tokens"]
-        batch["tokens"] = tokens
-        batch["lengths"] = lengths
+        batch["tokens"], batch["lengths"] = pad_sequences([item["tokens"].tolist() for item in kept], pad_id)  # (B, T), (B,)
     return batch

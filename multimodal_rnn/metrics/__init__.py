@@ -2,8 +2,8 @@
 
 Captioning (COCO caption evaluation, pycocoevalcap): :mod:`.bleu`, :mod:`.rouge`, :mod:`.cider`
 (CIDEr-D, also the reusable :class:`~multimodal_rnn.metrics.cider.CiderD` reward scorer),
-:mod:`.meteor` (the METEOR 1.5 jar, when Java is present) and :mod:`.caption` (raw text and
-COCO files in, every caption metric out). :mod:`.corpus` holds the input checks and the result
-type the caption metrics share. Navigation: :mod:`.navigation` (success rate, episode length,
-SPL).
+:mod:`.meteor` (the METEOR 1.5 jar, when Java is present), :mod:`.caption` (tokenized or raw
+text in, every caption metric out) and :mod:`.nltk_bleu` (NLTK's corpus BLEU-4, for comparison).
+:mod:`.corpus` holds the input checks and the result type the caption metrics share.
+Navigation: :mod:`.navigation` (success rate, episode length, SPL).
 """

@@ -19,6 +19,7 @@ from multimodal_rnn.decoding import beam_search, greedy_decode
 from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import CheckpointError, ConfigError
 from multimodal_rnn.tasks.caption.models import MODELS, CaptionModel
+from multimodal_rnn.tasks.protocol import Predictor
 from multimodal_rnn.text.vocab import Vocabulary
 
 
@@ -40,8 +41,14 @@ class CaptionResult:
     attention: torch.Tensor | None = None
 
 
-class Captioner:
-    """A caption model ready for inference: ``caption(images) -> list[CaptionResult]``."""
+class Captioner(Predictor):
+    """A caption model ready for inference: ``caption(images) -> list[CaptionResult]``.
+
+    The model is put in eval mode and stays where it is unless ``device`` is given; images go to
+    the model's device (:attr:`device`), wherever it is moved later.
+    """
+
+    model: CaptionModel
 
     def __init__(
         self,
@@ -50,24 +57,22 @@ class Captioner:
         transform: Callable[[Image.Image], torch.Tensor],
         *,
         checkpoint: Checkpoint | None = None,
-        device: str | torch.device = "cpu",
+        device: str | torch.device | None = None,
     ) -> None:
-        self.model = model.to(device).eval()
+        super().__init__(model, checkpoint=checkpoint, device=device)
         self.vocab = vocab
         self.transform = transform
-        self.checkpoint = checkpoint
-        self.device = torch.device(device)
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> "Captioner":
-        """Load a captioning checkpoint (.safetensors written by the caption trainer)."""
+        """Load a captioning checkpoint (.safetensors written by the caption trainer) onto ``device``."""
         model, checkpoint = load_model(path, registry=MODELS, task="caption")
+        assert isinstance(model, CaptionModel)
         if checkpoint.vocab is None:
             raise CheckpointError(f"{path}: captioning checkpoint without a vocabulary")
         vocab = Vocabulary.from_dict(checkpoint.vocab)
         if len(vocab) != model.config.vocab_size:
             raise CheckpointError(f"{path}: vocabulary has {len(vocab)} words, model expects {model.config.vocab_size}")
-        assert isinstance(model, CaptionModel)
         return cls(model, vocab, build_transform(model.config.encoder), checkpoint=checkpoint, device=device)
 
     @torch.no_grad()
@@ -109,7 +114,7 @@ class Captioner:
         """Caption a batch of already transformed images (B, 3, H, W)."""
         model = self.model
         encoded = model.encode(pixels.to(self.device))
-        state = model.start(encoded)
+        state, context = model.start(encoded)
         record = "attention" if with_attention and model.attends else None
         options = dict(
             batch_size=pixels.shape[0],
@@ -120,9 +125,9 @@ class Captioner:
             record=record,
         )
         if beam_size == 1 and length_penalty == 0.0 and not block_repeated_trigrams:
-            output = greedy_decode(model.step, state, **options)
+            output = greedy_decode(model.step, state, context, **options)
         else:
-            output = beam_search(model.step, state, beam_size=beam_size, length_penalty=length_penalty,
+            output = beam_search(model.step, state, context, beam_size=beam_size, length_penalty=length_penalty,
                                  block_repeated_trigrams=block_repeated_trigrams, **options)
         grid_shape = model.encoder.grid_shape
         results = []

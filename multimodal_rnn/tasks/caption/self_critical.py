@@ -9,15 +9,16 @@ samples (``"mean"``). Loss = -mean((reward - baseline) * sum_t log p(w_t)).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
 from multimodal_rnn.decoding import greedy_decode, sample_decode
 from multimodal_rnn.errors import ConfigError
-from multimodal_rnn.tasks.caption.models import CaptionModel
 from multimodal_rnn.metrics.cider import CiderD
+from multimodal_rnn.tasks.caption.models import CaptionModel
 
 BASELINES = ("greedy", "mean")
 
@@ -61,15 +62,15 @@ class SelfCriticalObjective(nn.Module):
         config = self.model.config
         images, indices = batch["image"], batch["index"]
         batch_size, k = images.shape[0], self.num_samples
-        state = self.model.start(self.model.encode(images))
+        state, context = self.model.start(self.model.encode(images))  # each decoder expands context once
         options = dict(batch_size=batch_size, bos_id=config.bos_id, eos_id=config.eos_id,
                        pad_id=config.pad_id, max_length=self.max_length)
-        samples = sample_decode(self.model.step, state, num_samples=k, **options)  # rows b*k + j
+        samples = sample_decode(self.model.step, state, context, num_samples=k, **options)  # rows b*k + j
         references = [self.references[i] for i in indices for _ in range(k)]
         rewards = self._rewards(samples.sequences, references).view(batch_size, k)  # (B, K)
         if self.baseline == "greedy":
             with torch.no_grad():
-                greedy = greedy_decode(self.model.step, state, **options)
+                greedy = greedy_decode(self.model.step, state, context, **options)
             baseline = self._rewards(greedy.sequences, [self.references[i] for i in indices])[:, None]  # (B, 1)
         else:
             baseline = (rewards.sum(dim=1, keepdim=True) - rewards) / (k - 1)  # mean of the other samples

@@ -1,10 +1,10 @@
-"""Training a captioner: vocabulary, datasets, validation metric, checkpoints, SCST stage.
+"""Training a captioner: vocabulary, datasets, validation metric, checkpoint header, SCST stage.
 
-``train_captioner`` builds everything the generic :class:`~multimodal_rnn.training.trainer.Trainer`
-needs from caption records (see :mod:`multimodal_rnn.datasets.captions`): the vocabulary of the
-training captions, the model from the registry, a validation callback that captions the
-validation images and scores them with COCO-exact CIDEr-D/BLEU/ROUGE-L, and a checkpoint writer
-that stores the vocabulary with the weights. With ``self_critical`` it trains the same model with
+:func:`caption_training_setup` turns caption records (see :mod:`multimodal_rnn.datasets.captions`)
+into the :class:`~multimodal_rnn.tasks.common.TrainingSetup` the one trainer runs: the
+vocabulary of the training captions, the model from the registry, a validation callback that
+captions the validation images and scores them with COCO-exact CIDEr-D/BLEU/ROUGE-L, and the
+vocabulary for the checkpoint header. With ``self_critical`` it trains the same model through
 :class:`~multimodal_rnn.tasks.caption.self_critical.SelfCriticalObjective` instead of cross-entropy.
 """
 
@@ -16,23 +16,36 @@ from typing import Any, Callable, Sequence
 
 import torch
 from PIL import Image
+from torch.utils.data import Dataset
 
-from multimodal_rnn.tasks.caption.predictor import Captioner
-from multimodal_rnn.checkpoint import save_checkpoint
-from multimodal_rnn.config import config_from_dict, config_to_dict
-from multimodal_rnn.datasets.captions import CaptionDataset, CaptionRecord, collate_captions
-from multimodal_rnn.datasets.feature_cache import CachedCaptionDataset, build_feature_cache
+from multimodal_rnn.config import config_to_dict
+from multimodal_rnn.datasets.captions import (
+    CaptionDataset,
+    CaptionRecord,
+    collate_captions,
+)
+from multimodal_rnn.datasets.feature_cache import (
+    CachedCaptionDataset,
+    build_feature_cache,
+)
 from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import ConfigError, InputError
-from multimodal_rnn.tasks.caption.models import CaptionModel, CaptionModelConfig
 from multimodal_rnn.metrics.caption import caption_metrics
 from multimodal_rnn.metrics.cider import CiderD
-from multimodal_rnn.tasks.caption.models import MODELS
-from multimodal_rnn.training import distributed
+from multimodal_rnn.tasks.caption.models import MODELS, CaptionModel
+from multimodal_rnn.tasks.caption.predictor import Captioner
 from multimodal_rnn.tasks.caption.self_critical import SelfCriticalObjective
-from multimodal_rnn.training.state import seed_everything
-from multimodal_rnn.training.trainer import Trainer, TrainerConfig, TrainerEvent, TrainResult
+from multimodal_rnn.tasks.common import TrainingSetup, run_training
+from multimodal_rnn.tasks.protocol import ProgressFactory
 from multimodal_rnn.text.vocab import Vocabulary, tokenize
+from multimodal_rnn.training import distributed
+from multimodal_rnn.training.state import seed_everything
+from multimodal_rnn.training.trainer import (
+    Trainer,
+    TrainerConfig,
+    TrainerEvent,
+    TrainResult,
+)
 
 VALIDATION_METRICS = ("CIDEr", "Bleu_4", "ROUGE_L")
 
@@ -43,7 +56,8 @@ class CaptionTrainingConfig:
 
     Attributes:
         model_name: a registered caption model (show_tell, show_attend_tell, updown).
-        model: overrides of :class:`CaptionModelConfig` (vocab size and special ids are filled in).
+        model: overrides of the model's config class (vocab size and special ids are filled in);
+            a key that model does not have is an error.
         min_count: words seen fewer times in the training captions map to ``<unk>``.
         max_caption_length: training captions are cut to this many words.
         eval_beam_size: beam used for the validation metric (1 = greedy, fastest).
@@ -117,22 +131,35 @@ class _ScheduledSampling:
         if event.kind == "step_end":
             self.update(event.step)
 
+    def attach(self, trainer: Trainer) -> None:
+        """Read the trainer's epoch length and (resumed) step before it starts."""
+        self.steps_per_epoch = trainer.steps_per_epoch
+        self.update(trainer.step)
+
 
 def make_validation(
-    captioner: Captioner,
     records: Sequence[CaptionRecord],
+    vocab: Vocabulary,
+    transform: Callable[[Image.Image], torch.Tensor],
     load_image: Callable[[str], Image.Image],
     *,
     beam_size: int,
     batch_size: int = 64,
 ) -> Callable[[torch.nn.Module], dict[str, float]]:
-    """``evaluate(model) -> {"CIDEr", "Bleu_4", "ROUGE_L"}`` on ``records`` (COCO-exact scores)."""
+    """``evaluate(module) -> {"CIDEr", "Bleu_4", "ROUGE_L"}`` on ``records`` (COCO-exact scores).
+
+    ``module`` is the caption model, or the :class:`SelfCriticalObjective` holding it; images go
+    to wherever the model is when it is called (the trainer moves it to its device).
+    """
     references = {i: [" ".join(tokenize(c)) for c in r.captions] for i, r in enumerate(records) if r.captions}
     if not references:
         raise InputError("no validation captions: the validation split is empty")
-    dataset = CaptionDataset(records, captioner.transform, load_image, per_image=True)
+    dataset = CaptionDataset(records, transform, load_image, per_image=True)
 
-    def evaluate(model: torch.nn.Module) -> dict[str, float]:
+    def evaluate(module: torch.nn.Module) -> dict[str, float]:
+        model = module.model if isinstance(module, SelfCriticalObjective) else module
+        assert isinstance(model, CaptionModel)
+        captioner = Captioner(model, vocab, transform)
         candidates: dict[int, str] = {}
         for start in range(0, len(dataset), batch_size):
             batch = collate_captions([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
@@ -147,6 +174,46 @@ def make_validation(
     return evaluate
 
 
+def caption_training_setup(
+    train_records: Sequence[CaptionRecord],
+    val_records: Sequence[CaptionRecord],
+    config: CaptionTrainingConfig,
+    *,
+    load_image: Callable[[str], Image.Image],
+) -> TrainingSetup:
+    """The model, data, validation and checkpoint header of a caption run (seed the RNGs first:
+    the initial weights depend on them)."""
+    model, vocab = _initial_model(train_records, config)
+    transform = build_transform(model.config.encoder)
+    evaluate = make_validation(_limit(val_records, config.eval_max_images), vocab, transform, load_image,
+                               beam_size=config.eval_beam_size)
+    extra = {"training": config_to_dict(config)}  # the checkpoint header carries it with the vocabulary
+    if config.self_critical:
+        references = [[" ".join(tokenize(c)) for c in r.captions] for r in train_records]
+        scst = SelfCriticalObjective(model, CiderD(references), references, vocab.decode,
+                                     num_samples=config.scst_samples, baseline=config.scst_baseline)
+        return TrainingSetup(task="caption", model_name=config.model_name, model=model, module=scst,
+                             train_set=CaptionDataset(train_records, transform, load_image, per_image=True),
+                             collate=_collate_images, evaluate=evaluate, vocab=vocab.to_dict(), extra=extra)
+
+    def encode(text: str) -> list[int]:
+        return vocab.encode(tokenize(text)[: config.max_caption_length])
+
+    train_set: Dataset
+    if config.feature_cache is not None:
+        if model.config.encoder.trainable:
+            raise ConfigError("a feature cache needs a frozen encoder: set the model option encoder.trainable to false")
+        with distributed.main_process_first():  # rank 0 builds the cache, the other processes then reuse it
+            build_feature_cache(model.encoder, train_records, transform, load_image, config.feature_cache)
+        train_set = CachedCaptionDataset(train_records, config.feature_cache, encode)
+    else:
+        train_set = CaptionDataset(train_records, transform, load_image, encode)
+    sampling = _ScheduledSampling(config, vocab.pad_id)
+    return TrainingSetup(task="caption", model_name=config.model_name, model=model, train_set=train_set,
+                         collate=sampling, evaluate=evaluate, callbacks=(sampling.on_event,),
+                         on_trainer=sampling.attach, vocab=vocab.to_dict(), extra=extra)
+
+
 def train_captioner(
     train_records: Sequence[CaptionRecord],
     val_records: Sequence[CaptionRecord],
@@ -155,57 +222,17 @@ def train_captioner(
     out_dir: str | Path,
     *,
     load_image: Callable[[str], Image.Image],
-    progress: Any = None,
+    progress: ProgressFactory | None = None,
     resume_from: str | Path | None = None,
 ) -> TrainResult:
-    """Train (or fine-tune with SCST) a captioner; checkpoints go to ``out_dir``.
+    """Train (or fine-tune with SCST) a captioner; checkpoints go to ``out_dir``; ``progress``
+    draws the epoch bars.
 
     Returns the trainer's :class:`TrainResult` (best validation CIDEr-D and where it is saved).
     """
     seed_everything(trainer_config.seed)  # the initial weights depend on the seed only
-    model, vocab = _initial_model(train_records, config)
-    transform = build_transform(model.config.encoder)
-    captioner = Captioner(model, vocab, transform)
-    evaluate = make_validation(captioner, _limit(val_records, config.eval_max_images), load_image,
-                               beam_size=config.eval_beam_size)
-    extra = {"training": config_to_dict(config)}
-
-    def save_model(path: Path, module: torch.nn.Module, step: int, metrics: dict[str, float]) -> None:
-        inner = module.model if isinstance(module, SelfCriticalObjective) else module
-        save_checkpoint(path, inner, task="caption", model_name=config.model_name, model_config=inner.config,
-                        vocab=vocab.to_dict(), step=step, metrics=dict(metrics), extra=extra)
-
-    def encode(text: str) -> list[int]:
-        return vocab.encode(tokenize(text)[: config.max_caption_length])
-
-    callbacks = []
-    if config.self_critical:
-        train_set = CaptionDataset(train_records, transform, load_image, per_image=True)
-        references = [[" ".join(tokenize(c)) for c in r.captions] for r in train_records]
-        module: torch.nn.Module = SelfCriticalObjective(
-            model, CiderD(references), references, vocab.decode,
-            num_samples=config.scst_samples, baseline=config.scst_baseline,
-        )
-        collate: Callable[[list[Any]], Any] = _collate_images
-        evaluate_module = lambda wrapped: evaluate(wrapped.model)  # noqa: E731
-    elif config.feature_cache is not None:
-        if model.config.encoder.trainable:
-            raise ConfigError("a feature cache needs a frozen encoder: set the model option encoder.trainable to false")
-        with distributed.main_process_first():  # rank 0 builds the cache, the other processes then reuse it
-            build_feature_cache(model.encoder, train_records, transform, load_image, config.feature_cache)
-        train_set = CachedCaptionDataset(train_records, config.feature_cache, encode)
-    else:
-        train_set = CaptionDataset(train_records, transform, load_image, encode)
-    if not config.self_critical:
-        sampling = _ScheduledSampling(config, vocab.pad_id)
-        callbacks.append(sampling.on_event)
-        module, collate, evaluate_module = model, sampling, evaluate
-    trainer = Trainer(module, trainer_config, train_set, collate, out_dir, evaluate=evaluate_module,
-                      save_model=save_model, callbacks=callbacks, progress=progress, resume_from=resume_from)
-    if not config.self_critical:
-        sampling.steps_per_epoch = trainer.steps_per_epoch
-        sampling.update(trainer.step)
-    return trainer.fit()
+    setup = caption_training_setup(train_records, val_records, config, load_image=load_image)
+    return run_training(setup, trainer_config, out_dir, progress=progress, resume_from=resume_from)
 
 
 def _collate_images(items: list[Any]) -> dict[str, Any] | None:
@@ -222,10 +249,10 @@ def _initial_model(records: Sequence[CaptionRecord], config: CaptionTrainingConf
     if config.self_critical:
         raise ConfigError("self-critical training starts from a trained model: give init_from")
     vocab = build_vocabulary(records, min_count=config.min_count)
-    model_config = config_from_dict(CaptionModelConfig, {
+    model_config = MODELS.config(config.model_name, {
         **config.model, "vocab_size": len(vocab), "pad_id": vocab.pad_id, "bos_id": vocab.bos_id,
         "eos_id": vocab.eos_id,
-    }, where="caption model")
+    })
     model = MODELS.build(config.model_name, model_config, load_encoder_weights=True)
     assert isinstance(model, CaptionModel)
     return model, vocab

@@ -22,7 +22,8 @@ Decoders:
 * **generative** (``*_gen``): a language model whose initial state comes from the round's
   encoding; options are scored by their log-likelihood (sum over their words and ``<eos>``), it
   is trained on the ground-truth answer and generates free answers through :meth:`step`
-  (``step(tokens, state) -> (logprobs, state)``, the contract of :mod:`multimodal_rnn.decoding`).
+  (``step(tokens, state, context) -> (logprobs, state)``, the contract of :mod:`multimodal_rnn.decoding`;
+  the round's encoding only sets the initial state, so the static context is empty).
 
 Each registered model has its own config class (:class:`LFDiscConfig`, :class:`HREDiscConfig`,
 :class:`LFGenConfig`, :class:`HREGenConfig`) on the shared :class:`DialogModelConfig`; only the
@@ -236,11 +237,15 @@ class DialogModel(nn.Module):
         real = torch.arange(steps, device=words.device)[None, :] < (lengths - 1)[:, None]
         return (picked * real).sum(dim=1)
 
-    def start(self, encoded: torch.Tensor) -> DialogState:
-        """Generative decoder: the state before ``<bos>`` for round encodings (B, H)."""
-        return {"core": self.answer_core.init_state(encoded.shape[0], context=encoded)}
+    def start(self, encoded: torch.Tensor) -> tuple[DialogState, dict[str, torch.Tensor]]:
+        """Generative decoder: (state before ``<bos>``, static context) for round encodings (B, H).
 
-    def step(self, tokens: torch.Tensor, state: DialogState) -> tuple[torch.Tensor, DialogState]:
+        The context is empty: the encoding only sets the initial state of the answer core.
+        """
+        return {"core": self.answer_core.init_state(encoded.shape[0], context=encoded)}, {}
+
+    def step(self, tokens: torch.Tensor, state: DialogState,
+             context: dict[str, torch.Tensor]) -> tuple[torch.Tensor, DialogState]:
         """Generative decoder: tokens (B,) -> log-probabilities of the next word (B, V) and the new state."""
         hidden, core_state = self.answer_core.step(self.dropout(self.embedding(tokens)), state["core"])
         return F.log_softmax(self.output(self.dropout(hidden)), dim=-1), {"core": core_state}

@@ -194,7 +194,7 @@ class DialogAgent(Predictor):
         last = batch["num_rounds"] - 1  # (D,)
         encoded = rounds[torch.arange(rounds.shape[0], device=rounds.device), last]  # (D, H)
         if isinstance(self.model.config, GenerativeDialogConfig):
-            output = beam_search(self.model.step, self.model.start(encoded), batch_size=len(dialogs),
+            output = beam_search(self.model.step, *self.model.start(encoded), batch_size=len(dialogs),
                                  bos_id=self.vocab.bos_id, eos_id=self.vocab.eos_id, beam_size=beam_size,
                                  max_length=self.model.config.max_answer_length, pad_id=self.vocab.pad_id)
             return [DialogTurn(dialog.questions[-1], self.vocab.decode_text(sequence))

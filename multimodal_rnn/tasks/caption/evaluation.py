@@ -1,0 +1,150 @@
+"""The COCO caption evaluation of a results file: read both files, check they match, score.
+
+:func:`evaluate_captions` reads a COCO results list (``[{"image_id": int, "caption": str}]``)
+and a COCO captions annotation file through pycocotools' COCO API (the annotations indexed by
+:func:`~multimodal_rnn.datasets.captions.load_coco_captions`, the results loaded with
+``COCO.loadRes``, as pycocoevalcap's ``COCOEvalCap`` takes them), checks first that they
+describe exactly the same images (one-line errors where ``loadRes`` would assert), and reports
+``Bleu_1``..``Bleu_4``, ``METEOR``, ``ROUGE_L``, ``CIDEr`` with per-image scores
+(:mod:`multimodal_rnn.metrics.caption`) plus NLTK's corpus BLEU-4 (:mod:`multimodal_rnn.metrics.nltk_bleu`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from pycocotools.coco import COCO  # type: ignore[import-untyped]
+
+from multimodal_rnn.datasets.captions import (
+    caption_references,
+    load_coco_captions,
+    silently,
+)
+from multimodal_rnn.errors import DataFormatError
+from multimodal_rnn.files import read_json
+from multimodal_rnn.metrics.caption import CAPTION_METRICS, Tokenizer, caption_metrics
+from multimodal_rnn.metrics.corpus import MetricScore, MetricUnavailable, first_ids
+from multimodal_rnn.metrics.nltk_bleu import nltk_corpus_bleu
+from multimodal_rnn.text.vocab import tokenize as coco_tokenize
+
+NLTK_BLEU_KEY = "nltk_corpus_bleu_4"
+"""Where :func:`evaluate_captions` reports NLTK's corpus BLEU-4 (beside ``metrics``)."""
+
+
+def read_caption_results(
+    results: str | os.PathLike[str] | Sequence[Mapping[str, Any]], coco: COCO, *, annotations_name: str
+) -> dict[int, str]:
+    """Raw candidate caption per image id of a COCO results list, checked against ``coco``.
+
+    The list is loaded with ``coco.loadRes`` (as the COCO evaluation loads it) after checks that
+    make every case where ``loadRes`` would assert, and every image left uncaptioned, a one-line
+    error: results must hold exactly one caption for each image that has reference captions.
+
+    Raises:
+        InputError: the file is missing or not JSON.
+        DataFormatError: not a list; an entry without an integer ``image_id`` and a string
+            ``caption``; an image id given twice; an annotated image without a result; a result
+            for an image that has no reference captions in ``annotations_name``.
+    """
+    if isinstance(results, (str, os.PathLike)):
+        data, where = read_json(results), str(Path(results))
+    else:
+        data, where = results, "results"
+    if not isinstance(data, list):
+        raise DataFormatError(
+            f'{where}: expected a JSON list of {{"image_id": int, "caption": str}} objects, got {type(data).__name__}'
+        )
+    malformed = [index for index, entry in enumerate(data) if not (
+        isinstance(entry, dict) and _is_int(entry.get("image_id")) and isinstance(entry.get("caption"), str))]
+    if malformed:
+        raise DataFormatError(
+            f"{where}: entries at index {first_ids(malformed)} need an integer 'image_id' and a string 'caption'"
+        )
+    ids: set[int] = set()
+    duplicates: set[int] = set()
+    for entry in data:
+        (duplicates if entry["image_id"] in ids else ids).add(entry["image_id"])
+    if duplicates:
+        raise DataFormatError(f"{where}: more than one caption for image_id {first_ids(duplicates)}")
+    annotated = set(coco.imgToAnns)
+    missing = annotated - ids
+    if missing:
+        raise DataFormatError(
+            f"{where}: no caption for {len(missing)} image(s) of {annotations_name}: image_id {first_ids(missing)}"
+        )
+    extra = ids - annotated
+    if extra:
+        raise DataFormatError(
+            f"{where}: {len(extra)} image_id(s) without reference captions in {annotations_name}: {first_ids(extra)}"
+        )
+    loaded = silently(coco.loadRes, [{"image_id": e["image_id"], "caption": e["caption"]} for e in data])
+    return {image_id: annotations[0]["caption"] for image_id, annotations in loaded.imgToAnns.items()}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def evaluate_captions(
+    results: str | os.PathLike[str] | Sequence[Mapping[str, Any]],
+    annotations: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    meteor: bool = True,
+    tokenize: Tokenizer | None = None,
+) -> dict[str, Any]:
+    """COCO caption evaluation of a results list against a COCO captions annotation file.
+
+    Args:
+        results: path to (or parsed) ``[{"image_id": int, "caption": str}]``, one per image.
+        annotations: path to (or parsed) COCO captions dict (``captions_val2014.json``).
+        meteor: run the METEOR jar (needs Java; 5-20 s to start).
+        tokenize: text -> tokens; defaults to :func:`multimodal_rnn.text.vocab.tokenize`.
+
+    Returns:
+        A JSON-ready dict: ``metrics`` (name -> value, None when unavailable, in
+        :data:`CAPTION_METRICS` order), ``unavailable`` (name -> reason),
+        :data:`NLTK_BLEU_KEY` (NLTK's corpus BLEU-4 on the same tokens), ``num_images`` and
+        ``per_image`` (a list, sorted by image id, of ``{"image_id", <metric>: value}``).
+
+    Raises:
+        InputError: a file is missing or not JSON.
+        DataFormatError: the files do not follow the COCO formats or do not cover the same
+            images (see :func:`read_caption_results`).
+    """
+    annotations_name = str(annotations) if isinstance(annotations, (str, os.PathLike)) else "the annotations"
+    coco = load_coco_captions(annotations, need_captions=True)
+    references = caption_references(coco)
+    candidates = read_caption_results(results, coco, annotations_name=annotations_name)
+    tokenize = tokenize or coco_tokenize
+    tokenized_references = {i: [" ".join(tokenize(r)) for r in references[i]] for i in candidates}
+    tokenized_candidates = {i: " ".join(tokenize(c)) for i, c in candidates.items()}
+    scores = caption_metrics(tokenized_references, tokenized_candidates, meteor=meteor)
+    available = {name: s for name, s in scores.items() if isinstance(s, MetricScore)}
+    return {
+        "metrics": {name: available[name].value if name in available else None for name in CAPTION_METRICS},
+        "unavailable": {name: s.reason for name, s in scores.items() if isinstance(s, MetricUnavailable)},
+        NLTK_BLEU_KEY: nltk_corpus_bleu(tokenized_references, tokenized_candidates),
+        "num_images": len(candidates),
+        "per_image": [
+            {"image_id": image_id, **{name: s.per_image[image_id] for name, s in available.items()}}
+            for image_id in sorted(candidates)
+        ],
+    }
+
+
+def format_metrics_table(report: Mapping[str, Any]) -> str:
+    """A two-column (metric, value) text table of an evaluation report's ``metrics``; the
+    ``Bleu_4`` row also shows NLTK's corpus BLEU-4 when the report has it."""
+    rows = [("metric", "value")]
+    for name, value in report["metrics"].items():
+        if value is None:
+            rows.append((name, f"n/a ({report['unavailable'].get(name, 'unavailable')})"))
+        elif name == "Bleu_4" and report.get(NLTK_BLEU_KEY) is not None:
+            rows.append((name, f"{value:.4f}  (NLTK corpus_bleu BLEU-4: {report[NLTK_BLEU_KEY]:.4f})"))
+        else:
+            rows.append((name, f"{value:.4f}"))
+    rows.append(("images", str(report["num_images"])))
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
