@@ -27,10 +27,7 @@ PUBLIC_API: dict[str, str] = {
 
 PENDING_APP_IMPORTS: frozenset[tuple[str, str]] = frozenset(
     {
-        # The task CLIs still living in apps/ until they move to multimodal_rnn/tasks/<task>/cli.py.
-        ("apps.caption_data", "multimodal_rnn.datasets.captions"),
-        ("apps.commands.caption", "multimodal_rnn.attention_figure"),
-        ("apps.commands.caption", "multimodal_rnn.tasks.caption.predictor"),
+        # The shapes world's command, still in apps/ (it serves every task).
         ("apps.commands.data", "multimodal_rnn.datasets.shapes.world"),
         # `mmrnn train --distributed`: only rank 0 reports.
         ("apps.commands.train", "multimodal_rnn.training.distributed"),
