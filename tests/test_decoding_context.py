@@ -19,8 +19,13 @@ from multimodal_rnn.tasks.caption.self_critical import SelfCriticalObjective
 from multimodal_rnn.text.vocab import Vocabulary
 from tests.decoding_models import BOS, EOS, TrigramModel, random_tables
 
-SMALL_CAPTIONER = {"vocab_size": 9, "embed_size": 16, "hidden_size": 32, "attention_size": 16, "dropout": 0.0,
+SMALL_CAPTIONER = {"vocab_size": 9, "embed_size": 16, "hidden_size": 32, "dropout": 0.0,
                    "encoder": {"channels": [8, 8, 16, 16], "image_size": 32}}
+
+
+def small_captioner(name: str) -> dict:
+    """A tiny config of caption model ``name`` (attention options only for the models that attend)."""
+    return SMALL_CAPTIONER if name == "show_tell" else {**SMALL_CAPTIONER, "attention_size": 16}
 
 
 class StepSpy:
@@ -86,7 +91,7 @@ def test_beam_search_expands_the_context_once_and_reorders_only_the_state():
 @pytest.mark.parametrize("name", ["show_attend_tell", "updown", "show_tell"])
 def test_caption_models_see_one_context_object_in_every_decoder(name: str) -> None:
     torch.manual_seed(0)
-    model = MODELS.build(name, SMALL_CAPTIONER).eval()
+    model = MODELS.build(name, small_captioner(name)).eval()
     config = model.config
     images = torch.randn(2, 3, 32, 32)
     options = dict(batch_size=2, bos_id=config.bos_id, eos_id=config.eos_id, pad_id=config.pad_id, max_length=6)
@@ -109,7 +114,7 @@ def test_caption_models_see_one_context_object_in_every_decoder(name: str) -> No
 def test_caption_beams_equal_those_of_a_context_carried_in_the_state(name: str) -> None:
     """The old layout (context inside the state, gathered every step) gives the very same hypotheses."""
     torch.manual_seed(1)
-    model = MODELS.build(name, SMALL_CAPTIONER).eval()
+    model = MODELS.build(name, small_captioner(name)).eval()
     config = model.config
     options = dict(batch_size=3, bos_id=config.bos_id, eos_id=config.eos_id, pad_id=config.pad_id,
                    max_length=8, beam_size=3, n_best=3, record="attention")
@@ -136,7 +141,7 @@ def test_self_critical_sampling_sees_one_context_per_decoder_and_backpropagates(
     torch.manual_seed(2)
     captions = ["a red circle", "two blue squares", "a green triangle"]
     vocab = Vocabulary.build([caption.split() for caption in captions])
-    model = MODELS.build("show_attend_tell", {**SMALL_CAPTIONER, "vocab_size": len(vocab)})
+    model = MODELS.build("show_attend_tell", {**small_captioner("show_attend_tell"), "vocab_size": len(vocab)})
     spy = StepSpy(model.step)
     model.step = spy  # the objective decodes through model.step
     objective = SelfCriticalObjective(model, CiderD([[c] for c in captions]), [[c] for c in captions], vocab.decode,
