@@ -13,7 +13,7 @@ import sys
 from types import ModuleType
 from typing import Sequence
 
-from apps.task_commands import VERBS, add_command_parser, run_command, tasks
+from .task_commands import VERBS, add_command_parser, run_command, tasks
 from multimodal_rnn import __version__
 from multimodal_rnn.errors import MMRNNError
 
@@ -23,7 +23,7 @@ COMMANDS: tuple[str, ...] = ("train", "predict", "eval", "data", "serve")
 
 
 def _load_commands() -> list[ModuleType]:
-    return [importlib.import_module(f"apps.commands.{name}") for name in COMMANDS]
+    return [importlib.import_module(f".commands.{name}", __package__) for name in COMMANDS]
 
 
 def _top_level_task_commands() -> list[tuple[str, object]]:

@@ -1,4 +1,5 @@
-"""``python -m apps.train TASK ...`` = ``mmrnn train TASK ...``, for launchers that want a module.
+"""``python -m apps.train TASK ...`` = ``mmrnn train TASK ...``, for launchers that want a module
+(from the repository root; an installed copy is ``python -m multimodal_rnn.apps.train``).
 
 Several processes on one machine (add ``--distributed``; ``--batch-size`` is per process)::
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from apps.cli import main
+from .cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["train", *sys.argv[1:]]))

@@ -6,7 +6,8 @@ Layout of ``model.safetensors``:
 * ``__metadata__["multimodal_rnn"]``: a JSON object with ``format_version``, ``task``,
   ``model_name`` (a name in the task's :class:`~multimodal_rnn.registry.Registry`), ``model_config`` (the frozen
   dataclass as a dict), ``vocab`` (a :class:`multimodal_rnn.text.vocab.Vocabulary` dict or null),
-  ``answers`` (answer list or null), ``step``, ``metrics``, ``extra`` and ``package_version``.
+  ``answers`` (answer list or null), ``step``, ``metrics``, ``extra``, ``package_version`` and
+  ``git_commit`` (the commit of the code that wrote the file, :func:`multimodal_rnn.build_info.git_commit`).
 
 Writes are atomic: the file is written next to its destination under a temporary name, flushed
 to disk and renamed over it, so a crash or a kill never leaves a half-written checkpoint where
@@ -28,6 +29,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from multimodal_rnn import __version__
+from multimodal_rnn.build_info import git_commit
 from multimodal_rnn.config import config_to_dict
 from multimodal_rnn.errors import CheckpointError, MMRNNError
 from multimodal_rnn.files import atomic_write
@@ -35,7 +37,27 @@ from multimodal_rnn.registry import Registry
 
 FORMAT_VERSION = 1
 METADATA_KEY = "multimodal_rnn"
-_REQUIRED_KEYS = ("format_version", "task", "model_name", "model_config")
+
+
+@dataclass(frozen=True)
+class HeaderFormat:
+    """A kind of safetensors file of this package: tensors plus a JSON header in ``__metadata__[key]``.
+
+    Attributes:
+        key: the metadata entry holding the JSON header.
+        noun: what the file is, for error messages ("checkpoint", "training state").
+        version: the supported ``format_version``.
+        required: keys the header must have (``format_version`` among them).
+    """
+
+    key: str
+    noun: str
+    version: int
+    required: tuple[str, ...]
+
+
+CHECKPOINT_FORMAT = HeaderFormat(METADATA_KEY, "checkpoint", FORMAT_VERSION,
+                                 ("format_version", "task", "model_name", "model_config"))
 
 
 @dataclass
@@ -52,6 +74,7 @@ class Checkpoint:
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     package_version: str = __version__
+    git_commit: str = field(default_factory=git_commit)
 
     def header(self) -> dict[str, Any]:
         """The JSON header written into the file (everything but the tensors)."""
@@ -66,6 +89,7 @@ class Checkpoint:
             "metrics": self.metrics,
             "extra": self.extra,
             "package_version": self.package_version,
+            "git_commit": self.git_commit,
         }
 
 
@@ -106,12 +130,12 @@ def save_checkpoint(
 
 def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and validate only the JSON header of a checkpoint (no tensor data is loaded)."""
-    return _open(path, load_tensors=False)[0]
+    return read_json_header(path, CHECKPOINT_FORMAT, load_tensors=False)[0]
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Read a checkpoint file; raises :class:`CheckpointError` naming the file and the problem."""
-    header, tensors = _open(path, load_tensors=True)
+    header, tensors = read_json_header(path, CHECKPOINT_FORMAT, load_tensors=True)
     return Checkpoint(
         task=header["task"],
         model_name=header["model_name"],
@@ -123,15 +147,21 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         metrics=dict(header.get("metrics") or {}),
         extra=dict(header.get("extra") or {}),
         package_version=str(header.get("package_version", "unknown")),
+        git_commit=str(header.get("git_commit", "unknown")),
     )
 
 
-def _open(path: str | os.PathLike[str], *, load_tensors: bool) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def read_json_header(path: str | os.PathLike[str], fmt: HeaderFormat, *,
+                     load_tensors: bool) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """``(header, tensors)`` of a safetensors file of kind ``fmt``; ``tensors`` is empty unless
+    ``load_tensors``. Every problem (missing, a directory, truncated or another format, no or a
+    malformed header, an unsupported version) is a one-line :class:`CheckpointError` naming the file.
+    """
     path = Path(path)
     if not path.exists():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+        raise CheckpointError(f"{path}: no such {fmt.noun} file")
     if path.is_dir():
-        raise CheckpointError(f"{path}: is a directory, expected a .safetensors checkpoint file")
+        raise CheckpointError(f"{path}: is a directory, expected a .safetensors {fmt.noun} file")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             metadata = handle.metadata() or {}
@@ -141,23 +171,23 @@ def _open(path: str | os.PathLike[str], *, load_tensors: bool) -> tuple[dict[str
     except Exception as exc:  # safetensors raises its own error types for bad headers/sizes
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(
-            f"{path}: not a readable safetensors checkpoint (truncated, corrupt or another format: {reason})"
+            f"{path}: not a readable safetensors {fmt.noun} (truncated, corrupt or another format: {reason})"
         ) from None
-    if METADATA_KEY not in metadata:
-        raise CheckpointError(f"{path}: safetensors file without a multimodal_rnn header (not a model checkpoint of this package)")
+    if fmt.key not in metadata:
+        raise CheckpointError(f"{path}: safetensors file without a {fmt.key} header (not a {fmt.noun} of this package)")
     try:
-        header = json.loads(metadata[METADATA_KEY])
+        header = json.loads(metadata[fmt.key])
     except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}: checkpoint header is not valid JSON ({exc.msg})") from None
+        raise CheckpointError(f"{path}: {fmt.noun} header is not valid JSON ({exc.msg})") from None
     if not isinstance(header, dict):
-        raise CheckpointError(f"{path}: checkpoint header is not a JSON object")
-    missing = [k for k in _REQUIRED_KEYS if k not in header]
-    if missing:
-        raise CheckpointError(f"{path}: checkpoint header lacks {', '.join(missing)}")
-    if header["format_version"] != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: {fmt.noun} header is not a JSON object")
+    if "format_version" in header and header["format_version"] != fmt.version:  # before the keys: they may differ
         raise CheckpointError(
-            f"{path}: checkpoint format version {header['format_version']} is not supported (expected {FORMAT_VERSION})"
+            f"{path}: {fmt.noun} format version {header['format_version']} is not supported (expected {fmt.version})"
         )
+    missing = [k for k in fmt.required if k not in header]
+    if missing:
+        raise CheckpointError(f"{path}: {fmt.noun} header lacks {', '.join(missing)}")
     return header, tensors
 
 

@@ -215,3 +215,60 @@ def test_loaded_convolutions_are_channels_last_with_the_same_values_and_outputs(
     save_checkpoint(again, loaded, task="toy", model_name="tinyconv", model_config=model.config)
     assert load_checkpoint(again).tensors["conv.weight"].is_contiguous()
     assert torch.equal(load_checkpoint(again).tensors["conv.weight"], model.conv.weight)
+
+
+def test_header_records_package_version_and_git_commit(tmp_path: Path) -> None:
+    from multimodal_rnn import __version__
+    from multimodal_rnn.build_info import git_commit
+
+    path = tmp_path / "m.safetensors"
+    _save(path)
+    header = read_header(path)
+    assert header["package_version"] == __version__
+    assert header["git_commit"] == git_commit() != ""
+    assert load_checkpoint(path).git_commit == header["git_commit"]
+
+
+def test_git_commit_of_this_checkout_equals_rev_parse_head() -> None:
+    import shutil
+    import subprocess
+
+    from multimodal_rnn.build_info import PACKAGE_DIR, git_commit
+
+    if shutil.which("git") is None or not (PACKAGE_DIR.parent / ".git").exists():
+        pytest.skip("not running from a git checkout")
+    head = subprocess.run(["git", "-C", str(PACKAGE_DIR.parent), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    assert git_commit() == head and len(head) == 40
+
+
+def test_git_commit_baked_unknown_and_never_failing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    from multimodal_rnn import build_info
+
+    installed = tmp_path / "site-packages" / "multimodal_rnn"
+    installed.mkdir(parents=True)
+    assert build_info.commit_of(installed) == "unknown"  # no baked commit, not a checkout
+    (installed / build_info.BUILD_COMMIT_FILE).write_text("0123abc\n")
+    assert build_info.commit_of(installed) == "0123abc"  # the build's commit wins
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], check=False, capture_output=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x"], check=False, capture_output=True)
+    (installed / build_info.BUILD_COMMIT_FILE).unlink()
+    assert build_info.commit_of(installed) == "unknown"  # inside someone else's repository: not its commit
+
+    def no_git(*args, **kwargs):
+        raise FileNotFoundError("git")
+
+    monkeypatch.setattr(build_info.subprocess, "run", no_git)
+    assert build_info.commit_of(build_info.PACKAGE_DIR) == "unknown"
+
+
+def test_load_predictor_refuses_a_task_the_package_does_not_have(tmp_path: Path) -> None:
+    import multimodal_rnn
+
+    path = tmp_path / "m.safetensors"
+    _save(path)
+    with pytest.raises(CheckpointError, match="task 'toy', which this package does not have"):
+        multimodal_rnn.load_predictor(path)

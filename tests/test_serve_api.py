@@ -27,9 +27,11 @@ from apps.server.inference import (
     dialog_batch,
     load_models,
 )
-from apps.weights import resolve_weights
 from multimodal_rnn.tasks.caption.predictor import CaptionResult
+from multimodal_rnn.errors import InputError
 from multimodal_rnn.images import load_image
+from multimodal_rnn.shipped import card_path, read_card, resolve_weights
+from multimodal_rnn.tasks import TASKS
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 IMAGE_PATHS = [SAMPLES / f"shapes_test_{i}.png" for i in (1, 2, 3)]
@@ -37,9 +39,14 @@ MAX_UPLOAD = 50_000
 MAX_PIXELS = 100 * 100
 
 
+def shipped_weights(task: str) -> Path:
+    """The shipped checkpoint of ``task``, as the commands find it."""
+    return resolve_weights(None, TASKS[task].shipped, task=task)
+
+
 @pytest.fixture(scope="module")
 def models():
-    return load_models({task: resolve_weights(None, task) for task in ("caption", "vqa", "dialog")})
+    return load_models({task: shipped_weights(task) for task in ("caption", "vqa", "dialog")})
 
 
 @pytest.fixture(scope="module")
@@ -167,16 +174,32 @@ def test_healthz_models_and_openapi(client, models):
     listed = {m["task"]: m for m in client.get("/v1/models").json()["models"]}
     assert set(listed) == {"caption", "vqa", "dialog"}
     caption = listed["caption"]
-    path = resolve_weights(None, "caption")
+    path = shipped_weights("caption")
     assert caption["file"] == path.name and caption["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert caption["model"] == "show_attend_tell" and caption["attention"] is True
-    assert caption["card"].startswith("## `caption_shapes.safetensors`") and "## `vqa" not in caption["card"]
-    assert listed["vqa"]["card"].startswith("## `vqa_shapes.safetensors`")
+    assert caption["card"] == read_card(path)  # the card is data: the JSON next to the file
+    assert caption["card"]["file"] == path.name and caption["card"]["sha256"] == caption["sha256"]
+    assert caption["card"]["model"]["name"] == "show_attend_tell" and caption["card"]["evaluation"][0]["split"] == "test"
+    assert listed["vqa"]["card"]["file"] == "vqa_shapes.safetensors" and listed["vqa"]["card"]["task"] == "vqa"
     schema = client.get("/openapi.json").json()
     assert {"/v1/caption", "/v1/vqa", "/v1/dialog", "/healthz", "/v1/models"} <= set(schema["paths"])
     page = client.get("/")
     assert page.status_code == 200 and 'id="file"' in page.text and "/static/app.js" in page.text
     assert client.get("/static/app.js").status_code == 200
+
+
+def test_models_without_a_matching_card_have_none(tmp_path):
+    mine = tmp_path / "caption_shapes.safetensors"
+    mine.write_bytes(shipped_weights("caption").read_bytes())
+    assert load_models({"caption": mine})["caption"].info["card"] is None  # a user's file: no card
+    stale = {**read_card(shipped_weights("caption")), "sha256": "0" * 64}
+    card_path(mine).write_text(json.dumps(stale), encoding="utf-8")
+    assert load_models({"caption": mine})["caption"].info["card"] is None  # a card about other bytes is not shown
+
+
+def test_tasks_without_a_route_are_refused():
+    with pytest.raises(InputError, match="no route for task 'navigation'"):
+        load_models({"navigation": Path("x.safetensors")})
 
 
 def _chunked_multipart(payload: bytes):

@@ -15,13 +15,19 @@ import uvicorn
 
 from apps.server.app import ServerSettings, create_app
 from apps.server.inference import load_models
-from apps.weights import resolve_weights
 from multimodal_rnn.images import load_image
+from multimodal_rnn.shipped import resolve_weights
+from multimodal_rnn.tasks import TASKS
 
 CHROMIUM = os.environ.get("MMRNN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 IMAGE = Path(__file__).resolve().parent.parent / "data" / "samples" / "shapes_test_1.png"
+
+
+def shipped_weights(task: str) -> Path:
+    """The shipped checkpoint of ``task``, as the commands find it."""
+    return resolve_weights(None, TASKS[task].shipped, task=task)
 
 
 class ServerThread:
@@ -56,7 +62,7 @@ def test_page_captions_an_uploaded_image(tmp_path):
                     "or point MMRNN_CHROMIUM at a Chromium binary")
     from playwright.sync_api import sync_playwright
 
-    models = load_models({"caption": resolve_weights(None, "caption")})
+    models = load_models({"caption": shipped_weights("caption")})
     expected = models["caption"].predictor.caption([load_image(IMAGE)], beam_size=3)[0]
     with ServerThread(create_app(models, ServerSettings())) as server, sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(

@@ -14,11 +14,17 @@ import pytest
 
 from apps.cli import build_parser, main
 from apps.commands.serve import weight_paths
-from apps.weights import resolve_weights
 from multimodal_rnn.errors import InputError
+from multimodal_rnn.shipped import resolve_weights
+from multimodal_rnn.tasks import TASKS
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGE = REPO / "data" / "samples" / "shapes_test_1.png"
+
+
+def shipped_weights(task: str) -> Path:
+    """The shipped checkpoint of ``task``, as the commands find it."""
+    return resolve_weights(None, TASKS[task].shipped, task=task)
 
 
 def test_defaults_bind_loopback():
@@ -27,11 +33,12 @@ def test_defaults_bind_loopback():
 
 
 def test_weight_paths_defaults_and_overrides(tmp_path):
-    assert weight_paths("caption,vqa", []) == {"caption": resolve_weights(None, "caption"),
-                                               "vqa": resolve_weights(None, "vqa")}
+    assert weight_paths("caption,vqa", []) == {"caption": shipped_weights("caption"),
+                                               "vqa": shipped_weights("vqa")}
     custom = tmp_path / "mine.safetensors"
-    custom.write_bytes(resolve_weights(None, "caption").read_bytes())
+    custom.write_bytes(shipped_weights("caption").read_bytes())
     assert weight_paths("caption", [f"caption={custom}"]) == {"caption": custom}
+    assert weight_paths(None, []) == {task: shipped_weights(task) for task in ("caption", "vqa", "dialog")}
 
 
 @pytest.mark.parametrize("tasks,weights,message", [

@@ -163,6 +163,12 @@ def test_corrupt_training_state_is_a_one_line_checkpoint_error(tmp_path: Path) -
             load_training_state(path)
         message = str(info.value)
         assert str(path) in message and "\n" not in message, kind
+    messages = {"garbage": "not a readable safetensors training state", "no_header": "without a multimodal_rnn_trainer header",
+                "version": "training state format version 99 is not supported", "missing_key": "header lacks epoch",
+                "missing_file": "no such training state file"}
+    for kind, expected in messages.items():
+        with pytest.raises(CheckpointError, match=expected):
+            load_training_state(_corrupt_files(tmp_path, good)[kind])
 
 
 def test_failed_write_keeps_the_previous_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

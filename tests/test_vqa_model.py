@@ -179,7 +179,7 @@ def test_checkpoint_round_trip_through_the_answerer(tmp_path: Path) -> None:
         Answerer.from_checkpoint(caption_like)
     no_answers = tmp_path / "bare.safetensors"
     save_checkpoint(no_answers, model, task="vqa", model_name="saaa", model_config=model.config)
-    with pytest.raises(CheckpointError, match="without a question vocabulary or an answer list"):
+    with pytest.raises(CheckpointError, match="vqa checkpoint without a vocabulary and an answer list"):
         Answerer.from_checkpoint(no_answers)
 
 

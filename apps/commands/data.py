@@ -9,7 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world
-from apps.task_commands import add_command_parser, run_command, tasks
+from ..task_commands import add_command_parser, run_command, tasks
 from multimodal_rnn.errors import InputError
 
 NAME = "data"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from apps.task_commands import add_verb_arguments, run_command
+from ..task_commands import add_verb_arguments, run_command
 
 NAME = "predict"
 HELP = "write results files in the official formats (COCO captions, VQA answers, VisDial ranks, ...)"

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 
-from apps.weights import DEFAULT_WEIGHTS, resolve_weights
+from pathlib import Path
+
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS
+from multimodal_rnn.shipped import resolve_weights
 
 NAME = "serve"
 HELP = "serve the models over HTTP: a web page and a JSON API (caption, VQA, dialog), with dynamic batching"
@@ -31,8 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000, help="TCP port (default: %(default)s)")
     parser.add_argument("--weights", action="append", default=[], metavar="TASK=FILE",
                         help="checkpoint of a task (caption, vqa, dialog); repeatable; default: the shipped weights")
-    parser.add_argument("--tasks", default="caption,vqa,dialog", metavar="LIST",
-                        help="comma-separated tasks to serve (default: %(default)s)")
+    parser.add_argument("--tasks", default=None, metavar="LIST",
+                        help="comma-separated tasks to serve (default: every task with a route and shipped or "
+                             "--weights weights: caption,vqa,dialog)")
     parser.add_argument("--max-batch-size", type=int, default=32, metavar="N",
                         help="most requests per model call (default: %(default)s)")
     parser.add_argument("--max-wait-ms", type=float, default=5.0, metavar="MS",
@@ -51,21 +54,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="uvicorn log level (default: %(default)s)")
 
 
-def weight_paths(tasks_text: str, overrides: list[str]) -> dict[str, object]:
-    """Task -> checkpoint path from ``--tasks`` and ``--weights TASK=FILE`` (shipped weights by default)."""
-    tasks = [task.strip() for task in tasks_text.split(",") if task.strip()]
-    unknown = [task for task in tasks if task not in DEFAULT_WEIGHTS]
-    if unknown or not tasks:
-        raise InputError(f"--tasks: unknown or no task {unknown or tasks_text!r}; choose from {', '.join(DEFAULT_WEIGHTS)}")
+def weight_paths(tasks_text: str | None, overrides: list[str]) -> dict[str, Path]:
+    """Task -> checkpoint path from ``--tasks`` and ``--weights TASK=FILE``.
+
+    The tasks are those the server has a route for (:func:`~.server.inference.servable_tasks`);
+    without ``--tasks``, every one of them that ships default weights or is given ``--weights``.
+    """
+    from multimodal_rnn.tasks import TASKS
+
+    from ..server.inference import servable_tasks
+
+    servable = servable_tasks()
+    choices = ", ".join(servable)
     given: dict[str, str] = {}
     for entry in overrides:
         task, sep, path = entry.partition("=")
-        if not sep or task not in DEFAULT_WEIGHTS or not path:
-            raise InputError(f"--weights {entry!r}: expected TASK=FILE with TASK one of {', '.join(DEFAULT_WEIGHTS)}")
+        if not sep or task not in servable or not path:
+            raise InputError(f"--weights {entry!r}: expected TASK=FILE with TASK one of {choices}")
         given[task] = path
+    if tasks_text is None:
+        tasks = [task for task in servable if "default" in TASKS[task].shipped or task in given]
+    else:
+        tasks = [task.strip() for task in tasks_text.split(",") if task.strip()]
+    unknown = [task for task in tasks if task not in servable]
+    if unknown or not tasks:
+        raise InputError(f"--tasks: unknown or no task {unknown or tasks_text!r}; choose from {choices}")
     paths = {}
     for task in tasks:
-        path = resolve_weights(given.get(task), task)
+        path = resolve_weights(given.get(task), TASKS[task].shipped, task=task)
         if not path.is_file():
             raise InputError(f"{path}: no such checkpoint file")
         paths[task] = path
@@ -76,9 +92,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
     import uvicorn
 
-    from apps.server.app import ServerSettings, create_app
-    from apps.server.batching import BatchingConfig
-    from apps.server.inference import load_models
+    from ..server.app import ServerSettings, create_app
+    from ..server.batching import BatchingConfig
+    from ..server.inference import load_models
 
     if args.max_batch_size < 1 or args.max_wait_ms < 0 or args.timeout <= 0 or args.max_upload_bytes < 1:
         raise InputError("--max-batch-size, --timeout and --max-upload-bytes must be positive, --max-wait-ms at least 0")

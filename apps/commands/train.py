@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import io
 
-from apps.task_commands import add_verb_arguments, run_command
+from ..task_commands import add_verb_arguments, run_command
 from multimodal_rnn.errors import ConfigError
 
 NAME = "train"

@@ -1,6 +1,6 @@
 """The FastAPI application of ``mmrnn serve``: JSON API, web page, limits, dynamic batching.
 
-Build it with :func:`create_app` from loaded models (:func:`apps.server.inference.load_models`)
+Build it with :func:`create_app` from loaded models (:func:`.inference.load_models`)
 and :class:`ServerSettings`; tests pass small limits. Routes:
 
 * ``GET /`` the web page (``static/index.html``), ``/static/*`` its script and style;
@@ -22,7 +22,7 @@ import logging
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
+from typing import Any, AsyncIterator, Awaitable, TypeVar
 
 import torch
 from fastapi import FastAPI, File, Form, Request, UploadFile
@@ -32,19 +32,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from apps.server.batching import BatchingConfig, DynamicBatcher
-from apps.server.inference import (
-    CaptionRequest,
-    DialogRequest,
-    LoadedModel,
-    VQARequest,
-    caption_batch,
-    dialog_batch,
-    vqa_batch,
-)
-from apps.server.limits import ApiError, BodyLimitMiddleware, check_text, decode_image, header_pixels, parse_history
 from multimodal_rnn import __version__
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS
+
+from .batching import BatchingConfig, DynamicBatcher
+from .inference import BATCH_FUNCTIONS, CaptionRequest, DialogRequest, LoadedModel, VQARequest
+from .limits import ApiError, BodyLimitMiddleware, check_text, decode_image, header_pixels, parse_history
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 LOG = logging.getLogger("mmrnn.serve")
@@ -89,10 +82,8 @@ def _attention_json(attention: Any, labels: list[str]) -> dict[str, Any] | None:
 def create_app(models: dict[str, LoadedModel], settings: ServerSettings = ServerSettings()) -> FastAPI:
     """The app serving ``models`` (task -> loaded model; tasks ``caption``, ``vqa``, ``dialog``)."""
     batchers: dict[str, DynamicBatcher[Any, Any]] = {}
-    functions: dict[str, Callable[[Any, list[Any]], list[Any]]] = {
-        "caption": caption_batch, "vqa": vqa_batch, "dialog": dialog_batch}
     for task, loaded in models.items():
-        predictor, function = loaded.predictor, functions[task]
+        predictor, function = loaded.predictor, BATCH_FUNCTIONS[task]
         batchers[task] = DynamicBatcher(lambda items, p=predictor, f=function: f(p, items), settings.batching,
                                         name=f"{task}-batcher")
 

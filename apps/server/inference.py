@@ -1,23 +1,27 @@
-"""The server's model calls: one batched forward per group of requests, and the models' cards.
+"""The server's model calls: one batched forward per group of requests, and what it says about its models.
 
 Each ``*_batch`` function takes the requests the :class:`~apps.server.batching.DynamicBatcher`
 gathered (all with the same key, e.g. the same beam size) and returns one result per request,
-computed with a single batched call of the predictor.
+computed with a single batched call of the predictor. Models are loaded through their task
+(:data:`multimodal_rnn.tasks.TASKS`); ``GET /v1/models`` describes them with their model cards
+(:func:`multimodal_rnn.shipped.read_card`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
-from multimodal_rnn.tasks.vqa.predictor import Answerer, AnswerResult
+from multimodal_rnn.errors import InputError
+from multimodal_rnn.shipped import read_card
+from multimodal_rnn.tasks import TASKS
 from multimodal_rnn.tasks.caption.predictor import CaptionResult, Captioner
 from multimodal_rnn.tasks.dialog.predictor import DialogAgent, DialogQuery, DialogTurn
+from multimodal_rnn.tasks.vqa.predictor import Answerer, AnswerResult
 
 
 @dataclass(frozen=True)
@@ -91,21 +95,22 @@ def dialog_batch(agent: DialogAgent, requests: Sequence[DialogRequest]) -> list[
             for request, turn in zip(requests, turns)]
 
 
-def model_card(path: Path) -> str | None:
-    """The section about ``path`` of the README.md beside it (``## `FILE` ...`` up to the next ``## ``), or None."""
-    readme = path.parent / "README.md"
-    try:
-        text = readme.read_text(encoding="utf-8")
-    except OSError:
-        return None
-    match = re.search(rf"^## `{re.escape(path.name)}`.*?(?=^## |\Z)", text, flags=re.MULTILINE | re.DOTALL)
-    return match.group(0).strip() if match else None
+BATCH_FUNCTIONS: dict[str, Callable[[Any, Sequence[Any]], list[Any]]] = {
+    "caption": caption_batch, "vqa": vqa_batch, "dialog": dialog_batch}
+"""The tasks the HTTP API has a route for (``/v1/caption``, ``/v1/vqa``, ``/v1/dialog``) and their batched call."""
+
+
+def servable_tasks() -> list[str]:
+    """The registered tasks the server can serve, in :data:`~multimodal_rnn.tasks.TASKS` order."""
+    return [name for name in TASKS if name in BATCH_FUNCTIONS]
 
 
 def describe(task: str, path: Path, predictor: Any) -> dict[str, Any]:
-    """What ``GET /v1/models`` says about a loaded checkpoint: file, sha256, model, step, metrics, card."""
+    """What ``GET /v1/models`` says about a loaded checkpoint: file, sha256, model, step, metrics and
+    its model card (None for a file without one, or whose card is about other bytes)."""
     checkpoint = predictor.checkpoint
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    card = read_card(path)
     return {
         "task": task,
         "file": path.name,
@@ -115,16 +120,17 @@ def describe(task: str, path: Path, predictor: Any) -> dict[str, Any]:
         "attention": bool(getattr(predictor.model, "attends", False)),
         "step": checkpoint.step if checkpoint else None,
         "metrics": checkpoint.metrics if checkpoint else {},
-        "card": model_card(path),
+        "card": card if card is not None and card["sha256"] == digest else None,
     }
 
 
 def load_models(paths: dict[str, Path], *, device: str = "cpu") -> dict[str, LoadedModel]:
-    """Load the checkpoints of ``paths`` (task -> file; tasks ``caption``, ``vqa``, ``dialog``)."""
-    loaders = {"caption": Captioner.from_checkpoint, "vqa": Answerer.from_checkpoint,
-               "dialog": DialogAgent.from_checkpoint}
+    """Load the checkpoints of ``paths`` (task -> file; tasks of :func:`servable_tasks`) with each
+    task's own predictor loader."""
     models = {}
     for task, path in paths.items():
-        predictor = loaders[task](path, device=device)
+        if task not in servable_tasks():
+            raise InputError(f"the server has no route for task {task!r} (it serves {', '.join(servable_tasks())})")
+        predictor = TASKS[task].load_predictor(path, device=device)
         models[task] = LoadedModel(task, Path(path), predictor, describe(task, Path(path), predictor))
     return models

@@ -26,11 +26,11 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from safetensors import safe_open
 from safetensors.torch import save_file
 
-from multimodal_rnn.checkpoint import Checkpoint, atomic_write, load_checkpoint, read_header
+from multimodal_rnn.checkpoint import Checkpoint, HeaderFormat, load_checkpoint, read_header, read_json_header
 from multimodal_rnn.errors import CheckpointError, MMRNNError
+from multimodal_rnn.files import atomic_write, fsync_directory
 
 FORMAT_VERSION = 1
 METADATA_KEY = "multimodal_rnn_trainer"
@@ -38,6 +38,9 @@ MODEL_FILE = "last.safetensors"
 STATE_FILE = "last.trainer.safetensors"
 _PENDING_MODEL_FILE = ".pending.safetensors"
 _PENDING_STATE_FILE = ".pending.trainer.safetensors"
+_STATE_FORMAT = HeaderFormat(METADATA_KEY, "training state", FORMAT_VERSION,
+                             ("format_version", "step", "epoch", "batch_in_epoch", "config", "progress", "optimizer",
+                              "grad_scaler", "rng_ranks"))
 
 
 @dataclass
@@ -181,13 +184,13 @@ def save_training_state(path: str | os.PathLike[str], state: TrainingState) -> N
 
 def read_state_step(path: str | os.PathLike[str]) -> int:
     """The step recorded in a training-state file, reading only its header."""
-    return int(_read(Path(path), load_tensors=False)[0]["step"])
+    return int(read_json_header(path, _STATE_FORMAT, load_tensors=False)[0]["step"])
 
 
 def load_training_state(path: str | os.PathLike[str]) -> TrainingState:
     """Read a file written by :func:`save_training_state`; any problem is a one-line CheckpointError."""
     path = Path(path)
-    header, tensors = _read(path, load_tensors=True)
+    header, tensors = read_json_header(path, _STATE_FORMAT, load_tensors=True)
     try:
         rng = []
         for rank in range(int(header["rng_ranks"])):
@@ -209,35 +212,6 @@ def load_training_state(path: str | os.PathLike[str]) -> TrainingState:
         raise CheckpointError(f"{path}: malformed training state ({exc})") from None
 
 
-def _read(path: Path, *, load_tensors: bool) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such training-state file")
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            metadata = handle.metadata() or {}
-            tensors = {k: handle.get_tensor(k) for k in handle.keys()} if load_tensors else {}
-    except Exception as exc:  # safetensors raises its own error types for bad headers and sizes
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CheckpointError(f"{path}: not a readable safetensors file (truncated or corrupt: {reason})") from None
-    if METADATA_KEY not in metadata:
-        raise CheckpointError(f"{path}: safetensors file without a training-state header (not a trainer state)")
-    try:
-        header = json.loads(metadata[METADATA_KEY])
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}: training-state header is not valid JSON ({exc.msg})") from None
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{path}: training-state header is not a JSON object")
-    if header.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path}: training-state format version {header.get('format_version')} is not supported (expected {FORMAT_VERSION})"
-        )
-    missing = [k for k in ("step", "epoch", "batch_in_epoch", "config", "progress", "optimizer", "grad_scaler", "rng_ranks")
-               if k not in header]
-    if missing:
-        raise CheckpointError(f"{path}: training-state header lacks {', '.join(missing)}")
-    return header, tensors
-
-
 def write_checkpoint_pair(
     directory: str | os.PathLike[str],
     write_model: Callable[[Path], None],
@@ -256,7 +230,7 @@ def write_checkpoint_pair(
     model_path, state_path = directory / MODEL_FILE, directory / STATE_FILE
     os.replace(pending_model, model_path)
     os.replace(pending_state, state_path)
-    _fsync_directory(directory)
+    fsync_directory(directory)
     return model_path, state_path
 
 
@@ -302,14 +276,3 @@ def _pending_step(path: Path) -> int | None:
         return read_state_step(path)
     except MMRNNError:
         return None
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass

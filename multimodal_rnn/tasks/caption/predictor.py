@@ -14,10 +14,11 @@ from typing import Callable, Sequence
 import torch
 from PIL import Image
 
-from multimodal_rnn.checkpoint import Checkpoint, load_model
+from multimodal_rnn.checkpoint import Checkpoint
+from multimodal_rnn.tasks.loading import load_with_vocabulary
 from multimodal_rnn.decoding import beam_search, greedy_decode
 from multimodal_rnn.encoders.image import build_transform
-from multimodal_rnn.errors import CheckpointError, ConfigError
+from multimodal_rnn.errors import ConfigError
 from multimodal_rnn.tasks.caption.models import MODELS, CaptionModel
 from multimodal_rnn.tasks.protocol import Predictor
 from multimodal_rnn.text.vocab import Vocabulary
@@ -66,13 +67,8 @@ class Captioner(Predictor):
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> "Captioner":
         """Load a captioning checkpoint (.safetensors written by the caption trainer) onto ``device``."""
-        model, checkpoint = load_model(path, registry=MODELS, task="caption")
-        assert isinstance(model, CaptionModel)
-        if checkpoint.vocab is None:
-            raise CheckpointError(f"{path}: captioning checkpoint without a vocabulary")
-        vocab = Vocabulary.from_dict(checkpoint.vocab)
-        if len(vocab) != model.config.vocab_size:
-            raise CheckpointError(f"{path}: vocabulary has {len(vocab)} words, model expects {model.config.vocab_size}")
+        model, checkpoint, vocab = load_with_vocabulary(path, registry=MODELS, task="caption", model_class=CaptionModel,
+                                                        size_field="vocab_size")
         return cls(model, vocab, build_transform(model.config.encoder), checkpoint=checkpoint, device=device)
 
     @torch.no_grad()

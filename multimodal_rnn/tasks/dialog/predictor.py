@@ -22,7 +22,8 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 from PIL import Image
 
-from multimodal_rnn.checkpoint import Checkpoint, load_model
+from multimodal_rnn.checkpoint import Checkpoint
+from multimodal_rnn.tasks.loading import load_with_vocabulary
 from multimodal_rnn.config import config_from_dict
 from multimodal_rnn.datasets.image_reader import ImageReader
 from multimodal_rnn.datasets.visdial import VisDialData
@@ -107,17 +108,12 @@ class DialogAgent(Predictor):
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> "DialogAgent":
         """Load a dialog checkpoint (.safetensors written by the dialog trainer)."""
-        model, checkpoint = load_model(path, registry=MODELS, task="dialog")
-        if checkpoint.vocab is None:
-            raise CheckpointError(f"{path}: dialog checkpoint without a vocabulary")
+        model, checkpoint, vocab = load_with_vocabulary(path, registry=MODELS, task="dialog", model_class=DialogModel,
+                                                        size_field="num_words")
         try:
-            vocab = Vocabulary.from_dict(checkpoint.vocab, where=f"{path}: vocab")
             text_config = config_from_dict(DialogTextConfig, checkpoint.extra.get("text", {}), where=f"{path}: text")
         except MMRNNError as exc:
             raise CheckpointError(f"{path}: {exc}") from None
-        assert isinstance(model, DialogModel)
-        if len(vocab) != model.config.num_words:
-            raise CheckpointError(f"{path}: vocabulary has {len(vocab)} words, model expects {model.config.num_words}")
         if model.decoder == "discriminative" and not checkpoint.answers:
             raise CheckpointError(f"{path}: discriminative dialog checkpoint without candidate answers")
         return cls(model, vocab, text_config, checkpoint.answers or (), build_transform(model.config.encoder),

@@ -16,7 +16,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from multimodal_rnn.checkpoint import Checkpoint, load_model
+from multimodal_rnn.checkpoint import Checkpoint
+from multimodal_rnn.tasks.loading import load_with_vocabulary
 from multimodal_rnn.errors import CheckpointError, InputError
 from multimodal_rnn.tasks.navigation import env as nav_env
 from multimodal_rnn.tasks.navigation.demos import bot_path_length
@@ -68,10 +69,8 @@ class NavigationAgent(Predictor):
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> NavigationAgent:
         """Load a ``navigation`` checkpoint (model, vocabulary, training facts) onto ``device``."""
-        model, ckpt = load_model(path, registry=MODELS, task=TASK)
-        if not isinstance(model, NavigationModel) or ckpt.vocab is None:
-            raise CheckpointError(f"{path}: not a navigation checkpoint with a vocabulary")
-        vocab = Vocabulary.from_dict(ckpt.vocab, where=f"{path} vocabulary")
+        model, ckpt, vocab = load_with_vocabulary(path, registry=MODELS, task=TASK, model_class=NavigationModel,
+                                                  size_field="num_words")
         return cls(model, vocab, ckpt.extra, checkpoint=ckpt, device=device)
 
     @property

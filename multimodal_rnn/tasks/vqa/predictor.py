@@ -23,7 +23,8 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 from PIL import Image
 
-from multimodal_rnn.checkpoint import Checkpoint, load_model
+from multimodal_rnn.checkpoint import Checkpoint
+from multimodal_rnn.tasks.loading import load_with_vocabulary
 from multimodal_rnn.datasets.vqa import AnswerVocabulary, VQADataset, VQARecord, collate_vqa, encode_question
 from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import CheckpointError, ConfigError, MMRNNError, InputError
@@ -86,18 +87,14 @@ class Answerer(Predictor):
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> "Answerer":
         """Load a VQA checkpoint (.safetensors written by the VQA trainer) onto ``device``."""
-        model, checkpoint = load_model(path, registry=MODELS, task="vqa")
-        if checkpoint.vocab is None or not checkpoint.answers:
-            raise CheckpointError(f"{path}: VQA checkpoint without a question vocabulary or an answer list")
+        model, checkpoint, vocab = load_with_vocabulary(path, registry=MODELS, task="vqa", model_class=VQAModel,
+                                                        size_field="num_words", needs_answers=True)
         try:
-            vocab = Vocabulary.from_dict(checkpoint.vocab, where=f"{path}: vocab")
-            answers = AnswerVocabulary(checkpoint.answers)
+            answers = AnswerVocabulary(checkpoint.answers or [])
         except MMRNNError as exc:
             raise CheckpointError(f"{path}: {exc}") from None
-        assert isinstance(model, VQAModel)
-        if len(vocab) != model.config.num_words or len(answers) != model.config.num_answers:
-            raise CheckpointError(f"{path}: {len(vocab)} words and {len(answers)} answers, model expects "
-                                  f"{model.config.num_words} and {model.config.num_answers}")
+        if len(answers) != model.config.num_answers:
+            raise CheckpointError(f"{path}: {len(answers)} answers, model expects {model.config.num_answers}")
         return cls(model, vocab, answers, build_transform(model.config.encoder), checkpoint=checkpoint, device=device)
 
     def encode(self, question: str) -> list[int]:
