@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from multimodal_rnn.build_info import PACKAGE_VERSION as __version__
 
 if TYPE_CHECKING:
     import torch

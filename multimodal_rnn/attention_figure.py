@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -25,7 +25,7 @@ def attention_figure(
         words: the caption's words.
         attention: (len(words), grid_h, grid_w) attention weights.
     """
-    base = image.convert("RGB").resize((tile_size, tile_size), Image.BICUBIC)
+    base = image.convert("RGB").resize((tile_size, tile_size), Image.Resampling.BICUBIC)
     base_pixels = np.asarray(base, dtype=np.float32) / 255.0
     tiles = [(base, "image")]
     for word, weights in zip(words, attention):

@@ -1,4 +1,4 @@
-"""Which source the running package came from: the git commit that checkpoint headers record."""
+"""Which source the running package came from: the version and the git commit that checkpoint headers record."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import functools
 import subprocess
 from pathlib import Path
 
+PACKAGE_VERSION = "0.1.0"
+"""The package version (``multimodal_rnn.__version__``, which the build reads)."""
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUILD_COMMIT_FILE = "BUILD_COMMIT"
 """Written into the package by the build (``setup.py``); absent in a source checkout."""

@@ -28,8 +28,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from multimodal_rnn import __version__
-from multimodal_rnn.build_info import git_commit
+from multimodal_rnn.build_info import PACKAGE_VERSION, git_commit
 from multimodal_rnn.config import config_to_dict
 from multimodal_rnn.errors import CheckpointError, MMRNNError
 from multimodal_rnn.files import atomic_write
@@ -73,7 +72,7 @@ class Checkpoint:
     step: int = 0
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
-    package_version: str = __version__
+    package_version: str = PACKAGE_VERSION
     git_commit: str = field(default_factory=git_commit)
 
     def header(self) -> dict[str, Any]:

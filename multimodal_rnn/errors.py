@@ -6,6 +6,10 @@ names the file and the problem. The CLI prints that line and exits non-zero, wit
 Anything else is a bug and keeps its traceback.
 """
 
+from collections.abc import Collection, Hashable
+
+_SHOWN_IDS = 5
+
 
 class MMRNNError(Exception):
     """Base class of errors caused by user input; the message is one self-contained line."""
@@ -35,3 +39,14 @@ class DataFormatError(InputError):
 
 class CheckpointError(MMRNNError):
     """A checkpoint that is not a valid multimodal_rnn checkpoint or does not match its model."""
+
+
+def first_ids(ids: Collection[Hashable]) -> str:
+    """The first few ids of a collection as a short comma-separated string (sorted when possible),
+    for one-line messages such as ``no caption for image_id 3, 7, 9 (+12 more)``."""
+    try:
+        ordered = sorted(ids)  # type: ignore[type-var]
+    except TypeError:
+        ordered = list(ids)
+    shown = ", ".join(repr(i) for i in ordered[:_SHOWN_IDS])
+    return shown + (f" (+{len(ordered) - _SHOWN_IDS} more)" if len(ordered) > _SHOWN_IDS else "")

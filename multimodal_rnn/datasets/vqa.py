@@ -1,6 +1,6 @@
 """VQA datasets: VQA v1/v2 questions + annotations JSON, answer vocabulary, soft-score targets.
 
-:func:`read_vqa` turns the files users bring (see FORMATS_AND_METRICS.md) into
+:func:`read_vqa` turns the files users bring (see docs/formats.md) into
 :class:`VQARecord` lists: one per question, with its raw human answers (none when no
 annotations are given, e.g. for test-dev prediction). Images are found either through a file
 name pattern with ``{image_id}`` (default COCO naming ``COCO_val2014_{image_id:012d}.jpg``; the

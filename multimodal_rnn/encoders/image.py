@@ -19,9 +19,10 @@ architecture without reading them, which is how a model is rebuilt from its own 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 import torch
@@ -143,7 +144,7 @@ class ImageEncoder(nn.Module):
             return self.backbone.blocks()
         if self.config.backbone.startswith("resnet"):
             return [(name, [module]) for name, module in self.backbone.named_children()]
-        return [(f"features.{i}", [module]) for i, module in enumerate(self.backbone.features)]
+        return [(f"features.{i}", [module]) for i, module in enumerate(cast(nn.Sequential, self.backbone.features))]
 
     def set_trainable(self, trainable: bool, fine_tune_from: str | None = None) -> None:
         """Freeze the backbone (``trainable=False``) or fine-tune it, from stage ``fine_tune_from`` on.
@@ -278,7 +279,7 @@ class _ResizeNormalize:
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         if image.size != (self.size, self.size):
-            image = image.resize((self.size, self.size), Image.BICUBIC)
+            image = image.resize((self.size, self.size), Image.Resampling.BICUBIC)
         pixels = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0)  # (S, S, 3)
         tensor = (pixels.permute(2, 0, 1) - self.mean) / self.std  # (3, S, S)
         if self.max_shift:

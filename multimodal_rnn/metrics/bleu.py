@@ -16,8 +16,8 @@ candidate score (nearly) 0 instead of dividing by zero, exactly as the official 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from multimodal_rnn.metrics.corpus import Candidates, ImageId, MetricScore, References, check_corpus, ngram_counts
 

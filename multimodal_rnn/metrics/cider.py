@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Iterable, Mapping, NamedTuple, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.metrics.corpus import (

@@ -9,19 +9,16 @@ dropped; see :func:`multimodal_rnn.text.vocab.tokenize`).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Hashable, Iterator, Mapping, Sequence
 
-from multimodal_rnn.errors import InputError
+from multimodal_rnn.errors import InputError, first_ids
 
 ImageId = Hashable
 References = Mapping[ImageId, Sequence[str]]
 Candidates = Mapping[ImageId, str]
 NgramCounts = Counter[tuple[str, ...]]
-
-_SHOWN_IDS = 5
-
 
 @dataclass(frozen=True)
 class MetricScore:
@@ -42,16 +39,6 @@ class MetricUnavailable:
 
     name: str
     reason: str
-
-
-def first_ids(ids: Sequence[ImageId] | set[ImageId]) -> str:
-    """The first few ids of a collection as a short comma-separated string (sorted when possible)."""
-    try:
-        ordered = sorted(ids)  # type: ignore[type-var]
-    except TypeError:
-        ordered = list(ids)
-    shown = ", ".join(repr(i) for i in ordered[:_SHOWN_IDS])
-    return shown + (f" (+{len(ordered) - _SHOWN_IDS} more)" if len(ordered) > _SHOWN_IDS else "")
 
 
 def check_corpus(references: References, candidates: Candidates) -> None:

@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from multimodal_rnn.errors import DataFormatError, InputError
 from multimodal_rnn.files import read_json, require_keys, write_json
@@ -168,7 +169,9 @@ def check_submission(entries: Any, *, where: str = "submission") -> list[dict[st
         DataFormatError: the first problem, naming the entry and its image and round.
     """
     if not isinstance(entries, list):
-        raise DataFormatError(f"{where}: expected a JSON list of {{image_id, round_id, ranks}}, got {type(entries).__name__}")
+        raise DataFormatError(
+            f"{where}: expected a JSON list of {{image_id, round_id, ranks}}, got {type(entries).__name__}"
+        )
     checked: list[dict[str, Any]] = []
     seen: set[RoundKey] = set()
     for position, entry in enumerate(entries):

@@ -56,10 +56,10 @@ def _run_jar(process: subprocess.Popen[bytes], references: References, candidate
     for image_id in image_ids:
         candidate = candidates[image_id].replace("|||", "").replace("  ", " ")
         line = " ||| ".join(("SCORE", " ||| ".join(references[image_id]), candidate))
-        process.stdin.write(f"{line}\n".encode("utf-8"))
+        process.stdin.write(f"{line}\n".encode())
         process.stdin.flush()
         statistics.append(_read_line(process.stdout))
-    process.stdin.write(f"EVAL ||| {' ||| '.join(statistics)}\n".encode("utf-8"))
+    process.stdin.write(f"EVAL ||| {' ||| '.join(statistics)}\n".encode())
     process.stdin.flush()
     per_image = {image_id: float(_read_line(process.stdout)) for image_id in image_ids}
     return MetricScore("METEOR", float(_read_line(process.stdout)), per_image)

@@ -1,4 +1,4 @@
-"""Navigation metrics as pure functions over plain Python data (FORMATS_AND_METRICS.md, Navigation).
+"""Navigation metrics as pure functions over plain Python data (docs/formats.md, Navigation).
 
 * success rate: fraction of episodes that reach the goal;
 * mean episode length: actions taken per episode (successful or not);
@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from multimodal_rnn.errors import InputError
 

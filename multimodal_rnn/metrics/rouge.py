@@ -11,7 +11,7 @@ caption is one empty token: it never divides by zero and matches only another em
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from multimodal_rnn.metrics.corpus import Candidates, MetricScore, References, check_corpus
 

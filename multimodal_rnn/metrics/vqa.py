@@ -29,14 +29,13 @@ published numbers since VQA v2 come from.
 from __future__ import annotations
 
 import os
-from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
-from multimodal_rnn.errors import DataFormatError, InputError
+from multimodal_rnn.errors import DataFormatError, InputError, first_ids
 from multimodal_rnn.files import read_json, require_keys
-from multimodal_rnn.metrics.corpus import first_ids
 from multimodal_rnn.text.answers import clean_whitespace, process_answer, soft_scores
 
 __all__ = ["VQAEvaluation", "evaluate_vqa", "process_answer", "question_accuracy", "soft_scores"]

@@ -18,7 +18,7 @@ dropout mask multiplied into the h that feeds ``W_hh`` only (Gal & Ghahramani, a
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

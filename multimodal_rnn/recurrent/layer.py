@@ -201,7 +201,9 @@ class RecurrentLayer(nn.Module):
         return getattr(self.rnn, f"weight_ih_{suffix}"), getattr(self.rnn, f"weight_hh_{suffix}"), *biases
 
     def _fused(self, x: torch.Tensor, lengths: torch.Tensor | None, state: State | None) -> tuple[torch.Tensor, State]:
-        initial = None if state is None else tuple(s.transpose(0, 1).contiguous() for s in state)  # (L*D, B, H)
+        initial: torch.Tensor | tuple[torch.Tensor, ...] | None = None
+        if state is not None:
+            initial = tuple(s.transpose(0, 1).contiguous() for s in state)  # (L*D, B, H)
         if initial is not None and self.config.cell != "lstm":
             initial = initial[0]
         if lengths is None:

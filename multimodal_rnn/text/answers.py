@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 PUNCTUATION: tuple[str, ...] = (
     ";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`", ",", "?", "!",
@@ -136,9 +136,10 @@ def soft_scores(human_answers: Sequence[str]) -> dict[str, float]:
     Every answer goes through :func:`process_answer` (also when all answers are identical, so
     the keys match a vocabulary built with it) and the scores are exactly 0.3, 0.6, 0.9 and 1.0.
     How this differs from :func:`multimodal_rnn.metrics.vqa.question_accuracy`: the official
-    accuracy compares raw (only whitespace-cleaned) strings when all answers are identical, averages over leave-one-out subsets (which equals these values, up to float
-    rounding, only when there are exactly 10 answers: 3 answers of which 2 match give 4/9, not
-    0.6), and drops repeated answer records in :func:`~multimodal_rnn.metrics.vqa.evaluate_vqa`.
+    accuracy compares raw (only whitespace-cleaned) strings when all answers are identical,
+    averages over leave-one-out subsets (which equals these values, up to float rounding, only
+    when there are exactly 10 answers: 3 answers of which 2 match give 4/9, not 0.6), and drops
+    repeated answer records in :func:`~multimodal_rnn.metrics.vqa.evaluate_vqa`.
 
     Returns:
         normalized answer -> score in (0, 1], in order of first appearance.

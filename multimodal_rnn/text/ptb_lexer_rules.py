@@ -15,7 +15,8 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 Action = Callable[[str], "tuple[str | None, int]"]
 
@@ -101,7 +102,9 @@ def _char_class(*categories: str, uppercase: bool = False) -> str:
 
     ``uppercase`` adds the characters Java's ``Character.isUpperCase`` accepts (such as Ⅻ).
     """
-    ranges, start, prev = [], None, None
+    ranges: list[tuple[int, int]] = []
+    start: int | None = None
+    prev = -1
     for code in range(0xFFFF + 1):
         char = chr(code)
         wanted = unicodedata.category(char) in categories or (uppercase and char.isupper())
@@ -113,7 +116,8 @@ def _char_class(*categories: str, uppercase: bool = False) -> str:
         if start is not None:
             ranges.append((start, prev))
         start = prev = code
-    ranges.append((start, prev))
+    if start is not None:
+        ranges.append((start, prev))
     return "".join(re.escape(chr(a)) + ("" if a == b else "-" + re.escape(chr(b))) for a, b in ranges)
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -196,7 +197,11 @@ class Vocabulary:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`to_dict` as JSON; the file is replaced atomically (never half-written)."""
         text = json.dumps(self.to_dict(), ensure_ascii=False)
-        atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+        def write(tmp: str) -> None:
+            Path(tmp).write_text(text, encoding="utf-8")
+
+        atomic_write(path, write)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Vocabulary:

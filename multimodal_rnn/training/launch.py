@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Iterator, Mapping
 
 import torch
 import torch.distributed as dist
@@ -52,18 +52,27 @@ def torchrun_environment(environ: Mapping[str, str] | None = None) -> TorchrunEn
     environ = os.environ if environ is None else environ
     missing = [name for name in TORCHRUN_VARIABLES if not environ.get(name)]
     if missing:
-        raise ConfigError(f"distributed training needs the environment torchrun sets ({', '.join(missing)} missing): "
-                          f"start it with `torchrun --nproc_per_node=N ...`")
+        raise ConfigError(
+            f"distributed training needs the environment torchrun sets ({', '.join(missing)} missing): "
+            f"start it with `torchrun --nproc_per_node=N ...`"
+        )
     try:
         numbers = {name: int(environ[name]) for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT")}
     except ValueError:
         values = ", ".join(f"{name}={environ[name]!r}" for name in TORCHRUN_VARIABLES)
         raise ConfigError(f"distributed training: torchrun environment has a non-integer value ({values})") from None
-    env = TorchrunEnvironment(rank=numbers["RANK"], world_size=numbers["WORLD_SIZE"], local_rank=numbers["LOCAL_RANK"],
-                              master_addr=environ["MASTER_ADDR"], master_port=numbers["MASTER_PORT"])
+    env = TorchrunEnvironment(
+        rank=numbers["RANK"],
+        world_size=numbers["WORLD_SIZE"],
+        local_rank=numbers["LOCAL_RANK"],
+        master_addr=environ["MASTER_ADDR"],
+        master_port=numbers["MASTER_PORT"],
+    )
     if not (env.world_size >= 1 and 0 <= env.rank < env.world_size and 0 <= env.local_rank <= env.rank):
-        raise ConfigError(f"distributed training: inconsistent torchrun environment RANK={env.rank} "
-                          f"WORLD_SIZE={env.world_size} LOCAL_RANK={env.local_rank}")
+        raise ConfigError(
+            f"distributed training: inconsistent torchrun environment RANK={env.rank} "
+            f"WORLD_SIZE={env.world_size} LOCAL_RANK={env.local_rank}"
+        )
     return env
 
 
@@ -78,13 +87,17 @@ def process_device(requested: str, local_rank: int) -> torch.device:
     if requested == "cpu":
         return torch.device("cpu")
     if requested != "cuda":
-        raise ConfigError(f"distributed training: device must be auto, cpu or cuda (process i uses GPU LOCAL_RANK i; "
-                          f"choose GPUs with CUDA_VISIBLE_DEVICES), got {requested!r}")
+        raise ConfigError(
+            f"distributed training: device must be auto, cpu or cuda (process i uses GPU LOCAL_RANK i; "
+            f"choose GPUs with CUDA_VISIBLE_DEVICES), got {requested!r}"
+        )
     if not torch.cuda.is_available():
         raise ConfigError("distributed training: device 'cuda' but CUDA is not available")
     if local_rank >= torch.cuda.device_count():
-        raise ConfigError(f"distributed training: LOCAL_RANK {local_rank} but only {torch.cuda.device_count()} GPU(s) "
-                          f"are visible; start at most that many processes per machine")
+        raise ConfigError(
+            f"distributed training: LOCAL_RANK {local_rank} but only {torch.cuda.device_count()} GPU(s) "
+            f"are visible; start at most that many processes per machine"
+        )
     return torch.device("cuda", local_rank)
 
 
@@ -120,8 +133,9 @@ def torchrun_process_group(
     device = process_device(requested_device, env.local_rank)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    dist.init_process_group(backend_for(device), init_method="env://", rank=env.rank, world_size=env.world_size,
-                            timeout=timeout)
+    dist.init_process_group(
+        backend_for(device), init_method="env://", rank=env.rank, world_size=env.world_size, timeout=timeout
+    )
     try:
         yield device
         dist.barrier()  # every process is done before any leaves (rank 0 may host the rendezvous store)

@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from multimodal_rnn.checkpoint import atomic_write
 from multimodal_rnn.errors import ConfigError, InputError
+
+CONFIG_FILE = "config.json"
+"""The run folder's record of the trainer config and the facts of the run."""
+METRICS_FILE = "metrics.jsonl"
 
 
 def require_tensorboard() -> None:
@@ -28,7 +33,9 @@ def require_tensorboard() -> None:
     try:
         from torch.utils.tensorboard import SummaryWriter  # noqa: F401
     except ImportError:
-        raise ConfigError("tensorboard=True but the 'tensorboard' package is not installed (pip install tensorboard)") from None
+        raise ConfigError(
+            "tensorboard=True but the 'tensorboard' package is not installed (pip install tensorboard)"
+        ) from None
 
 
 class MetricsLog:
@@ -115,3 +122,22 @@ def truncate_metrics(path: str | os.PathLike[str], last_step: int) -> None:
             out.writelines(kept)
 
     atomic_write(path, write)
+
+
+def open_run_log(
+    out_dir: Path, trainer_config: Mapping[str, Any], facts: Mapping[str, Any], step: int, tensorboard: bool
+) -> MetricsLog:
+    """Open the metrics log of the run folder ``out_dir`` at update ``step`` (0, or where a resume starts).
+
+    Writes ``config.json`` (``{"trainer": trainer_config, "run": facts}``), drops the lines of
+    ``metrics.jsonl`` after ``step`` and opens it, with a ``tensorboard/`` mirror if asked for.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"trainer": dict(trainer_config), "run": dict(facts)}, indent=2) + "\n"
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_text(text, encoding="utf-8")
+
+    atomic_write(out_dir / CONFIG_FILE, write)
+    truncate_metrics(out_dir / METRICS_FILE, step)
+    return MetricsLog(out_dir / METRICS_FILE, tensorboard_dir=out_dir / "tensorboard" if tensorboard else None)

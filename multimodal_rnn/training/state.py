@@ -136,7 +136,7 @@ def capture_rng_state(*, include_cuda: bool) -> dict[str, torch.Tensor]:
     state = {
         "python": torch.tensor(words, dtype=torch.int64),
         "python_gauss": torch.tensor([0.0 if gauss is None else 1.0, gauss or 0.0], dtype=torch.float64),
-        "numpy": torch.from_numpy(keys.astype(np.int64)),
+        "numpy": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
         "numpy_extra": torch.tensor([position, has_gauss, cached_gaussian], dtype=torch.float64),
         "torch": torch.get_rng_state(),
     }

@@ -158,7 +158,7 @@ def _clause(words: tuple[str, ...]) -> list[Claim] | None:
     for lead_in in _LEAD_INS:
         if words[: len(lead_in)] == lead_in:
             body = words[len(lead_in):]
-            claim = _count(body) or _relation(body) or _objects(body)
+            claim: Claim | None = _count(body) or _relation(body) or _objects(body)
             return None if claim is None else [claim]
     claim = _count(words) or _relation(words) or _attribute(words) or _objects(words)
     return None if claim is None else [claim]

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -139,12 +139,14 @@ class _DialogState:
     last: tuple[str, ...] | None = None  # ("color",), ("shape",), ("size",) or ("is", "small")
     asked: set[tuple[str, object]] = field(default_factory=set)
 
-    def set_focus(self, index: int | None, known: Sequence[str] = (), last: tuple[str, ...] | None = None) -> None:
+    def set_focus(self, index: int | None, known: Iterable[str] = (), last: tuple[str, ...] | None = None) -> None:
         self.focus, self.known, self.last = index, set(known), last
 
 
 Turn = tuple[str, list[str], object, Callable[[], None]]
 """(question, answer phrasings, context that makes a repeated question new, state update)."""
+TurnMaker = Callable[[Scene, random.Random, _DialogState], Turn | None]
+"""Makes a turn for a scene, or None when it has nothing to ask."""
 Round = dict[str, object]
 """``{"question": str, "answer": str, "answer_options": [100 str], "gt_index": int}``."""
 
@@ -165,7 +167,7 @@ def dialog_for(scene: Scene, rng: random.Random, caption: str | None = None) -> 
         if attempt == _TRIES:  # openers alone offer dozens of distinct questions: a bug if reached
             raise RuntimeError(f"dialog_for: only {len(rounds)} rounds after {_TRIES} attempts")
         follow_up = state.focus is not None and rng.random() < _FOLLOW_UP_PROBABILITY
-        makers = _FOLLOW_UPS if follow_up else _OPENERS
+        makers: tuple[TurnMaker, ...] = _FOLLOW_UPS if follow_up else _OPENERS
         if follow_up and state.last is not None:
             makers = makers + (_what_about,)
         turn = rng.choice(makers)(scene, rng, state)
@@ -210,7 +212,10 @@ def _exists(scene: Scene, rng: random.Random, state: _DialogState) -> Turn:
         source = rng.choice(scene.objects)
         attributes = {key: getattr(source, key) for key in keys}
     matches = matching(scene, **attributes)
-    question = f"is there anything {attributes['color']}" if keys == ("color",) else f"is there a {noun_phrase(**attributes)}"
+    if keys == ("color",):
+        question = f"is there anything {attributes['color']}"
+    else:
+        question = f"is there a {noun_phrase(**attributes)}"
     focus = matches[0] if len(matches) == 1 else None
     return question, _exists_answers(len(matches)), None, lambda: state.set_focus(focus, keys)
 
@@ -266,7 +271,9 @@ def _it_relation(scene: Scene, rng: random.Random, state: _DialogState) -> Turn 
     if state.focus is None:
         return None
     focus, relation = state.focus, rng.choice(RELATIONS)
-    others = [j for j in range(len(scene.objects)) if j != focus and relation_state(scene, focus, relation, j) is not None]
+    others = [
+        j for j in range(len(scene.objects)) if j != focus and relation_state(scene, focus, relation, j) is not None
+    ]
     if not others:
         return None
     other = rng.choice(others)

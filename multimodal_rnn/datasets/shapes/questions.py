@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from typing import Callable
+from collections.abc import Callable
 
 from multimodal_rnn.datasets.shapes.captions import RELATION_PHRASES
 from multimodal_rnn.datasets.shapes.scene import (

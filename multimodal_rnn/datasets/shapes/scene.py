@@ -189,7 +189,13 @@ def matching(scene: Scene, **attributes: str) -> list[int]:
 
 # Referring phrases in order of preference: with the shape first, then "... one".
 _REFERENCE_ATTRIBUTES = (
-    ("shape",), ("color", "shape"), ("size", "shape"), ("size", "color", "shape"), ("color",), ("size",), ("size", "color")
+    ("shape",),
+    ("color", "shape"),
+    ("size", "shape"),
+    ("size", "color", "shape"),
+    ("color",),
+    ("size",),
+    ("size", "color"),
 )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Hashable, Mapping
 
 from multimodal_rnn.datasets.shapes.claims import (
     RELATION_WORDS,
@@ -28,9 +28,11 @@ from multimodal_rnn.datasets.shapes.claims import (
     RelationClaim,
     caption_claims,
 )
-from multimodal_rnn.errors import DataFormatError, InputError
+from multimodal_rnn.errors import DataFormatError, InputError, first_ids
 from multimodal_rnn.files import read_json, require_keys
-from multimodal_rnn.metrics.corpus import ImageId, first_ids
+
+ImageId = Hashable
+"""An image id, as the caption metrics key them."""
 
 UNPARSED = "unparsed"
 """The reason of a caption that does not parse."""

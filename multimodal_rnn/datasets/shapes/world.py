@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from multimodal_rnn.config import config_to_dict
 from multimodal_rnn.datasets.shapes import writers
@@ -78,7 +79,13 @@ __all__ = [
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 DENSE_ANNOTATIONS = "visdial_val_dense_annotations.json"
-_SPLIT_FILES = ("captions_{}.json", "vqa_questions_{}.json", "vqa_annotations_{}.json", "visdial_{}.json", "scenes_{}.json")
+_SPLIT_FILES = (
+    "captions_{}.json",
+    "vqa_questions_{}.json",
+    "vqa_annotations_{}.json",
+    "visdial_{}.json",
+    "scenes_{}.json",
+)
 
 
 def image_rng(seed: int, split: str, index: int, purpose: str) -> random.Random:

@@ -1,7 +1,7 @@
 """Shapes world writers: one split's images and language as COCO, VQA v2 and VisDial v1.0 JSON.
 
 Each function turns a list of :class:`ImageRecord` into the plain JSON data of one standard file
-(see FORMATS_AND_METRICS.md); :func:`multimodal_rnn.files.write_json` writes it with sorted keys
+(see docs/formats.md); :func:`multimodal_rnn.files.write_json` writes it with sorted keys
 and fixed separators, so the bytes depend only on the data.
 """
 
