@@ -21,16 +21,13 @@ PUBLIC_API: dict[str, str] = {
     "multimodal_rnn.files": "read_json, write_json, atomic_write: JSON files with one-line errors, written atomically",
     "multimodal_rnn.images": "load_image, load_image_bytes, DEFAULT_MAX_PIXELS: the user's image, with size limits",
     "multimodal_rnn.shipped": "weights_dir, resolve_weights: the weights that ship with the package",
-    "multimodal_rnn.training.launch": "torchrun_process_group: the app joins torchrun's process group",
+    "multimodal_rnn.training.launch": "torchrun_process_group, is_main_process: the app joins torchrun's process group",
+    "multimodal_rnn.datasets.shapes": "ShapesConfig, generate_shapes_world: the built-in synthetic world",
 }
 """The modules ``apps/`` may import, with what they offer (docs/architecture.md lists the same)."""
 
 PENDING_APP_IMPORTS: frozenset[tuple[str, str]] = frozenset(
     {
-        # The shapes world's command, still in apps/ (it serves every task).
-        ("apps.commands.data", "multimodal_rnn.datasets.shapes.world"),
-        # `mmrnn train --distributed`: only rank 0 reports.
-        ("apps.commands.train", "multimodal_rnn.training.distributed"),
         # The server names the caption, VQA and dialog predictors instead of iterating TASKS.
         ("apps.server.inference", "multimodal_rnn.tasks.caption.predictor"),
         ("apps.server.inference", "multimodal_rnn.tasks.dialog.predictor"),

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world
-from ..task_commands import add_command_parser, run_command, tasks
+from multimodal_rnn.datasets.shapes import ShapesConfig, generate_shapes_world
 from multimodal_rnn.errors import InputError
+
+from ..task_commands import add_command_parser, run_command, tasks
 
 NAME = "data"
 HELP = "generate built-in datasets (the synthetic shapes world; BabyAI bot demonstrations for navigation)"

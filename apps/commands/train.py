@@ -21,12 +21,11 @@ def run(args: argparse.Namespace) -> int:
     _check_amp(args.amp, args.device)
     if not args.distributed:
         return run_command(args)
-    from multimodal_rnn.training import distributed
-    from multimodal_rnn.training.launch import torchrun_process_group
+    from multimodal_rnn.training.launch import is_main_process, torchrun_process_group
 
     with torchrun_process_group(args.device) as device:
         args.device = str(device)  # cuda:<LOCAL_RANK> or cpu
-        if distributed.is_main_process():
+        if is_main_process():
             return run_command(args)
         with contextlib.redirect_stdout(io.StringIO()):  # rank 0 alone reports; errors still reach stderr
             return run_command(args)

@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 from multimodal_rnn.config import config_to_dict
 from multimodal_rnn.datasets.captions import CaptionDataset, CaptionRecord, collate_captions
 from multimodal_rnn.encoders.image import ImageEncoder
-from multimodal_rnn.files import read_json, write_json
+from multimodal_rnn.files import atomic_write, read_json, write_json
 
 CACHE_FORMAT = 1
 
@@ -66,24 +66,29 @@ def build_feature_cache(
         meta_path.unlink()  # the old features no longer describe these records
     dataset = CaptionDataset(records, transform, load_image, per_image=True, max_bad_images=len(records))
     positions, size = encoder.grid_shape[0] * encoder.grid_shape[1], encoder.feature_size
-    tmp = cache_dir / "grid.npy.tmp"
-    grid = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(records), positions, size))
     valid = np.zeros(len(records), dtype=bool)
-    was_training = encoder.training
-    encoder.eval()
-    with torch.no_grad():
+    device = next(encoder.parameters()).device
+
+    def write_grid(tmp: str) -> None:
+        grid = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(records), positions, size))
         for start in range(0, len(records), batch_size):
             batch = collate_captions([dataset[i] for i in range(start, min(start + batch_size, len(records)))])
             if "image" in batch:
-                features = encoder(batch["image"]).grid.cpu().numpy()  # (b, N, D)
+                features = encoder(batch["image"].to(device)).grid.cpu().numpy()  # (b, N, D)
                 grid[batch["index"]] = features
                 valid[batch["index"]] = True
             if progress is not None:
                 progress(min(start + batch_size, len(records)), len(records))
-    encoder.train(was_training)
-    grid.flush()
-    del grid
-    os.replace(tmp, cache_dir / "grid.npy")
+        grid.flush()
+        del grid
+
+    was_training = encoder.training
+    encoder.eval()
+    try:
+        with torch.no_grad():
+            atomic_write(cache_dir / "grid.npy", write_grid)  # a kill leaves no half-written grid.npy
+    finally:
+        encoder.train(was_training)
     np.save(cache_dir / "valid.npy", valid)
     write_json(meta_path, meta)  # written last: a cache without it is incomplete
     return open_feature_cache(cache_dir)

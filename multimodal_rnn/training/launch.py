@@ -27,6 +27,9 @@ import torch
 import torch.distributed as dist
 
 from multimodal_rnn.errors import ConfigError
+from multimodal_rnn.training.distributed import is_main_process
+
+__all__ = ["TorchrunEnvironment", "is_main_process", "torchrun_environment", "torchrun_process_group"]
 
 TORCHRUN_VARIABLES: tuple[str, ...] = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 """Environment variables ``torchrun`` sets for every process it starts."""
