@@ -182,10 +182,10 @@ def read_image_folder(folder: str | os.PathLike[str]) -> list[CaptionRecord]:
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not paths:
         raise InputError(f"{folder}: no image files ({', '.join(IMAGE_SUFFIXES)})")
-    ids = [_trailing_int(p.stem) for p in paths]
-    if None in ids or len(set(ids)) != len(ids):
-        ids = list(range(len(paths)))
-    return [CaptionRecord(int(i), str(p)) for i, p in zip(ids, paths)]
+    digits = [_trailing_int(p.stem) for p in paths]
+    named = [i for i in digits if i is not None]
+    ids = named if len(set(named)) == len(paths) else list(range(len(paths)))
+    return [CaptionRecord(i, str(p)) for i, p in zip(ids, paths)]
 
 
 def _trailing_int(stem: str) -> int | None:

@@ -9,13 +9,16 @@ dropped; see :func:`multimodal_rnn.text.vocab.tokenize`).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
+from typing import Any
 
 from multimodal_rnn.errors import InputError, first_ids
 
-ImageId = Hashable
+ImageId = Any
+"""Any hashable image id (ints in COCO files). ``Any`` rather than ``Hashable``: mapping keys are
+invariant, so ``dict[int, str]`` would not be a ``Mapping[Hashable, str]``."""
 References = Mapping[ImageId, Sequence[str]]
 Candidates = Mapping[ImageId, str]
 NgramCounts = Counter[tuple[str, ...]]

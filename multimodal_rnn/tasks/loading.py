@@ -46,7 +46,7 @@ def load_with_vocabulary(
         vocab = Vocabulary.from_dict(checkpoint.vocab, where=f"{path}: vocab")
     except MMRNNError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
-    expected = getattr(model.config, size_field)  # type: ignore[union-attr]
+    expected = getattr(model.config, size_field)
     if len(vocab) != expected:
         raise CheckpointError(f"{path}: vocabulary has {len(vocab)} words, model expects {expected}")
     return model, checkpoint, vocab

@@ -107,10 +107,10 @@ class Predictor:
     @property
     def device(self) -> torch.device:
         """Where the model's parameters (or, without any, its buffers) live."""
-        for tensor in self.model.parameters():
-            return tensor.device
-        for tensor in self.model.buffers():
-            return tensor.device
+        for parameter in self.model.parameters():
+            return parameter.device
+        for buffer in self.model.buffers():
+            return buffer.device
         return torch.device("cpu")
 
     def to(self: "P", device: str | torch.device) -> "P":

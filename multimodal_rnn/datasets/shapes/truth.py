@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Hashable, Mapping
+from typing import Any, Mapping
 
 from multimodal_rnn.datasets.shapes.claims import (
     RELATION_WORDS,
@@ -31,8 +31,8 @@ from multimodal_rnn.datasets.shapes.claims import (
 from multimodal_rnn.errors import DataFormatError, InputError, first_ids
 from multimodal_rnn.files import read_json, require_keys
 
-ImageId = Hashable
-"""An image id, as the caption metrics key them."""
+ImageId = Any
+"""An image id, as the caption metrics key them (any hashable; ``Any`` because mapping keys are invariant)."""
 
 UNPARSED = "unparsed"
 """The reason of a caption that does not parse."""

@@ -16,7 +16,7 @@ from PIL import Image
 
 from multimodal_rnn.checkpoint import Checkpoint
 from multimodal_rnn.tasks.loading import load_with_vocabulary
-from multimodal_rnn.decoding import beam_search, greedy_decode
+from multimodal_rnn.decoding import BeamOutput, DecodeOutput, beam_search, greedy_decode
 from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import ConfigError
 from multimodal_rnn.tasks.caption.models import MODELS, CaptionModel
@@ -112,19 +112,17 @@ class Captioner(Predictor):
         encoded = model.encode(pixels.to(self.device))
         state, context = model.start(encoded)
         record = "attention" if with_attention and model.attends else None
-        options = dict(
-            batch_size=pixels.shape[0],
-            bos_id=self.vocab.bos_id,
-            eos_id=self.vocab.eos_id,
-            pad_id=self.vocab.pad_id,
-            max_length=max_length or model.config.max_length,
-            record=record,
-        )
+        batch, length = pixels.shape[0], max_length or model.config.max_length
+        vocab = self.vocab
+        output: DecodeOutput | BeamOutput
         if beam_size == 1 and length_penalty == 0.0 and not block_repeated_trigrams:
-            output = greedy_decode(model.step, state, context, **options)
+            output = greedy_decode(model.step, state, context, batch_size=batch, bos_id=vocab.bos_id,
+                                   eos_id=vocab.eos_id, pad_id=vocab.pad_id, max_length=length, record=record)
         else:
             output = beam_search(model.step, state, context, beam_size=beam_size, length_penalty=length_penalty,
-                                 block_repeated_trigrams=block_repeated_trigrams, **options)
+                                 block_repeated_trigrams=block_repeated_trigrams, batch_size=batch,
+                                 bos_id=vocab.bos_id, eos_id=vocab.eos_id, pad_id=vocab.pad_id, max_length=length,
+                                 record=record)
         grid_shape = model.encoder.grid_shape
         results = []
         for index, sequence in enumerate(output.sequences):

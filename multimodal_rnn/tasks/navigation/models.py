@@ -114,6 +114,10 @@ class FiLMBlock(nn.Module):
 class NavigationModel(nn.Module):
     """See the module docstring; built from a :class:`NavigationModelConfig`."""
 
+    value_offsets: torch.Tensor  # (3,) buffer, symbolic views only
+    pixel_mean: torch.Tensor  # (1, 3, 1, 1) buffers, pixel views only
+    pixel_std: torch.Tensor
+
     def __init__(self, config: NavigationModelConfig) -> None:
         super().__init__()
         self.config = config
