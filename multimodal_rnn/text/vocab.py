@@ -224,8 +224,8 @@ class Vocabulary:
         return cls.from_dict(data, where=str(path))
 
 
-def pad_sequences(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad id lists into one batch.
+def pad_sequences(sequences: Sequence[Sequence[int] | torch.Tensor], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad id lists (or 1-D id tensors) into one batch: the one padding helper of the package.
 
     Returns:
         ``ids`` LongTensor (B, T) with T the longest length (pad_id after each sequence) and
@@ -235,7 +235,7 @@ def pad_sequences(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torc
     longest = int(lengths.max()) if len(sequences) else 0
     ids = torch.full((len(sequences), longest), pad_id, dtype=torch.long)
     for row, seq in enumerate(sequences):
-        ids[row, : len(seq)] = torch.as_tensor(list(seq), dtype=torch.long)
+        ids[row, : len(seq)] = torch.as_tensor(seq if isinstance(seq, torch.Tensor) else list(seq), dtype=torch.long)
     return ids, lengths
 
 

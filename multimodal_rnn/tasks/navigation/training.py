@@ -37,7 +37,7 @@ from multimodal_rnn.tasks.navigation.rollout import (
     encode_missions,
     evaluate_agent,
 )
-from multimodal_rnn.text.vocab import Vocabulary, tokenize
+from multimodal_rnn.text.vocab import Vocabulary, pad_sequences, tokenize
 from multimodal_rnn.training.trainer import TrainerConfig, TrainResult
 
 VALIDATION_METRIC = "success_rate"
@@ -111,10 +111,7 @@ def collate_episodes(items: Sequence[dict[str, Any]], *, pad_id: int = 0, tbptt_
     for i, item in enumerate(items):
         n = int(lengths[i])
         images[i, :n], directions[i, :n], actions[i, :n] = item["images"], item["directions"], item["actions"]
-    word_lengths = torch.tensor([item["instruction"].shape[0] for item in items])
-    instructions = torch.full((batch, int(word_lengths.max())), pad_id, dtype=torch.long)
-    for i, item in enumerate(items):
-        instructions[i, : int(word_lengths[i])] = item["instruction"]
+    instructions, word_lengths = pad_sequences([item["instruction"] for item in items], pad_id)  # (B, L), (B,)
     return {"images": images, "directions": directions, "actions": actions, "lengths": lengths,
             "instructions": instructions, "instruction_lengths": word_lengths, "tbptt_steps": tbptt_steps,
             "entropy_coef": entropy_coef}
