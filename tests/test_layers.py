@@ -31,11 +31,6 @@ PENDING_APP_IMPORTS: frozenset[tuple[str, str]] = frozenset(
         ("apps.commands.data", "multimodal_rnn.datasets.shapes.world"),
         # `mmrnn train --distributed`: only rank 0 reports.
         ("apps.commands.train", "multimodal_rnn.training.distributed"),
-        # The server names the caption, VQA and dialog predictors instead of iterating TASKS.
-        ("apps.server.inference", "multimodal_rnn.tasks.caption.predictor"),
-        ("apps.server.inference", "multimodal_rnn.tasks.dialog.predictor"),
-        ("apps.server.inference", "multimodal_rnn.tasks.vqa.predictor"),
-        ("apps.server.limits", "multimodal_rnn.text.vocab"),
     }
 )
 """Imports of internals by ``apps/`` that predate the public API; this list may only shrink."""
