@@ -16,7 +16,8 @@ PUBLIC_API: dict[str, str] = {
     "multimodal_rnn": "__version__ and the entry points the package root defines",
     "multimodal_rnn.errors": "MMRNNError and the one-line user errors the apps report",
     "multimodal_rnn.tasks": "TASKS (every task, in CLI order), MODELS (every registered model), Task",
-    "multimodal_rnn.tasks.protocol": "Task, TaskSpec, TaskCommand, RunContext, Report, Predictor",
+    "multimodal_rnn.tasks.protocol": "Task, TaskSpec, TaskCommand, RunContext, Report, Predictor, Serving, FormField, "
+    "ServingLimits, FieldError, check_text",
     "multimodal_rnn.checkpoint": "read_header, load_model: checkpoints are data the server lists and loads",
     "multimodal_rnn.files": "read_json, write_json, atomic_write: JSON files with one-line errors, written atomically",
     "multimodal_rnn.images": "load_image, load_image_bytes, DEFAULT_MAX_PIXELS: the user's image, with size limits",
@@ -25,17 +26,6 @@ PUBLIC_API: dict[str, str] = {
     "multimodal_rnn.datasets.shapes": "ShapesConfig, generate_shapes_world: the built-in synthetic world",
 }
 """The modules ``apps/`` may import, with what they offer (docs/architecture.md lists the same)."""
-
-PENDING_APP_IMPORTS: frozenset[tuple[str, str]] = frozenset(
-    {
-        # The server names the caption, VQA and dialog predictors instead of iterating TASKS.
-        ("apps.server.inference", "multimodal_rnn.tasks.caption.predictor"),
-        ("apps.server.inference", "multimodal_rnn.tasks.dialog.predictor"),
-        ("apps.server.inference", "multimodal_rnn.tasks.vqa.predictor"),
-        ("apps.server.limits", "multimodal_rnn.text.vocab"),
-    }
-)
-"""Imports of internals by ``apps/`` that predate the public API; this list may only shrink."""
 
 
 @pytest.fixture(scope="module")
@@ -138,16 +128,11 @@ def _app_imports_of_internals(graph: grimp.ImportGraph) -> set[tuple[str, str]]:
 
 
 def test_apps_use_only_the_public_api(graph: grimp.ImportGraph) -> None:
-    new = sorted(_app_imports_of_internals(graph) - PENDING_APP_IMPORTS)
+    new = sorted(_app_imports_of_internals(graph))
     assert not new, (
         "apps import internals of the package; use the public API (tests/test_layers.py PUBLIC_API, "
         "docs/architecture.md) or give the task a command: " + ", ".join(f"{a} -> {b}" for a, b in new)
     )
-
-
-def test_pending_app_imports_only_shrink(graph: grimp.ImportGraph) -> None:
-    gone = sorted(PENDING_APP_IMPORTS - _app_imports_of_internals(graph))
-    assert not gone, "no longer imported, remove from PENDING_APP_IMPORTS: " + ", ".join(f"{a} -> {b}" for a, b in gone)
 
 
 def test_public_api_modules_exist(graph: grimp.ImportGraph) -> None:

@@ -19,15 +19,10 @@ from PIL import Image
 
 from apps.server.app import ServerSettings, create_app
 from apps.server.batching import BatchingConfig
-from apps.server.inference import (
-    CaptionRequest,
-    DialogRequest,
-    LoadedModel,
-    caption_batch,
-    dialog_batch,
-    load_models,
-)
+from apps.server.inference import LoadedModel, load_models
 from multimodal_rnn.tasks.caption.predictor import CaptionResult
+from multimodal_rnn.tasks.caption.serving import CaptionRequest, caption_batch
+from multimodal_rnn.tasks.dialog.serving import DialogRequest, dialog_batch
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.images import load_image
 from multimodal_rnn.shipped import card_path, read_card, resolve_weights

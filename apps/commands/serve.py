@@ -1,4 +1,4 @@
-"""``mmrnn serve``: an HTTP server (JSON API and web page) for captioning, VQA and visual dialog."""
+"""``mmrnn serve``: an HTTP server (JSON API and web page) for every task that can be served."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from multimodal_rnn.images import DEFAULT_MAX_PIXELS
 from multimodal_rnn.shipped import resolve_weights
 
 NAME = "serve"
-HELP = "serve the models over HTTP: a web page and a JSON API (caption, VQA, dialog), with dynamic batching"
+HELP = "serve the models over HTTP: a web page and a JSON API (POST /v1/TASK), with dynamic batching"
 
 _EPILOG = """\
 examples:
@@ -27,15 +27,18 @@ so think twice before --host 0.0.0.0."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..server.inference import servable_tasks
+
+    servable = ",".join(servable_tasks())
     parser.epilog = _EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, loopback only)")
     parser.add_argument("--port", type=int, default=8000, help="TCP port (default: %(default)s)")
     parser.add_argument("--weights", action="append", default=[], metavar="TASK=FILE",
-                        help="checkpoint of a task (caption, vqa, dialog); repeatable; default: the shipped weights")
+                        help=f"checkpoint of a task ({servable}); repeatable; default: the shipped weights")
     parser.add_argument("--tasks", default=None, metavar="LIST",
                         help="comma-separated tasks to serve (default: every task with a route and shipped or "
-                             "--weights weights: caption,vqa,dialog)")
+                             f"--weights weights, of {servable})")
     parser.add_argument("--max-batch-size", type=int, default=32, metavar="N",
                         help="most requests per model call (default: %(default)s)")
     parser.add_argument("--max-wait-ms", type=float, default=5.0, metavar="MS",

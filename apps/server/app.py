@@ -4,9 +4,10 @@ Build it with :func:`create_app` from loaded models (:func:`.inference.load_mode
 and :class:`ServerSettings`; tests pass small limits. Routes:
 
 * ``GET /`` the web page (``static/index.html``), ``/static/*`` its script and style;
-* ``POST /v1/caption`` (multipart: ``image``, ``beam_size``), ``POST /v1/vqa`` (``image``,
-  ``question``, ``top``), ``POST /v1/dialog`` (``image``, ``question``, ``history`` JSON,
-  ``caption``, ``top``, ``beam_size``);
+* ``POST /v1/<task>`` for every task with a :class:`~multimodal_rnn.tasks.protocol.Serving`
+  (e.g. ``/v1/caption``, ``/v1/vqa``): a multipart form of the ``image`` and the task's
+  fields, checked by the task's field list (:mod:`.forms`) and listed in the OpenAPI schema; the
+  task makes the request, its batched call answers a group of them, its ``to_json`` the JSON;
 * ``GET /healthz``, ``GET /v1/models``; the OpenAPI schema at ``/openapi.json`` (no ``/docs``
   page: FastAPI's loads its script from a CDN, and the project works offline).
 
@@ -19,25 +20,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, TypeVar
+from typing import Any, TypeVar
 
 import torch
-from fastapi import FastAPI, File, Form, Request, UploadFile
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from multimodal_rnn import __version__
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS
+from multimodal_rnn.tasks.protocol import Serving, ServingLimits, Task
 
 from .batching import BatchingConfig, DynamicBatcher
-from .inference import BATCH_FUNCTIONS, CaptionRequest, DialogRequest, LoadedModel, VQARequest
-from .limits import ApiError, BodyLimitMiddleware, check_text, decode_image, header_pixels, parse_history
+from .forms import check_fields, openapi_request_body, read_form
+from .inference import LoadedModel, check_servable, servings
+from .limits import ApiError, BodyLimitMiddleware, decode_image, header_pixels
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 LOG = logging.getLogger("mmrnn.serve")
@@ -70,22 +74,34 @@ class ServerSettings:
     request_timeout_s: float = 30.0
     batching: BatchingConfig = field(default_factory=BatchingConfig)
 
+    def limits(self) -> ServingLimits:
+        """The bounds the tasks build their form fields from."""
+        return ServingLimits(
+            max_text_chars=self.max_question_chars,
+            max_history_rounds=self.max_history_rounds,
+            max_beam_size=self.max_beam_size,
+            max_top=self.max_top,
+        )
 
-def _attention_json(attention: Any, labels: list[str]) -> dict[str, Any] | None:
-    """Attention (L, h, w) as ``{"grid": [h, w], "labels": [...], "maps": [[h*w floats], ...]}``."""
-    if attention is None:
-        return None
-    maps = [[round(float(v), 5) for v in row.reshape(-1).tolist()] for row in attention]
-    return {"grid": list(attention.shape[1:]), "labels": labels, "maps": maps}
 
-
-def create_app(models: dict[str, LoadedModel], settings: ServerSettings = ServerSettings()) -> FastAPI:
-    """The app serving ``models`` (task -> loaded model; tasks ``caption``, ``vqa``, ``dialog``)."""
+def create_app(
+    models: Mapping[str, LoadedModel],
+    settings: ServerSettings = ServerSettings(),
+    *,
+    tasks: Mapping[str, Task] | None = None,
+) -> FastAPI:
+    """The app serving ``models`` (task -> loaded model) with a route for every task of ``tasks``
+    (default: :data:`multimodal_rnn.tasks.TASKS`) that has a ``serving``; a route whose task has no
+    model answers 503."""
+    served = servings(tasks)
+    limits = settings.limits()
     batchers: dict[str, DynamicBatcher[Any, Any]] = {}
     for task, loaded in models.items():
-        predictor, function = loaded.predictor, BATCH_FUNCTIONS[task]
-        batchers[task] = DynamicBatcher(lambda items, p=predictor, f=function: f(p, items), settings.batching,
-                                        name=f"{task}-batcher")
+        check_servable(task, tasks)
+        predictor, batch = loaded.predictor, served[task].batch
+        batchers[task] = DynamicBatcher(
+            lambda items, p=predictor, b=batch: b(p, items), settings.batching, name=f"{task}-batcher"
+        )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -95,8 +111,15 @@ def create_app(models: dict[str, LoadedModel], settings: ServerSettings = Server
         for batcher in batchers.values():
             await batcher.stop()
 
-    app = FastAPI(title="mmrnn serve", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Captioning, visual question answering and visual dialog on the shared multimodal RNN.")
+    routes = "; ".join(f"/v1/{task}: {serving.summary}" for task, serving in served.items())
+    app = FastAPI(
+        title="mmrnn serve",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description=f"The tasks of the shared multimodal RNN over HTTP ({routes}).",
+    )
     app.state.settings = settings
     app.state.batchers = batchers
     app.state.models = models
@@ -105,14 +128,6 @@ def create_app(models: dict[str, LoadedModel], settings: ServerSettings = Server
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"error": exc.message}, status_code=exc.status)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        parts = []
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
-            parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid")))
-        return JSONResponse({"error": "; ".join(parts) or "invalid request"}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -131,7 +146,7 @@ def create_app(models: dict[str, LoadedModel], settings: ServerSettings = Server
     async def within_timeout(work: Awaitable[T]) -> T:
         try:
             return await asyncio.wait_for(work, settings.request_timeout_s)
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             raise ApiError(504, f"request not answered within {settings.request_timeout_s:g} s") from None
 
     large_decodes = asyncio.Semaphore(2)  # bounds the memory of concurrent big decodes
@@ -142,8 +157,14 @@ def create_app(models: dict[str, LoadedModel], settings: ServerSettings = Server
         transform = models[task].predictor.transform
 
         def decode() -> torch.Tensor:
-            return transform(decode_image(data, name=upload.filename or "image", max_bytes=settings.max_upload_bytes,
-                                          max_pixels=settings.max_pixels))
+            return transform(
+                decode_image(
+                    data,
+                    name=upload.filename or "image",
+                    max_bytes=settings.max_upload_bytes,
+                    max_pixels=settings.max_pixels,
+                )
+            )
 
         if header_pixels(data) <= INLINE_DECODE_PIXELS:  # small: cheaper than a thread hop (and its GIL traffic)
             return decode()
@@ -158,71 +179,46 @@ def create_app(models: dict[str, LoadedModel], settings: ServerSettings = Server
 
     @app.get("/healthz", summary="liveness, loaded tasks and batching counters")
     async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__, "tasks": sorted(models),
-                "batching": asdict(settings.batching),
-                "batches": {task: asdict(b.stats) for task, b in batchers.items()}}
+        return {
+            "status": "ok",
+            "version": __version__,
+            "tasks": sorted(models),
+            "batching": asdict(settings.batching),
+            "batches": {task: asdict(b.stats) for task, b in batchers.items()},
+        }
 
     @app.get("/v1/models", summary="the loaded weights and their model cards")
     async def list_models() -> dict[str, Any]:
         return {"models": [loaded.info for loaded in models.values()]}
 
-    @app.post("/v1/caption", summary="caption an image (with the attention of each word)")
-    async def caption(
-        image: UploadFile = File(..., description="the image (JPEG, PNG, ...)"),
-        beam_size: int = Form(3, ge=1, le=settings.max_beam_size, description="beam size; 1 = greedy"),
-    ) -> dict[str, Any]:
-        loaded = model_of("caption")
+    def add_task_route(task: str, serving: Serving[Any, Any]) -> None:
+        """``POST /v1/<task>``: the task's form, checked by its fields, answered by its batcher."""
+        fields = tuple(serving.fields(limits))
 
-        async def work() -> dict[str, Any]:
-            pixels = await read_pixels(image, "caption")
-            result = await batchers["caption"].submit(CaptionRequest(pixels, beam_size), key=beam_size)
-            return {"caption": result.caption, "words": list(result.words), "score": round(result.score, 4),
-                    "attention": _attention_json(result.attention, list(result.words)), "model": loaded.info["file"]}
+        async def answer(request: Request) -> dict[str, Any]:
+            async with request.form() as form:
+                upload, values = read_form(form, fields)
+                loaded = model_of(task)
+                values = check_fields(fields, values)
 
-        return await within_timeout(work())
+                async def work() -> dict[str, Any]:
+                    pixels = await read_pixels(upload, task)
+                    item = serving.request(values, pixels)
+                    result = await batchers[task].submit(item, key=serving.key(loaded.predictor, item))
+                    return {**serving.to_json(item, result), "model": loaded.info["file"]}
 
-    @app.post("/v1/vqa", summary="answer a question about an image")
-    async def vqa(
-        image: UploadFile = File(..., description="the image (JPEG, PNG, ...)"),
-        question: str = Form(..., description="the question"),
-        top: int = Form(5, ge=1, le=settings.max_top, description="how many answers"),
-    ) -> dict[str, Any]:
-        loaded = model_of("vqa")
-        question = check_text(question, field="question", max_chars=settings.max_question_chars)
+                return await within_timeout(work())
 
-        async def work() -> dict[str, Any]:
-            pixels = await read_pixels(image, "vqa")
-            result = await batchers["vqa"].submit(VQARequest(pixels, question, top))
-            labels = [f"glimpse {g + 1}" for g in range(result.attention.shape[0])] if result.attention is not None else []
-            return {"question": question,
-                    "answers": [{"answer": a, "probability": round(p, 4)} for a, p in result.answers],
-                    "attention": _attention_json(result.attention, labels), "model": loaded.info["file"]}
+        app.add_api_route(
+            f"/v1/{task}",
+            answer,
+            methods=["POST"],
+            summary=serving.summary,
+            name=task,
+            openapi_extra=openapi_request_body(fields),
+        )
 
-        return await within_timeout(work())
-
-    @app.post("/v1/dialog", summary="answer the next question of a dialog about an image")
-    async def dialog(
-        image: UploadFile = File(..., description="the image (JPEG, PNG, ...)"),
-        question: str = Form(..., description="the new question"),
-        history: str = Form("[]", description='earlier rounds, JSON: [{"question": "...", "answer": "..."}, ...]'),
-        caption: str = Form("", description="a caption that starts the dialog history"),
-        top: int = Form(5, ge=1, le=settings.max_top, description="how many candidate answers to list"),
-        beam_size: int = Form(3, ge=1, le=settings.max_beam_size, description="generative models"),
-    ) -> dict[str, Any]:
-        loaded = model_of("dialog")
-        question = check_text(question, field="question", max_chars=settings.max_question_chars)
-        caption = check_text(caption, field="caption", max_chars=settings.max_question_chars, required=False)
-        rounds = parse_history(history, max_rounds=settings.max_history_rounds, max_chars=settings.max_question_chars)
-
-        async def work() -> dict[str, Any]:
-            pixels = await read_pixels(image, "dialog")
-            request = DialogRequest(pixels, caption, rounds, question, top, beam_size)
-            generative = getattr(loaded.predictor.model, "decoder", None) == "generative"
-            turn = await batchers["dialog"].submit(request, key=beam_size if generative else None)
-            return {"round": len(rounds) + 1, "question": question, "answer": turn.answer,
-                    "alternatives": [{"answer": a, "probability": round(p, 4)} for a, p in turn.alternatives],
-                    "model": loaded.info["file"]}
-
-        return await within_timeout(work())
+    for task, serving in served.items():
+        add_task_route(task, serving)
 
     return app

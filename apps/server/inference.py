@@ -1,27 +1,23 @@
-"""The server's model calls: one batched forward per group of requests, and what it says about its models.
+"""The server's models: which tasks it can serve, loading their checkpoints, and what it says about them.
 
-Each ``*_batch`` function takes the requests the :class:`~apps.server.batching.DynamicBatcher`
-gathered (all with the same key, e.g. the same beam size) and returns one result per request,
-computed with a single batched call of the predictor. Models are loaded through their task
-(:data:`multimodal_rnn.tasks.TASKS`); ``GET /v1/models`` describes them with their model cards
-(:func:`multimodal_rnn.shipped.read_card`).
+A task is served when it has a :class:`~multimodal_rnn.tasks.protocol.Serving` (its route, form
+fields and batched call); the server iterates :data:`multimodal_rnn.tasks.TASKS` and names none.
+Models are loaded through their task (``Task.load_predictor``); ``GET /v1/models`` describes them
+with their model cards (:func:`multimodal_rnn.shipped.read_card`).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
-
-import torch
+from typing import Any
 
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.shipped import read_card
 from multimodal_rnn.tasks import TASKS
-from multimodal_rnn.tasks.caption.predictor import CaptionResult, Captioner
-from multimodal_rnn.tasks.dialog.predictor import DialogAgent, DialogQuery, DialogTurn
-from multimodal_rnn.tasks.vqa.predictor import Answerer, AnswerResult
+from multimodal_rnn.tasks.protocol import Serving, Task
 
 
 @dataclass(frozen=True)
@@ -34,75 +30,23 @@ class LoadedModel:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class CaptionRequest:
-    """One image to caption: ``pixels`` (3, H, W) from the captioner's transform; ``beam_size`` 1 is greedy."""
-
-    pixels: torch.Tensor
-    beam_size: int
-
-
-@dataclass(frozen=True)
-class VQARequest:
-    """One question about one image (``pixels`` (3, H, W) from the answerer's transform); ``top`` answers."""
-
-    pixels: torch.Tensor
-    question: str
-    top: int
+def servings(tasks: Mapping[str, Task] | None = None) -> dict[str, Serving[Any, Any]]:
+    """Task name -> its :class:`~multimodal_rnn.tasks.protocol.Serving`, for every task of ``tasks``
+    (default: :data:`~multimodal_rnn.tasks.TASKS`, in its order) that the server can serve."""
+    tasks = TASKS if tasks is None else tasks
+    return {name: task.serving for name, task in tasks.items() if task.serving is not None}
 
 
-@dataclass(frozen=True)
-class DialogRequest:
-    """One dialog round: the image (``pixels`` (3, H, W) from the agent's transform), the earlier
-    rounds (question, answer) and the new question."""
-
-    pixels: torch.Tensor
-    caption: str
-    history: tuple[tuple[str, str], ...]
-    question: str
-    top: int
-    beam_size: int
+def servable_tasks(tasks: Mapping[str, Task] | None = None) -> list[str]:
+    """The names of the tasks the server has a route for (``POST /v1/<task>``), in ``tasks`` order."""
+    return list(servings(tasks))
 
 
-def caption_batch(captioner: Captioner, requests: Sequence[CaptionRequest]) -> list[CaptionResult]:
-    """Caption every request's image in one batched decode (all requests share one beam size);
-    the same results as :meth:`Captioner.caption` on the images."""
-    beams = {request.beam_size for request in requests}
-    assert len(beams) == 1, "caption requests are grouped by beam size"
-    pixels = torch.stack([request.pixels for request in requests])  # (B, 3, H, W)
-    return captioner.caption_tensors(pixels, beam_size=beams.pop(), with_attention=captioner.model.attends)
-
-
-def vqa_batch(answerer: Answerer, requests: Sequence[VQARequest]) -> list[AnswerResult]:
-    """Answer every request in one forward pass, each with its own ``top`` (as :meth:`Answerer.answer`)."""
-    results = answerer.answer_tensors([request.pixels for request in requests], [request.question for request in requests],
-                                      top=max(request.top for request in requests), with_attention=answerer.model.attends)
-    return [AnswerResult(result.answers[: request.top], result.attention) for request, result in zip(requests, results)]
-
-
-def dialog_batch(agent: DialogAgent, requests: Sequence[DialogRequest]) -> list[DialogTurn]:
-    """Answer the last question of every dialog in one forward pass (as a
-    :class:`~multimodal_rnn.tasks.dialog.predictor.DialogSession` that asked the history's questions and got its answers).
-
-    Generative models decode all dialogs in one beam search (requests share one beam size).
-    """
-    queries = [DialogQuery(request.pixels, request.caption,
-                           tuple(question for question, _ in request.history) + (request.question,),
-                           tuple(answer for _, answer in request.history))
-               for request in requests]
-    turns = agent.answer_last(queries, top=max(request.top for request in requests), beam_size=requests[0].beam_size)
-    return [DialogTurn(turn.question, turn.answer, turn.alternatives[: request.top]) if turn.alternatives else turn
-            for request, turn in zip(requests, turns)]
-
-
-BATCH_FUNCTIONS: dict[str, Callable[[Any, Sequence[Any]], list[Any]]] = {
-    "caption": caption_batch, "vqa": vqa_batch, "dialog": dialog_batch}
-"""The tasks the HTTP API has a route for (``/v1/caption``, ``/v1/vqa``, ``/v1/dialog``) and their batched call."""
-
-
-def servable_tasks() -> list[str]:
-    """The registered tasks the server can serve, in :data:`~multimodal_rnn.tasks.TASKS` order."""
-    return [name for name in TASKS if name in BATCH_FUNCTIONS]
+def check_servable(task: str, tasks: Mapping[str, Task] | None = None) -> None:
+    """Raise :class:`~multimodal_rnn.errors.InputError` unless the server has a route for ``task``."""
+    servable = servable_tasks(tasks)
+    if task not in servable:
+        raise InputError(f"the server has no route for task {task!r} (it serves {', '.join(servable)})")
 
 
 def describe(task: str, path: Path, predictor: Any) -> dict[str, Any]:
@@ -124,13 +68,15 @@ def describe(task: str, path: Path, predictor: Any) -> dict[str, Any]:
     }
 
 
-def load_models(paths: dict[str, Path], *, device: str = "cpu") -> dict[str, LoadedModel]:
+def load_models(
+    paths: Mapping[str, Path], *, device: str = "cpu", tasks: Mapping[str, Task] | None = None
+) -> dict[str, LoadedModel]:
     """Load the checkpoints of ``paths`` (task -> file; tasks of :func:`servable_tasks`) with each
     task's own predictor loader."""
+    tasks = TASKS if tasks is None else tasks
     models = {}
     for task, path in paths.items():
-        if task not in servable_tasks():
-            raise InputError(f"the server has no route for task {task!r} (it serves {', '.join(servable_tasks())})")
-        predictor = TASKS[task].load_predictor(path, device=device)
+        check_servable(task, tasks)
+        predictor = tasks[task].load_predictor(path, device=device)
         models[task] = LoadedModel(task, Path(path), predictor, describe(task, Path(path), predictor))
     return models

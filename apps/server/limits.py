@@ -1,4 +1,5 @@
-"""Request limits of the server: body size (413), image decoding (400/413/415), question text (422).
+"""Request limits of the server: body size (413) and image decoding (400/413/415); the form fields
+of a task (422) are checked by their :class:`~multimodal_rnn.tasks.protocol.FormField` (:mod:`.forms`).
 
 Every refusal is an :class:`ApiError` (status + one-line message) that the app answers as JSON
 ``{"error": message}``; nothing here stops the server.
@@ -9,13 +10,13 @@ from __future__ import annotations
 import io
 import json
 import warnings
-from typing import Any, Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 from PIL import Image
 
 from multimodal_rnn.errors import ImageError
 from multimodal_rnn.images import load_image_bytes
-from multimodal_rnn.text.vocab import tokenize
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -89,8 +90,13 @@ class BodyLimitMiddleware:
 
 async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
     body = json.dumps(payload).encode("utf-8")
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -122,39 +128,3 @@ def decode_image(data: bytes, *, name: str, max_bytes: int, max_pixels: int) -> 
         return load_image_bytes(data, name=name, max_pixels=max_pixels)
     except ImageError as exc:
         raise ApiError(_IMAGE_STATUS[exc.kind], str(exc)) from None
-
-
-def check_text(text: str, *, field: str, max_chars: int, required: bool = True) -> str:
-    """``text`` stripped; 422 if it is longer than ``max_chars`` or (when ``required``) has no word."""
-    text = text.strip()
-    if len(text) > max_chars:
-        raise ApiError(422, f"{field}: {len(text)} characters, over the limit of {max_chars}")
-    if required and not tokenize(text):
-        raise ApiError(422, f"{field}: empty (no words)")
-    return text
-
-
-def parse_history(raw: str, *, max_rounds: int, max_chars: int) -> tuple[tuple[str, str], ...]:
-    """The dialog history form field: a JSON list of ``{"question": ..., "answer": ...}`` (or pairs); 422 if malformed."""
-    try:
-        value = json.loads(raw) if raw.strip() else []
-    except json.JSONDecodeError as exc:
-        raise ApiError(422, f"history: not JSON ({exc.msg} at character {exc.pos})") from None
-    if not isinstance(value, list):
-        raise ApiError(422, "history: expected a JSON list of {\"question\", \"answer\"} objects")
-    if len(value) > max_rounds:
-        raise ApiError(422, f"history: {len(value)} rounds, over the limit of {max_rounds}")
-    rounds = []
-    for number, entry in enumerate(value, start=1):
-        if isinstance(entry, dict):
-            pair = (entry.get("question"), entry.get("answer"))
-        elif isinstance(entry, list) and len(entry) == 2:
-            pair = (entry[0], entry[1])
-        else:
-            pair = (None, None)
-        if not all(isinstance(part, str) for part in pair):
-            raise ApiError(422, f"history round {number}: expected {{\"question\": str, \"answer\": str}}")
-        rounds.append((check_text(pair[0], field=f"history round {number} question", max_chars=max_chars),
-                       check_text(pair[1], field=f"history round {number} answer", max_chars=max_chars,
-                                  required=False)))
-    return tuple(rounds)

@@ -10,21 +10,34 @@ A task (``multimodal_rnn/tasks/<task>/``) exposes one :class:`Task` value, ``TAS
 * ``commands``: ``{"train" | "predict" | "eval": TaskCommand}``, each adding its arguments to an
   ``argparse`` parser and running with an already-parsed namespace. Commands never print: they
   return a :class:`Report` (lines for stdout, notes for stderr, an optional JSON-ready payload)
-  and receive a :class:`RunContext` that carries the app's progress bars and log lines.
+  and receive a :class:`RunContext` that carries the app's progress bars and log lines;
+* ``serving``: how the server offers the task over HTTP, or None (not served). A :class:`Serving`
+  gives the route's one-line summary, its form fields (:class:`FormField`: name, type, default,
+  bounds, description; built from the server's :class:`ServingLimits`), how validated fields and
+  the image's transformed pixels make a request, the batching key (requests with different keys,
+  e.g. beam sizes, never share a forward pass), the batched call ``batch(predictor, requests) ->
+  results`` and ``to_json(request, result)``, the route's JSON answer. The server registers
+  ``POST /v1/<task name>`` for every task with a ``serving``, validates the fields by their
+  :class:`FormField` (text fields with :func:`check_text`; a refused field is a :class:`FieldError`,
+  HTTP 422) and publishes them in its OpenAPI schema.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Protocol, TextIO, TypeVar, runtime_checkable
+from typing import Any, Callable, Generic, Iterable, Mapping, Protocol, TextIO, TypeVar, runtime_checkable
 
 import torch
 from torch import nn
 
 from multimodal_rnn.checkpoint import Checkpoint
+from multimodal_rnn.errors import InputError
 from multimodal_rnn.registry import Registry
+from multimodal_rnn.text.vocab import tokenize
 
 T = TypeVar("T")
 
@@ -87,6 +100,7 @@ class Task(Protocol):
     models: Registry
     shipped: Mapping[str, str]
     commands: Mapping[str, TaskCommand]
+    serving: Serving[Any, Any] | None
 
     def load_predictor(self, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> Any:
         """The task's predictor for the checkpoint at ``path``, on ``device``."""
@@ -122,6 +136,150 @@ class Predictor:
 P = TypeVar("P", bound=Predictor)
 
 
+class FieldError(InputError):
+    """A form field a served task refuses; the message is one line that starts with the field's
+    name (the server answers it with HTTP 422 ``{"error": message}``)."""
+
+
+def check_text(text: str, *, field: str, max_chars: int, required: bool = True) -> str:
+    """``text`` stripped, at most ``max_chars`` characters and (when ``required``) holding at least
+    one word of the tokenizer (:func:`multimodal_rnn.text.vocab.tokenize`); else :class:`FieldError`."""
+    text = text.strip()
+    if len(text) > max_chars:
+        raise FieldError(f"{field}: {len(text)} characters, over the limit of {max_chars}")
+    if required and not tokenize(text):
+        raise FieldError(f"{field}: empty (no words)")
+    return text
+
+
+@dataclass(frozen=True)
+class ServingLimits:
+    """The server's bounds on what one request may ask for; a task builds its form fields from them.
+
+    Attributes:
+        max_text_chars: longest question, caption or other text field, characters.
+        max_history_rounds: most earlier rounds of a conversation.
+        max_beam_size: largest beam size.
+        max_top: most answers listed.
+    """
+
+    max_text_chars: int = 500
+    max_history_rounds: int = 20
+    max_beam_size: int = 10
+    max_top: int = 20
+
+
+_INTEGER = re.compile(r"\s*([+-]?[0-9]+(?:_[0-9]+)*)(?:\.0+)?\s*")
+"""An integer form value: digits (``_`` between groups), an optional zero fraction, spaces around."""
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One multipart form field of a served task (the image is always there and is not listed).
+
+    Attributes:
+        name: the form key.
+        description: one line for the OpenAPI schema.
+        kind: ``int`` or ``str``, what the form's text is converted to.
+        default: the value of a missing (or empty) field; None: the field is required.
+        minimum, maximum: inclusive bounds of an ``int`` field.
+        max_chars: makes a ``str`` field a text field, checked by :func:`check_text` (stripped, at
+            most this many characters).
+        words: a text field that must hold a word (a question); otherwise it may be empty.
+        parse: turns a ``str`` field into what the request holds (e.g. a JSON history into
+            rounds); it raises :class:`FieldError`.
+    """
+
+    name: str
+    description: str
+    kind: type[int] | type[str] = str
+    default: int | str | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    max_chars: int | None = None
+    words: bool = False
+    parse: Callable[[str], Any] | None = None
+
+    def convert(self, raw: str | None) -> int | str:
+        """The form's text (None when absent) as :attr:`kind`, or the default; the schema checks:
+        required, an integer, within bounds. Raises :class:`FieldError`."""
+        if raw is None or raw == "":
+            if self.default is None:
+                raise FieldError(f"{self.name}: Field required")
+            return self.default
+        if self.kind is str:
+            return raw
+        match = _INTEGER.fullmatch(raw)
+        if match is None:
+            raise FieldError(f"{self.name}: Input should be a valid integer, unable to parse string as an integer")
+        value = int(match.group(1))
+        if self.minimum is not None and value < self.minimum:
+            raise FieldError(f"{self.name}: Input should be greater than or equal to {self.minimum}")
+        if self.maximum is not None and value > self.maximum:
+            raise FieldError(f"{self.name}: Input should be less than or equal to {self.maximum}")
+        return value
+
+    def check(self, value: Any) -> Any:
+        """A converted value's content checks: text through :func:`check_text`, then :attr:`parse`."""
+        if isinstance(value, str) and self.max_chars is not None:
+            value = check_text(value, field=self.name, max_chars=self.max_chars, required=self.words)
+        return self.parse(value) if self.parse is not None and isinstance(value, str) else value
+
+    def json_schema(self) -> dict[str, Any]:
+        """The field as a JSON schema (OpenAPI 3.1) property."""
+        schema: dict[str, Any] = {"type": "integer" if self.kind is int else "string", "description": self.description}
+        if self.default is not None:
+            schema["default"] = self.default
+        for key, bound in (("minimum", self.minimum), ("maximum", self.maximum), ("maxLength", self.max_chars)):
+            if bound is not None:
+                schema[key] = bound
+        return schema
+
+
+RequestT = TypeVar("RequestT")
+ResultT = TypeVar("ResultT")
+
+
+def no_batching_key(predictor: Any, request: Any) -> Hashable:
+    """The key of requests that can all share one forward pass."""
+    return None
+
+
+@dataclass(frozen=True)
+class Serving(Generic[RequestT, ResultT]):
+    """How a task is served over HTTP, at ``POST /v1/<task name>`` (see the module docstring).
+
+    The predictor is the task's (:meth:`Task.load_predictor`); it offers ``transform(image) ->
+    (3, H, W)`` pixels, which the server applies to the uploaded image.
+
+    Attributes:
+        summary: one line for the route's OpenAPI entry.
+        fields: the form fields besides the image, built from the server's limits.
+        request: ``(validated fields by name, pixels (3, H, W)) -> request``.
+        batch: ``(predictor, requests) -> one result per request``, one batched forward pass; the
+            requests of one call share one :attr:`key`.
+        to_json: ``(request, result) -> the route's JSON answer`` (the server adds ``"model"``).
+        key: ``(predictor, request) -> batching key``; requests with different keys (e.g. beam
+            sizes) are never batched together.
+    """
+
+    summary: str
+    fields: Callable[[ServingLimits], Sequence[FormField]]
+    request: Callable[[Mapping[str, Any], torch.Tensor], RequestT]
+    batch: Callable[[Any, Sequence[RequestT]], Sequence[ResultT]]
+    to_json: Callable[[RequestT, ResultT], dict[str, Any]]
+    key: Callable[[Any, RequestT], Hashable] = no_batching_key
+
+
+def attention_json(attention: torch.Tensor | None, labels: Sequence[str]) -> dict[str, Any] | None:
+    """Attention maps (L, h, w) as ``{"grid": [h, w], "labels": [...], "maps": [[h*w floats], ...]}``
+    (5 decimals), or None without attention."""
+    if attention is None:
+        return None
+    maps = [[round(float(v), 5) for v in row.reshape(-1).tolist()] for row in attention]
+    return {"grid": list(attention.shape[1:]), "labels": list(labels), "maps": maps}
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """A plain :class:`Task`: the fields, and ``load_predictor`` delegated to ``predictor_loader``."""
@@ -132,6 +290,7 @@ class TaskSpec:
     predictor_loader: Callable[..., Any]
     shipped: Mapping[str, str] = field(default_factory=dict)
     commands: Mapping[str, TaskCommand] = field(default_factory=dict)
+    serving: Serving[Any, Any] | None = None
 
     def load_predictor(self, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> Any:
         """The task's predictor for the checkpoint at ``path``, on ``device``."""

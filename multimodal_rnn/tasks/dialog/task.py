@@ -6,6 +6,7 @@ from multimodal_rnn.tasks.dialog.cli import EvalCommand, PredictCommand, TrainCo
 from multimodal_rnn.tasks.dialog.cli_tools import AblationCommand, ChatCommand
 from multimodal_rnn.tasks.dialog.models import MODELS
 from multimodal_rnn.tasks.dialog.predictor import DialogAgent
+from multimodal_rnn.tasks.dialog.serving import SERVING
 from multimodal_rnn.tasks.protocol import TaskSpec
 
 SHIPPED = {"default": "dialog_shapes.safetensors"}
@@ -17,6 +18,7 @@ TASK = TaskSpec(
     models=MODELS,
     predictor_loader=DialogAgent.from_checkpoint,
     shipped=SHIPPED,
+    serving=SERVING,
     commands={
         "train": TrainCommand(),
         "predict": PredictCommand(SHIPPED),

@@ -1,0 +1,71 @@
+"""A served task's multipart form at the boundary: read and checked by the task's
+:class:`~multimodal_rnn.tasks.protocol.FormField` list, and published in the OpenAPI schema.
+
+Every task's form has the uploaded ``image`` and the task's own fields. Checking has two steps, so
+that a request to a task without a model gets 503 once its form is well-formed:
+:func:`read_form` (the schema: present, an integer, within bounds; every problem in one 422) and
+:func:`check_fields` (the content: text with words and within length, parsed fields; 422).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from starlette.datastructures import FormData, UploadFile
+
+from multimodal_rnn.tasks.protocol import FieldError, FormField
+
+from .limits import ApiError
+
+IMAGE_FIELD = "image"
+IMAGE_DESCRIPTION = "the image (JPEG, PNG, ...)"
+
+
+def read_form(form: FormData, fields: Sequence[FormField]) -> tuple[UploadFile, dict[str, Any]]:
+    """The uploaded image and each field's value (its default when absent).
+
+    Raises:
+        ApiError: 422 naming every missing image or field, non-integer or out-of-bounds value.
+    """
+    errors = []
+    image = form.get(IMAGE_FIELD)
+    if image is None or image == "":
+        errors.append(f"{IMAGE_FIELD}: Field required")
+    elif not isinstance(image, UploadFile):
+        errors.append(f"{IMAGE_FIELD}: Value error, Expected UploadFile, received: {type(image)}")
+    values: dict[str, Any] = {}
+    for field in fields:
+        raw = form.get(field.name)
+        if isinstance(raw, UploadFile):
+            errors.append(f"{field.name}: Input should be a valid string")
+            continue
+        try:
+            values[field.name] = field.convert(raw)
+        except FieldError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise ApiError(422, "; ".join(errors))
+    assert isinstance(image, UploadFile)
+    return image, values
+
+
+def check_fields(fields: Sequence[FormField], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values after each field's content checks (text stripped, parsed fields parsed), in order.
+
+    Raises:
+        ApiError: 422 with the first refused field's message.
+    """
+    try:
+        return {field.name: field.check(values[field.name]) for field in fields}
+    except FieldError as exc:
+        raise ApiError(422, str(exc)) from None
+
+
+def openapi_request_body(fields: Sequence[FormField]) -> dict[str, Any]:
+    """The route's ``openapi_extra``: its multipart request body, the image and every field."""
+    properties: dict[str, Any] = {IMAGE_FIELD: {"type": "string", "format": "binary", "description": IMAGE_DESCRIPTION}}
+    properties.update({field.name: field.json_schema() for field in fields})
+    required = [IMAGE_FIELD] + [field.name for field in fields if field.default is None]
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
