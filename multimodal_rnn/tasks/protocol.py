@@ -93,14 +93,31 @@ class TaskCommand(Protocol):
 
 @runtime_checkable
 class Task(Protocol):
-    """A task package's entry point (see the module docstring)."""
+    """A task package's entry point (see the module docstring); its members are read-only."""
 
-    name: str
-    summary: str
-    models: Registry
-    shipped: Mapping[str, str]
-    commands: Mapping[str, TaskCommand]
-    serving: Serving[Any, Any] | None
+    @property
+    def name(self) -> str:
+        """The task's name: ``mmrnn train NAME``, the checkpoint header's ``task``, ``/v1/NAME``."""
+
+    @property
+    def summary(self) -> str:
+        """One line about the task."""
+
+    @property
+    def models(self) -> Registry:
+        """The task's registered models."""
+
+    @property
+    def shipped(self) -> Mapping[str, str]:
+        """Shipped checkpoint file names (in :func:`multimodal_rnn.shipped.weights_dir`) by variant."""
+
+    @property
+    def commands(self) -> Mapping[str, TaskCommand]:
+        """The task's commands, keyed by where they go (see the module docstring)."""
+
+    @property
+    def serving(self) -> Serving[Any, Any] | None:
+        """How the server serves the task, or None."""
 
     def load_predictor(self, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> Any:
         """The task's predictor for the checkpoint at ``path``, on ``device``."""
