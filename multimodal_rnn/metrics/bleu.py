@@ -17,42 +17,52 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from multimodal_rnn.metrics.corpus import Candidates, ImageId, MetricScore, References, check_corpus, ngram_counts
+import numpy as np
+
+from multimodal_rnn.metrics.corpus import Candidates, ImageId, MetricScore, References, check_corpus
+from multimodal_rnn.metrics.ngrams import ngram_table
 
 _TINY = 1e-15  # added to match counts and candidate length
 _SMALL = 1e-9  # added to n-gram counts and reference length
 
 
-@dataclass(frozen=True)
-class _BleuStats:
-    """Sufficient statistics of one image: lengths, n-gram counts and clipped matches per order."""
-
-    candidate_length: int
-    reference_length: int
-    guess: tuple[int, ...]
-    correct: tuple[int, ...]
-
-
-def _image_stats(candidate: str, references: Sequence[str], max_order: int) -> _BleuStats:
-    max_reference_counts: dict[tuple[str, ...], int] = {}
-    reference_lengths = []
-    for reference in references:
-        tokens = reference.split()
-        reference_lengths.append(len(tokens))
-        for counts in ngram_counts(tokens, max_order):
-            for ngram, count in counts.items():
-                if count > max_reference_counts.get(ngram, 0):
-                    max_reference_counts[ngram] = count
-    tokens = candidate.split()
-    length = len(tokens)
-    correct = [0] * max_order
-    for order_index, counts in enumerate(ngram_counts(tokens, max_order)):
-        correct[order_index] = sum(min(count, max_reference_counts.get(ngram, 0)) for ngram, count in counts.items())
-    closest = min((abs(ref_length - length), ref_length) for ref_length in reference_lengths)[1]
-    guess = tuple(max(0, length - order + 1) for order in range(1, max_order + 1))
-    return _BleuStats(length, closest, guess, tuple(correct))
+def _corpus_stats(
+    references: Sequence[Sequence[str]], candidates: Sequence[str], max_order: int
+) -> tuple[list[int], list[int], list[list[int]], list[list[int]]]:
+    """Per image i (candidate i against references[i]): candidate length, effective reference
+    length, n-gram counts per order and clipped matches per order, all computed in numpy."""
+    num_images = len(candidates)
+    refs_per_image = np.fromiter(map(len, references), dtype=np.int64, count=num_images)
+    table = ngram_table([*candidates, *(r for refs in references for r in refs)], max_order)
+    image_of_ref = np.repeat(np.arange(num_images), refs_per_image)
+    image = np.concatenate([np.arange(num_images), image_of_ref])
+    num_grams = table.num_grams
+    is_ref = table.sentence >= num_images
+    # Largest count of each (image, n-gram) in any single reference: sort by key then count.
+    ref_keys = image[table.sentence[is_ref]] * num_grams + table.gram[is_ref]
+    ref_counts = table.count[is_ref]
+    by_key = np.lexsort((ref_counts, ref_keys))
+    sorted_keys = ref_keys[by_key]
+    last = np.ones(len(sorted_keys), dtype=bool)
+    last[:-1] = sorted_keys[1:] != sorted_keys[:-1]
+    max_keys, max_counts = sorted_keys[last], ref_counts[by_key][last]
+    candidate_keys = table.sentence[~is_ref] * num_grams + table.gram[~is_ref]
+    clipped = np.zeros(len(candidate_keys), dtype=np.int64)
+    if len(max_keys):
+        found = np.minimum(np.searchsorted(max_keys, candidate_keys), len(max_keys) - 1)
+        match = max_keys[found] == candidate_keys
+        clipped[match] = np.minimum(table.count[~is_ref][match], max_counts[found[match]])
+    slot = table.sentence[~is_ref] * max_order + table.order[~is_ref] - 1
+    correct = np.bincount(slot, clipped, minlength=num_images * max_order).reshape(num_images, max_order)
+    length = table.lengths[:num_images]
+    guess = np.maximum(length[:, None] - np.arange(max_order)[None, :], 0)
+    # Closest reference length, a tie going to the shorter: the smallest (|r - c|, r).
+    ref_lengths = table.lengths[num_images:]
+    stride = int(ref_lengths.max(initial=0)) + 1
+    closeness = np.abs(ref_lengths - length[image_of_ref]) * stride + ref_lengths
+    closest = np.minimum.reduceat(closeness, np.cumsum(refs_per_image) - refs_per_image) % stride
+    return length.tolist(), closest.tolist(), guess.tolist(), np.rint(correct).astype(np.int64).tolist()
 
 
 def _combine(guess: Sequence[int], correct: Sequence[int], candidate_length: int, reference_length: int) -> list[float]:
@@ -80,21 +90,19 @@ def bleu_score(references: References, candidates: Candidates, max_order: int = 
         InputError: mismatched ids, an image without references, or a non-string caption.
     """
     check_corpus(references, candidates)
+    image_ids = list(candidates)
+    lengths, closest, guesses, corrects = _corpus_stats(
+        [references[i] for i in image_ids], [candidates[i] for i in image_ids], max_order
+    )
     per_image: list[dict[ImageId, float]] = [{} for _ in range(max_order)]
-    total_guess = [0] * max_order
-    total_correct = [0] * max_order
-    total_candidate_length = 0
-    total_reference_length = 0
-    for image_id, candidate in candidates.items():
-        stats = _image_stats(candidate, references[image_id], max_order)
-        for order_index in range(max_order):
-            total_guess[order_index] += stats.guess[order_index]
-            total_correct[order_index] += stats.correct[order_index]
-        total_candidate_length += stats.candidate_length
-        total_reference_length += stats.reference_length
-        image_scores = _combine(stats.guess, stats.correct, stats.candidate_length, stats.reference_length)
+    for image_id, length, reference_length, guess, correct in zip(image_ids, lengths, closest, guesses, corrects):
+        image_scores = _combine(guess, correct, length, reference_length)
         for order_index, score in enumerate(image_scores):
             per_image[order_index][image_id] = score
+    total_guess = [sum(column) for column in zip(*guesses)]
+    total_correct = [sum(column) for column in zip(*corrects)]
+    total_candidate_length = sum(lengths)
+    total_reference_length = sum(closest)
     corpus = _combine(total_guess, total_correct, total_candidate_length, total_reference_length)
     return [
         MetricScore(f"Bleu_{order_index + 1}", corpus[order_index], per_image[order_index])

@@ -8,7 +8,6 @@ dropped; see :func:`multimodal_rnn.text.vocab.tokenize`).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -21,7 +20,6 @@ ImageId = Any
 invariant, so ``dict[int, str]`` would not be a ``Mapping[Hashable, str]``."""
 References = Mapping[ImageId, Sequence[str]]
 Candidates = Mapping[ImageId, str]
-NgramCounts = Counter[tuple[str, ...]]
 
 @dataclass(frozen=True)
 class MetricScore:
@@ -67,15 +65,6 @@ def check_corpus(references: References, candidates: Candidates) -> None:
             raise InputError(f"image {image_id!r}: references must be a list of strings")
         if len(refs) == 0:
             raise InputError(f"image {image_id!r}: no reference captions")
-
-
-def ngram_counts(tokens: Sequence[str], max_order: int) -> list[NgramCounts]:
-    """Counts of the n-grams of ``tokens`` for n = 1..max_order; entry ``n - 1`` holds order n.
-
-    A sequence of length L has max(0, L - n + 1) n-grams of order n.
-    """
-    shifted = [tokens[start:] for start in range(max_order)]  # shifted[s][i] == tokens[i + s]
-    return [Counter(zip(*shifted[:order])) for order in range(1, max_order + 1)]
 
 
 def all_ngrams(tokens: Sequence[str], max_order: int) -> Iterator[tuple[str, ...]]:
