@@ -37,7 +37,7 @@ from typing import Any
 from timing import Load, interleaved, machine_line, ratio_text
 
 from multimodal_rnn.metrics.bleu import bleu_score
-from multimodal_rnn.metrics.caption import score_captions
+from multimodal_rnn.metrics.caption import caption_metrics, score_captions
 from multimodal_rnn.metrics.cider import CiderD, cider_d_score
 from multimodal_rnn.metrics.corpus import MetricScore
 from multimodal_rnn.metrics.rouge import rouge_l_score
@@ -195,10 +195,7 @@ def compare_metrics(references: dict[int, list[str]], candidates: dict[int, str]
     gts, res, ids = refs, {i: [c] for i, c in cands.items()}, list(refs)
 
     def ours_all() -> dict[str, MetricScore]:
-        scores = {s.name: s for s in bleu_score(refs, cands)}
-        scores["ROUGE_L"] = rouge_l_score(refs, cands)
-        scores["CIDEr"] = cider_d_score(refs, cands)
-        return scores
+        return {n: s for n, s in caption_metrics(refs, cands, meteor=False).items() if isinstance(s, MetricScore)}
 
     difference = _difference(ours_all(), _official_scores(gts, res), ids)
     print(f"\n1. metrics on tokenized captions (max |ours - pycocoevalcap| over all scores: {difference:.1e})")

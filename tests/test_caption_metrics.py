@@ -20,6 +20,7 @@ import stat
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from multimodal_rnn.errors import DataFormatError, InputError
@@ -389,3 +390,84 @@ def test_nltk_corpus_bleu_against_hand_computed_values_and_coco() -> None:
     assert nltk_corpus_bleu({1: ["a dog"]}, {1: "two cats"}) == 0.0
     with pytest.raises(InputError, match="no captions to score"):
         nltk_corpus_bleu({}, {})
+
+
+def test_ngram_table_counts_every_ngram_of_every_sentence() -> None:
+    from collections import Counter
+
+    from multimodal_rnn.metrics.corpus import all_ngrams
+    from multimodal_rnn.metrics.ngrams import distinct_sorted, ngram_table
+
+    rng = random.Random(6)
+    sentences = ["", "a", "a a a a a", *(" ".join(rng.choice(WORDS[:5]) for _ in range(rng.randint(0, 9))) for _ in range(60))]
+    table = ngram_table(sentences, 4)
+    assert table.lengths.tolist() == [len(s.split()) for s in sentences]
+    # Each n-gram is known by where it occurs: {(sentence, order, count)}. The table's ids must
+    # describe the same n-grams as a brute-force count, one id per distinct n-gram.
+    expected: dict[tuple[str, ...], set[tuple[int, int, int]]] = {}
+    for index, sentence in enumerate(sentences):
+        for ngram, count in Counter(all_ngrams(sentence.split(), 4)).items():
+            expected.setdefault(ngram, set()).add((index, len(ngram), count))
+    got: dict[int, set[tuple[int, int, int]]] = {}
+    for sentence, gram, order, count in zip(table.sentence, table.gram, table.order, table.count):
+        got.setdefault(int(gram), set()).add((int(sentence), int(order), int(count)))
+    assert sorted(map(sorted, got.values())) == sorted(map(sorted, expected.values()))
+    assert table.num_grams == len(expected) and sorted(got) == list(range(len(expected)))
+    keys = table.sentence * table.num_grams + table.gram
+    assert (keys[1:] > keys[:-1]).all()  # sorted by (sentence, gram), no entry twice
+    values, counts = distinct_sorted(np.array([5, 3, 5, 5, 0]), return_counts=True)
+    assert values.tolist() == [0, 3, 5] and counts.tolist() == [1, 1, 3]
+
+
+def test_varied_reference_counts_and_repeated_references_match_pycocoevalcap() -> None:
+    rng = random.Random(8)
+    references, candidates = random_corpus(seed=8, num_images=60)
+    for image_id in references:
+        refs = references[image_id][: rng.randint(1, 5)]
+        references[image_id] = refs + refs[:1] if rng.random() < 0.3 else refs  # a reference given twice
+    references[3] = ["", ""]
+    candidates[4] = ""
+    assert max(max_differences(references, candidates).values()) < TOLERANCE
+
+
+def test_ciderd_cached_reference_vectors_give_the_same_rewards_bit_for_bit() -> None:
+    references, candidates = random_corpus(seed=9, num_images=30)
+    cached, rebuilt = CiderD(references), CiderD(references, cache_references=False)
+    rng = random.Random(9)
+    for _ in range(3):  # later calls read the vectors cached by the first
+        ids = rng.sample(range(30), 10)
+        samples = [candidates[rng.choice(ids)] for _ in ids for _ in range(4)]
+        reference_lists = [references[i] for i in ids for _ in range(4)]
+        assert cached.score_batch(samples, reference_lists) == rebuilt.score_batch(samples, reference_lists)
+    single = cached.score_batch(list(candidates.values()), list(references.values()))
+    _, official_scores = official(references, candidates)["CIDEr"]
+    assert max(abs(a - b) for a, b in zip(single, official_scores)) < TOLERANCE
+    # a reference list outside the corpus: its n-grams get idf log N, cached or not
+    assert cached.score_batch(["x y", "x y"], [["x y"], ["x y"]]) == rebuilt.score_batch(["x y"], [["x y"]]) * 2
+
+
+def test_scst_rewards_equal_with_cached_and_rebuilt_reference_vectors() -> None:
+    import torch
+
+    from multimodal_rnn.tasks.caption.models import MODELS
+    from multimodal_rnn.tasks.caption.self_critical import SelfCriticalObjective
+
+    references, candidates = random_corpus(seed=10, num_images=12)
+    words = ["<pad>", "<bos>", "<eos>", *WORDS]
+    model = MODELS.build("show_tell", {"vocab_size": len(words), "hidden_size": 8, "embed_size": 8,
+                                       "encoder": {"channels": [4, 4, 8, 8]}})
+    reference_lists = list(references.values())
+    rng = random.Random(10)
+    sequences = [[1, *(rng.randrange(3, len(words)) for _ in range(rng.randint(0, 9))), 2] for _ in range(24)]
+    per_row = [reference_lists[k // 2] for k in range(24)]
+
+    def decode(sequence: list[int]) -> list[str]:
+        return [words[t] for t in sequence[1:-1]]
+
+    rewards = []
+    for cache in (True, False):
+        objective = SelfCriticalObjective(model, CiderD(reference_lists, cache_references=cache), reference_lists,
+                                          decode, num_samples=2)
+        rewards.append([objective._rewards(sequences, per_row), objective._rewards(sequences, per_row)])
+    assert all(torch.equal(rewards[0][0], r) for r in (*rewards[0], *rewards[1]))
+    assert rewards[0][0].abs().sum() > 0

@@ -21,33 +21,24 @@ from collections.abc import Sequence
 import numpy as np
 
 from multimodal_rnn.metrics.corpus import Candidates, ImageId, MetricScore, References, check_corpus
-from multimodal_rnn.metrics.ngrams import ngram_table
+from multimodal_rnn.metrics.ngrams import CorpusNgrams, corpus_ngrams
 
 _TINY = 1e-15  # added to match counts and candidate length
 _SMALL = 1e-9  # added to n-gram counts and reference length
 
 
-def _corpus_stats(
-    references: Sequence[Sequence[str]], candidates: Sequence[str], max_order: int
-) -> tuple[list[int], list[int], list[list[int]], list[list[int]]]:
-    """Per image i (candidate i against references[i]): candidate length, effective reference
-    length, n-gram counts per order and clipped matches per order, all computed in numpy."""
-    num_images = len(candidates)
-    refs_per_image = np.fromiter(map(len, references), dtype=np.int64, count=num_images)
-    table = ngram_table([*candidates, *(r for refs in references for r in refs)], max_order)
-    image_of_ref = np.repeat(np.arange(num_images), refs_per_image)
-    image = np.concatenate([np.arange(num_images), image_of_ref])
-    num_grams = table.num_grams
-    is_ref = table.sentence >= num_images
-    # Largest count of each (image, n-gram) in any single reference: sort by key then count.
-    ref_keys = image[table.sentence[is_ref]] * num_grams + table.gram[is_ref]
-    ref_counts = table.count[is_ref]
-    by_key = np.lexsort((ref_counts, ref_keys))
-    sorted_keys = ref_keys[by_key]
-    last = np.ones(len(sorted_keys), dtype=bool)
-    last[:-1] = sorted_keys[1:] != sorted_keys[:-1]
-    max_keys, max_counts = sorted_keys[last], ref_counts[by_key][last]
-    candidate_keys = table.sentence[~is_ref] * num_grams + table.gram[~is_ref]
+def _corpus_stats(ngrams: CorpusNgrams) -> tuple[list[int], list[int], list[list[int]], list[list[int]]]:
+    """Per image: candidate length, effective reference length, n-gram counts per order and
+    clipped matches per order."""
+    table, max_order, num_images = ngrams.table, ngrams.max_order, ngrams.num_images
+    is_ref, image_of_ref, refs_per_image = ngrams.is_ref, ngrams.image_of_ref, ngrams.refs_per_image
+    # Largest count of each (image, n-gram) in any single reference: one sort of key * stride + count.
+    stride = int(table.count.max(initial=0)) + 1
+    ordered = np.sort(ngrams.ref_keys * stride + table.count[is_ref])
+    last = np.ones(len(ordered), dtype=bool)
+    last[:-1] = ordered[1:] // stride != ordered[:-1] // stride
+    max_keys, max_counts = ordered[last] // stride, ordered[last] % stride
+    candidate_keys = ngrams.candidate_keys
     clipped = np.zeros(len(candidate_keys), dtype=np.int64)
     if len(max_keys):
         found = np.minimum(np.searchsorted(max_keys, candidate_keys), len(max_keys) - 1)
@@ -59,9 +50,9 @@ def _corpus_stats(
     guess = np.maximum(length[:, None] - np.arange(max_order)[None, :], 0)
     # Closest reference length, a tie going to the shorter: the smallest (|r - c|, r).
     ref_lengths = table.lengths[num_images:]
-    stride = int(ref_lengths.max(initial=0)) + 1
-    closeness = np.abs(ref_lengths - length[image_of_ref]) * stride + ref_lengths
-    closest = np.minimum.reduceat(closeness, np.cumsum(refs_per_image) - refs_per_image) % stride
+    length_stride = int(ref_lengths.max(initial=0)) + 1
+    closeness = np.abs(ref_lengths - length[image_of_ref]) * length_stride + ref_lengths
+    closest = np.minimum.reduceat(closeness, np.cumsum(refs_per_image) - refs_per_image) % length_stride
     return length.tolist(), closest.tolist(), guess.tolist(), np.rint(correct).astype(np.int64).tolist()
 
 
@@ -90,10 +81,14 @@ def bleu_score(references: References, candidates: Candidates, max_order: int = 
         InputError: mismatched ids, an image without references, or a non-string caption.
     """
     check_corpus(references, candidates)
-    image_ids = list(candidates)
-    lengths, closest, guesses, corrects = _corpus_stats(
-        [references[i] for i in image_ids], [candidates[i] for i in image_ids], max_order
-    )
+    return bleu_of(corpus_ngrams(references, candidates, max_order), list(candidates))
+
+
+def bleu_of(ngrams: CorpusNgrams, image_ids: Sequence[ImageId]) -> list[MetricScore]:
+    """BLEU-1..``ngrams.max_order`` of a corpus whose n-grams are counted (``image_ids`` in the
+    corpus's image order), as :func:`bleu_score` reports them."""
+    max_order = ngrams.max_order
+    lengths, closest, guesses, corrects = _corpus_stats(ngrams)
     per_image: list[dict[ImageId, float]] = [{} for _ in range(max_order)]
     for image_id, length, reference_length, guess, correct in zip(image_ids, lengths, closest, guesses, corrects):
         image_scores = _combine(guess, correct, length, reference_length)
@@ -101,9 +96,7 @@ def bleu_score(references: References, candidates: Candidates, max_order: int = 
             per_image[order_index][image_id] = score
     total_guess = [sum(column) for column in zip(*guesses)]
     total_correct = [sum(column) for column in zip(*corrects)]
-    total_candidate_length = sum(lengths)
-    total_reference_length = sum(closest)
-    corpus = _combine(total_guess, total_correct, total_candidate_length, total_reference_length)
+    corpus = _combine(total_guess, total_correct, sum(lengths), sum(closest))
     return [
         MetricScore(f"Bleu_{order_index + 1}", corpus[order_index], per_image[order_index])
         for order_index in range(max_order)

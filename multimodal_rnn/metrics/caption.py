@@ -14,16 +14,18 @@ from __future__ import annotations
 
 from typing import Callable, Mapping, Sequence
 
-from multimodal_rnn.metrics.bleu import bleu_score
-from multimodal_rnn.metrics.cider import cider_d_score
+from multimodal_rnn.metrics.bleu import bleu_of
+from multimodal_rnn.metrics.cider import CIDER_MAX_ORDER, cider_d_of
 from multimodal_rnn.metrics.corpus import (
     Candidates,
     ImageId,
     MetricScore,
     MetricUnavailable,
     References,
+    check_corpus,
 )
 from multimodal_rnn.metrics.meteor import meteor_score
+from multimodal_rnn.metrics.ngrams import corpus_ngrams
 from multimodal_rnn.metrics.rouge import rouge_l_score
 
 Tokenizer = Callable[[str], list[str]]
@@ -41,12 +43,15 @@ def caption_metrics(
     Raises:
         InputError: mismatched ids, an image without references, or a non-string caption.
     """
-    scores: dict[str, MetricScore | MetricUnavailable] = {s.name: s for s in bleu_score(references, candidates)}
+    check_corpus(references, candidates)
+    ngrams = corpus_ngrams(references, candidates, CIDER_MAX_ORDER)  # BLEU-4 and CIDEr-D share the counts
+    image_ids = list(candidates)
+    scores: dict[str, MetricScore | MetricUnavailable] = {s.name: s for s in bleu_of(ngrams, image_ids)}
     scores["METEOR"] = (
         meteor_score(references, candidates) if meteor else MetricUnavailable("METEOR", "not requested")
     )
     scores["ROUGE_L"] = rouge_l_score(references, candidates)
-    scores["CIDEr"] = cider_d_score(references, candidates)
+    scores["CIDEr"] = cider_d_of(ngrams, image_ids)
     return scores
 
 

@@ -43,7 +43,7 @@ from multimodal_rnn.metrics.corpus import (
     all_ngrams,
     check_corpus,
 )
-from multimodal_rnn.metrics.ngrams import distinct_sorted, ngram_table
+from multimodal_rnn.metrics.ngrams import CorpusNgrams, corpus_ngrams, distinct_sorted
 
 CIDER_SIGMA = 6.0
 CIDER_MAX_ORDER = 4
@@ -203,29 +203,20 @@ class CiderD:
         return dict(zip(image_ids, scores))
 
 
-def _corpus_cider(
-    references: Sequence[Sequence[str]], candidates: Sequence[str], max_order: int, sigma: float
-) -> np.ndarray:
-    """(C,) CIDEr-D of candidate i against references[i], idf from these references (N = C)."""
-    num_images = len(candidates)
-    refs_per_image = np.fromiter(map(len, references), dtype=np.int64, count=num_images)
-    table = ngram_table([*candidates, *(r for refs in references for r in refs)], max_order)
-    image_of_ref = np.repeat(np.arange(num_images), refs_per_image)  # (R,)
-    image = np.concatenate([np.arange(num_images), image_of_ref])  # (S,) candidates first
-    num_grams = table.num_grams
-    entry_image = image[table.sentence]
-    is_ref = table.sentence >= num_images
-    ref_keys = entry_image[is_ref] * num_grams + table.gram[is_ref]  # (image, gram) per reference entry
-    document_frequency = np.bincount(distinct_sorted(ref_keys)[0] % num_grams, minlength=num_grams)
+def cider_d_of(ngrams: CorpusNgrams, image_ids: Sequence[ImageId], *, sigma: float = CIDER_SIGMA) -> MetricScore:
+    """CIDEr-D of a corpus whose n-grams are counted (``image_ids`` in the corpus's image order),
+    idf from its references (N = its number of images)."""
+    table, max_order, num_images = ngrams.table, ngrams.max_order, ngrams.num_images
+    num_grams, is_ref, image_of_ref = table.num_grams, ngrams.is_ref, ngrams.image_of_ref
+    document_frequency = np.bincount(distinct_sorted(ngrams.ref_keys)[0] % num_grams, minlength=num_grams)
     idf = math.log(float(num_images)) - np.log(np.maximum(document_frequency, 1).astype(np.float64))
     weight = table.count * idf[table.gram]
     slot = table.sentence * max_order + table.order - 1  # (sentence, order) of each entry
-    norms = np.sqrt(np.bincount(slot, weight * weight, minlength=len(image) * max_order)).reshape(-1, max_order)
-    # Entries are sorted by (sentence, gram) and candidate i is sentence i: candidate keys are sorted.
-    candidate_keys = table.sentence[~is_ref] * num_grams + table.gram[~is_ref]
-    candidate_weight = weight[~is_ref]
-    ref_weight = weight[is_ref]
-    overlap = np.zeros(len(image_of_ref) * max_order)
+    norms = np.sqrt(np.bincount(slot, weight * weight, minlength=len(table.lengths) * max_order))
+    norms = norms.reshape(-1, max_order)
+    candidate_keys, ref_keys = ngrams.candidate_keys, ngrams.ref_keys
+    candidate_weight, ref_weight = weight[~is_ref], weight[is_ref]
+    overlap = np.zeros(len(image_of_ref) * max_order)  # sum of min(h, r) * r per (reference, order)
     if len(candidate_keys):
         found = np.minimum(np.searchsorted(candidate_keys, ref_keys), len(candidate_keys) - 1)
         match = candidate_keys[found] == ref_keys
@@ -243,8 +234,10 @@ def _corpus_cider(
     bigrams = np.maximum(table.lengths - 1, 0)  # the official "length" counts bigrams
     delta = (bigrams[image_of_ref] - bigrams[num_images:]).astype(np.float64)
     penalty = np.exp(-(delta**2) / (2 * sigma**2))
-    per_image = np.bincount(image_of_ref, (cosine * penalty[:, None]).sum(axis=1), minlength=num_images)
-    return per_image / max_order / refs_per_image * _SCALE
+    per_ref = (cosine * penalty[:, None]).sum(axis=1)
+    scores = np.bincount(image_of_ref, per_ref, minlength=num_images) / max_order / ngrams.refs_per_image * _SCALE
+    per_image = dict(zip(image_ids, scores.tolist()))
+    return MetricScore("CIDEr", sum(per_image.values()) / len(per_image), per_image)
 
 
 def cider_d_score(
@@ -260,7 +253,4 @@ def cider_d_score(
         InputError: mismatched ids, an image without references, or a non-string caption.
     """
     check_corpus(references, candidates)
-    image_ids = list(candidates)
-    scores = _corpus_cider([references[i] for i in image_ids], [candidates[i] for i in image_ids], max_order, sigma)
-    per_image = dict(zip(image_ids, scores.tolist()))
-    return MetricScore("CIDEr", sum(per_image.values()) / len(per_image), per_image)
+    return cider_d_of(corpus_ngrams(references, candidates, max_order), list(candidates), sigma=sigma)

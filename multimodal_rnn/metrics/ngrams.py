@@ -5,13 +5,15 @@ BLEU and CIDEr do), numbers its n-grams of orders 1..max_order with ids shared b
 (two n-grams get one id exactly when they are the same token tuple) and counts each n-gram per
 sentence. Ids are built order by order without any Python object per n-gram: an n-gram's key
 is (id of its first n - 1 tokens, id of its last token), compacted with ``np.unique``.
+:func:`corpus_ngrams` builds that table once for a caption corpus, for BLEU and CIDEr-D both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain, count
+from itertools import count
+from typing import Any
 
 import numpy as np
 
@@ -42,15 +44,17 @@ def ngram_table(sentences: Sequence[str], max_order: int) -> NgramTable:
 
     A sentence of L tokens has max(0, L - n + 1) n-grams of order n.
     """
-    split = [sentence.split() for sentence in sentences]
-    lengths = np.fromiter(map(len, split), dtype=np.int64, count=len(split))
-    total = int(lengths.sum())
+    # One list of all tokens (no list per sentence kept alive, which would wake the garbage
+    # collector over and over); the sentence lengths come from short-lived splits.
+    lengths = np.fromiter(map(len, map(str.split, sentences)), dtype=np.int64, count=len(sentences))
+    words = " ".join(sentences).split()
+    total = len(words)
     vocabulary: dict[str, int] = {}
     # setdefault gives each word the position of its first occurrence: one id per distinct word.
-    first_seen = np.fromiter(map(vocabulary.setdefault, chain.from_iterable(split), count()), np.int64, total)
+    first_seen = np.fromiter(map(vocabulary.setdefault, words, count()), np.int64, total)
     _, token = np.unique(first_seen, return_inverse=True)  # (total,) word ids 0..V-1
     num_words = len(vocabulary)
-    sentence_of = np.repeat(np.arange(len(split), dtype=np.int64), lengths)
+    sentence_of = np.repeat(np.arange(len(sentences), dtype=np.int64), lengths)
     starts = np.cumsum(lengths) - lengths
     remaining = lengths[sentence_of] - (np.arange(total) - starts[sentence_of])  # tokens from here to the end
     sentences_parts, grams_parts, order_ends = [], [], []
@@ -98,3 +102,51 @@ def distinct_sorted(keys: np.ndarray, *, return_counts: bool = False) -> tuple[n
     starts = np.flatnonzero(first)
     counts = np.diff(np.append(starts, len(ordered))) if return_counts else np.empty(0, dtype=np.int64)
     return ordered[starts], counts
+
+
+@dataclass(frozen=True)
+class CorpusNgrams:
+    """The :class:`NgramTable` of a caption corpus of C images and R references in all.
+
+    Sentence i < C is the candidate of image i; the references follow, image after image.
+
+    Attributes:
+        table: the n-gram counts of the C + R sentences.
+        max_order: largest n-gram order counted.
+        refs_per_image: (C,) references per image.
+        image_of_ref: (R,) image of each reference.
+        is_ref: (E,) whether each table entry belongs to a reference.
+        ref_keys: (E_ref,) image * num_grams + gram of each reference entry.
+        candidate_keys: (E_cand,) image * num_grams + gram of each candidate entry, increasing.
+    """
+
+    table: NgramTable
+    max_order: int
+    refs_per_image: np.ndarray
+    image_of_ref: np.ndarray
+    is_ref: np.ndarray
+    ref_keys: np.ndarray
+    candidate_keys: np.ndarray
+
+    @property
+    def num_images(self) -> int:
+        return len(self.refs_per_image)
+
+
+def corpus_ngrams(
+    references: Mapping[Any, Sequence[str]], candidates: Mapping[Any, str], max_order: int
+) -> CorpusNgrams:
+    """The n-grams of a checked corpus (see :func:`~multimodal_rnn.metrics.corpus.check_corpus`),
+    images in the order of ``candidates``."""
+    image_ids = list(candidates)
+    num_images = len(image_ids)
+    reference_lists = [references[i] for i in image_ids]
+    refs_per_image = np.fromiter(map(len, reference_lists), dtype=np.int64, count=num_images)
+    sentences = [candidates[i] for i in image_ids]
+    sentences.extend(r for refs in reference_lists for r in refs)
+    table = ngram_table(sentences, max_order)
+    image_of_ref = np.repeat(np.arange(num_images), refs_per_image)
+    image = np.concatenate([np.arange(num_images), image_of_ref])  # (S,)
+    is_ref = table.sentence >= num_images
+    keys = image[table.sentence] * table.num_grams + table.gram
+    return CorpusNgrams(table, max_order, refs_per_image, image_of_ref, is_ref, keys[is_ref], keys[~is_ref])

@@ -25,24 +25,35 @@ def lcs_length(first: Sequence[str], second: Sequence[str]) -> int:
     not yet used by the best alignment with the prefix of ``second`` seen so far, so the work is
     len(second) big-integer operations instead of a len(first) x len(second) table.
     """
+    return _lcs_length(_positions(first), len(first), second)
+
+
+def _positions(tokens: Sequence[str]) -> dict[str, int]:
+    """token -> bit mask of its positions in ``tokens``."""
     positions: dict[str, int] = {}
-    for index, token in enumerate(first):
+    for index, token in enumerate(tokens):
         positions[token] = positions.get(token, 0) | (1 << index)
-    all_ones = (1 << len(first)) - 1
+    return positions
+
+
+def _lcs_length(positions: dict[str, int], length: int, second: Sequence[str]) -> int:
+    all_ones = (1 << length) - 1
     row = all_ones
+    masks = positions.get
     for token in second:
-        matches = row & positions.get(token, 0)
+        matches = row & masks(token, 0)
         row = ((row + matches) | (row - matches)) & all_ones
-    return len(first) - row.bit_count()
+    return length - row.bit_count()
 
 
 def _image_rouge_l(candidate_tokens: list[str], references: Sequence[str], beta: float) -> float:
     best_precision = 0.0
     best_recall = 0.0
+    positions, length = _positions(candidate_tokens), len(candidate_tokens)  # shared by the references
     for reference in references:
         reference_tokens = reference.split(" ")
-        common = lcs_length(candidate_tokens, reference_tokens)
-        best_precision = max(best_precision, common / float(len(candidate_tokens)))
+        common = _lcs_length(positions, length, reference_tokens)
+        best_precision = max(best_precision, common / float(length))
         best_recall = max(best_recall, common / float(len(reference_tokens)))
     if best_precision == 0 or best_recall == 0:
         return 0.0

@@ -79,5 +79,10 @@ class SelfCriticalObjective(nn.Module):
         return {"loss": loss, "reward": rewards.mean(), "advantage": advantage.mean()}
 
     def _rewards(self, sequences: Sequence[Sequence[int]], references: Sequence[Sequence[str]]) -> torch.Tensor:
+        """(N,) CIDEr-D of each decoded sequence against its reference list.
+
+        ``self.cider`` keeps the tf-idf vectors of every reference list it has scored, so after
+        the first epoch only the sampled captions are vectorized.
+        """
         candidates = [" ".join(self.decode_words(sequence)) for sequence in sequences]
         return torch.tensor(self.cider.score_batch(candidates, references), dtype=torch.float32)
