@@ -399,7 +399,8 @@ def test_ngram_table_counts_every_ngram_of_every_sentence() -> None:
     from multimodal_rnn.metrics.ngrams import distinct_sorted, ngram_table
 
     rng = random.Random(6)
-    sentences = ["", "a", "a a a a a", *(" ".join(rng.choice(WORDS[:5]) for _ in range(rng.randint(0, 9))) for _ in range(60))]
+    random_sentences = (" ".join(rng.choice(WORDS[:5]) for _ in range(rng.randint(0, 9))) for _ in range(60))
+    sentences = ["", "a", "a a a a a", *random_sentences]
     table = ngram_table(sentences, 4)
     assert table.lengths.tolist() == [len(s.split()) for s in sentences]
     # Each n-gram is known by where it occurs: {(sentence, order, count)}. The table's ids must

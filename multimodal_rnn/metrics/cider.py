@@ -216,7 +216,7 @@ def cider_d_of(ngrams: CorpusNgrams, image_ids: Sequence[ImageId], *, sigma: flo
     norms = norms.reshape(-1, max_order)
     candidate_keys, ref_keys = ngrams.candidate_keys, ngrams.ref_keys
     candidate_weight, ref_weight = weight[~is_ref], weight[is_ref]
-    overlap = np.zeros(len(image_of_ref) * max_order)  # sum of min(h, r) * r per (reference, order)
+    overlap: np.ndarray = np.zeros(len(image_of_ref) * max_order)  # sum of min(h, r) * r per (reference, order)
     if len(candidate_keys):
         found = np.minimum(np.searchsorted(candidate_keys, ref_keys), len(candidate_keys) - 1)
         match = candidate_keys[found] == ref_keys
