@@ -52,8 +52,10 @@ def ngram_table(sentences: Sequence[str], max_order: int) -> NgramTable:
     vocabulary: dict[str, int] = {}
     # setdefault gives each word the position of its first occurrence: one id per distinct word.
     first_seen = np.fromiter(map(vocabulary.setdefault, words, count()), np.int64, total)
-    _, token = np.unique(first_seen, return_inverse=True)  # (total,) word ids 0..V-1
     num_words = len(vocabulary)
+    compact = np.empty(total, dtype=np.int64)
+    compact[np.fromiter(vocabulary.values(), np.int64, num_words)] = np.arange(num_words)
+    token = compact[first_seen]  # (total,) word ids 0..V-1, in order of first occurrence
     sentence_of = np.repeat(np.arange(len(sentences), dtype=np.int64), lengths)
     starts = np.cumsum(lengths) - lengths
     remaining = lengths[sentence_of] - (np.arange(total) - starts[sentence_of])  # tokens from here to the end
