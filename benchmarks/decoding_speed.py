@@ -58,8 +58,8 @@ from multimodal_rnn.encoders.image import (
 )
 from multimodal_rnn.tasks.caption.models import (
     CaptionModel,
-    ShowAttendTellConfig,
     ShowAttendTell,
+    ShowAttendTellConfig,
 )
 from multimodal_rnn.tasks.caption.predictor import Captioner
 
