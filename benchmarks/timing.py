@@ -33,7 +33,7 @@ def interleaved_seconds(runs: dict[str, Callable[[], Any]], repeats: int) -> dic
     return times
 
 
-def ratio_text(numerators: list[float], denominators: list[float]) -> str:
+def paired_ratio_text(numerators: list[float], denominators: list[float]) -> str:
     """``median (min-max)`` of the ratios of paired times, with the load average they ran under."""
     ratios = sorted(n / d for n, d in zip(numerators, denominators))
     median = statistics.median(ratios)
