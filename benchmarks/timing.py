@@ -3,6 +3,8 @@ folder is on ``sys.path``)."""
 
 from __future__ import annotations
 
+import os
+import statistics
 import time
 from typing import Any, Callable
 
@@ -39,3 +41,11 @@ def median_and_spread(values: list[float]) -> tuple[float, float, float]:
     middle = len(ordered) // 2
     median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
     return median, ordered[0], ordered[-1]
+
+
+def paired_ratio_text(numerators: list[float], denominators: list[float]) -> str:
+    """``median (min-max)`` of the ratios of paired times, with the load average they ran under."""
+    ratios = sorted(n / d for n, d in zip(numerators, denominators))
+    median = statistics.median(ratios)
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    return f"{median:.2f}x ({ratios[0]:.2f}-{ratios[-1]:.2f}, {len(ratios)} pairs; load {load})"

@@ -167,6 +167,9 @@ class PredictCommand:
         parser.add_argument("--beam", type=int, default=3, metavar="N")
         parser.add_argument("--batch-size", type=int, default=64)
         parser.add_argument("--max-bad-images", type=int, default=100, help="give up after this many unreadable images")
+        parser.add_argument("--workers", type=int, default=None, metavar="N",
+                            help="processes reading images while the model runs; 0: none "
+                                 "(default: 2 with more than 2 cores, else 0)")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
         from multimodal_rnn.datasets.captions import (
@@ -175,6 +178,7 @@ class PredictCommand:
             read_coco_captions,
             read_image_folder,
         )
+        from multimodal_rnn.datasets.image_reader import read_batches
 
         captioner = load_captioner(args.weights, self.shipped)
         if args.images is not None:
@@ -184,9 +188,11 @@ class PredictCommand:
         dataset = CaptionDataset(records, captioner.transform, load_image, per_image=True,
                                  max_bad_images=args.max_bad_images)
         results = []
-        starts = range(0, len(dataset), args.batch_size)
-        for start in context.progress(starts, len(starts), "captioning"):
-            batch = collate_captions([dataset[i] for i in range(start, min(start + args.batch_size, len(dataset)))])
+        batches = [range(start, min(start + args.batch_size, len(dataset)))
+                   for start in range(0, len(dataset), args.batch_size)]
+        read = read_batches(dataset, dataset.reader, batches, collate_captions, workers=args.workers,
+                            pin_memory=captioner.device.type == "cuda")
+        for batch in context.progress(read, len(batches), "captioning"):
             if "image" not in batch:
                 continue
             for image_id, result in zip(batch["image_id"], captioner.caption_tensors(batch["image"], beam_size=args.beam)):

@@ -179,6 +179,9 @@ class PredictCommand:
         parser.add_argument("--batch-size", type=int, default=32, help="dialogs per batch (default: %(default)s)")
         parser.add_argument("--max-bad-images", type=int, default=100, metavar="N",
                             help="give up after N unreadable images (default: %(default)s)")
+        parser.add_argument("--workers", type=int, default=None, metavar="N",
+                            help="processes reading images while the model runs; 0: none "
+                                 "(default: 2 with more than 2 cores, else 0)")
         add_split_arguments(parser)
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
@@ -191,7 +194,7 @@ class PredictCommand:
         if not data.dialogs:
             raise InputError(f"{source.dialogs}: no dialogs")
         ranked = agent.rank(data, load_image, batch_size=args.batch_size, max_bad_images=args.max_bad_images,
-                            progress=progress_of(context))
+                            progress=progress_of(context), workers=args.workers)
         entries = ranked.entries
         if args.last_round_only:
             last = {dialog.image_id: dialog.num_rounds for dialog in data.dialogs}

@@ -267,6 +267,9 @@ class PredictCommand:
         parser.add_argument("--weights", metavar="FILE", help="VQA checkpoint (default: the shipped shapes weights)")
         parser.add_argument("--batch-size", type=int, default=256, help="questions per batch (default: %(default)s)")
         parser.add_argument("--max-bad-images", type=int, default=100, help="give up after this many unreadable images")
+        parser.add_argument("--workers", type=int, default=None, metavar="N",
+                            help="processes reading images while the model runs; 0: none "
+                                 "(default: 2 with more than 2 cores, else 0)")
         group = parser.add_argument_group("data")
         group.add_argument("--shapes-dir", type=Path, default=Path("data/shapes"), metavar="DIR",
                            help="shapes world used when --questions is not given (default: %(default)s)")
@@ -284,7 +287,8 @@ class PredictCommand:
         if not records:
             raise InputError(f"{source.questions}: no questions")
         predicted = answerer.answer_records(records, load_image, batch_size=args.batch_size,
-                                            max_bad_images=args.max_bad_images, progress=keyword_progress(context))
+                                            max_bad_images=args.max_bad_images, progress=keyword_progress(context),
+                                            workers=args.workers)
         results = [{"question_id": r.question_id, "answer": a} for r, a in zip(records, predicted.answers) if a is not None]
         if not results:
             raise InputError("no image could be read; nothing to write")
