@@ -4,7 +4,7 @@ Corpus: ``--images`` images x ``--refs`` references of realistic raw captions, e
 (``--corpus coco``: capitalised sentences with punctuation and clitics over a ~150-word
 vocabulary, candidates written like a model's output: lowercase, shorter, no period) or the
 shapes world's templated captions (``--corpus shapes``). Three measurements, each as interleaved
-rounds (baseline and ours alternating, one warm-up call each) in this process, reported as the
+rounds (baseline and ours alternating, after one warm-up round) in this process, reported as the
 median seconds, the median ratio pycocoevalcap / ours and its spread, with the load average:
 
 1. metrics only, on the captions already tokenized: BLEU-1..4 (``Bleu(4)``), ROUGE-L
@@ -31,10 +31,12 @@ import contextlib
 import itertools
 import os
 import random
+import statistics
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from timing import Load, interleaved, machine_line, ratio_text
+from timing import interleaved_seconds, median_and_spread, paired_ratio_text
 
 from multimodal_rnn.metrics.bleu import bleu_score
 from multimodal_rnn.metrics.caption import caption_metrics, score_captions
@@ -174,13 +176,13 @@ def _difference(ours: dict[str, MetricScore], official: dict[str, tuple[float, l
     return worst
 
 
-def _report(name: str, runs: dict[str, Callable[[], Any]], repeats: int, extra: str = "") -> None:
-    with Load() as load:
-        rounds = interleaved(runs, repeats)
+def _report(name: str, runs: dict[str, Callable[[], Any]], repeats: int) -> None:
+    """One line: median seconds of the baseline (first run) and of ours, the ratio and the load."""
+    times = interleaved_seconds(runs, repeats)
     baseline, ours = list(runs)
     print(
-        f"{name:<24} {rounds.median(baseline):>9.3f} {rounds.median(ours):>8.3f}  "
-        f"{ratio_text(rounds.ratio(baseline, ours)):<22} {load}{extra}"
+        f"{name:<24} {median_and_spread(times[baseline])[0]:>9.3f} {median_and_spread(times[ours])[0]:>8.3f}  "
+        f"{paired_ratio_text(times[baseline], times[ours])}"
     )
 
 
@@ -199,7 +201,7 @@ def compare_metrics(references: dict[int, list[str]], candidates: dict[int, str]
 
     difference = _difference(ours_all(), _official_scores(gts, res), ids)
     print(f"\n1. metrics on tokenized captions (max |ours - pycocoevalcap| over all scores: {difference:.1e})")
-    print(f"{'':<24} {'pycoco s':>9} {'ours s':>8}  {'speed-up [min-max]':<22}")
+    print(f"{'':<24} {'pycoco s':>9} {'ours s':>8}  speed-up: median (min-max, pairs; load after)")
     _report(
         "BLEU-1..4",
         {"pycoco": lambda: Bleu(4).compute_score(gts, res, verbose=0), "ours": lambda: bleu_score(refs, cands)},
@@ -234,7 +236,7 @@ def compare_end_to_end(references: dict[int, list[str]], candidates: dict[int, s
         f"\n2. end to end from raw text, METEOR and SPICE left out of both (max |diff| {difference:.1e}; "
         f"tokens differ from the jar's on {mismatched} of {count} captions)"
     )
-    print(f"{'':<24} {'pycoco s':>9} {'ours s':>8}  {'speed-up [min-max]':<22}")
+    print(f"{'':<24} {'pycoco s':>9} {'ours s':>8}  speed-up: median (min-max, pairs; load after)")
     _report(
         "tokenize + 3 metrics",
         {
@@ -273,8 +275,12 @@ def compare_rewards(
         return lambda: [scorer.score_batch(captions, reference_lists) for captions, reference_lists in batches]
 
     cached, rebuilt = CiderD(refs), CiderD(refs, cache_references=False)
-    with Load() as load:
-        first = interleaved({"rebuilt": epoch(rebuilt), "cached": epoch(cached)}, 1, warmup=0)
+    first: dict[str, float] = {}
+    for name, scorer in (("rebuilt", rebuilt), ("cached", cached)):  # the cache fills in this epoch
+        start = time.perf_counter()
+        epoch(scorer)()
+        first[name] = time.perf_counter() - start
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     assert epoch(cached)() == epoch(rebuilt)(), "cached and rebuilt rewards differ"
     captions = len(ids) * num_samples
     print(
@@ -282,15 +288,14 @@ def compare_rewards(
         "(rewards equal bit for bit)"
     )
     print(
-        f"first epoch (cache filling): rebuilt {captions / first.median('rebuilt'):.0f} captions/s, cached "
-        f"{captions / first.median('cached'):.0f} captions/s, {load}"
+        f"first epoch (cache filling): rebuilt {captions / first['rebuilt']:.0f} captions/s, cached "
+        f"{captions / first['cached']:.0f} captions/s (load {load})"
     )
-    with Load() as load:
-        rounds = interleaved({"rebuilt": epoch(rebuilt), "cached": epoch(cached)}, repeats)
+    times = interleaved_seconds({"rebuilt": epoch(rebuilt), "cached": epoch(cached)}, repeats)
     print(
-        f"later epochs: rebuilt {captions / rounds.median('rebuilt'):.0f} captions/s, cached "
-        f"{captions / rounds.median('cached'):.0f} captions/s, speed-up {ratio_text(rounds.ratio('rebuilt', 'cached'))}"
-        f", {load}"
+        f"later epochs: rebuilt {captions / statistics.median(times['rebuilt']):.0f} captions/s, cached "
+        f"{captions / statistics.median(times['cached']):.0f} captions/s, speed-up "
+        f"{paired_ratio_text(times['rebuilt'], times['cached'])}"
     )
 
 
@@ -308,7 +313,8 @@ def main() -> None:
 
     make = coco_corpus if args.corpus == "coco" else shapes_corpus
     references, candidates, samples = make(args.images, args.refs, args.samples, args.seed)
-    print(machine_line())
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cpus, load average {load} (1/5/15 min)")
     print(f"corpus: {args.corpus}, {args.images} images x {args.refs} references, 1 candidate each")
     if "metrics" not in args.skip:
         compare_metrics(references, candidates, args.repeats)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, Iterable, Sequence
 
 import torch
@@ -25,7 +26,7 @@ from PIL import Image
 from multimodal_rnn.checkpoint import Checkpoint
 from multimodal_rnn.tasks.loading import load_with_vocabulary
 from multimodal_rnn.config import config_from_dict
-from multimodal_rnn.datasets.image_reader import ImageReader
+from multimodal_rnn.datasets.image_reader import ImageReader, read_batches
 from multimodal_rnn.datasets.visdial import VisDialData
 from multimodal_rnn.datasets.visdial_batches import (
     DialogText,
@@ -136,31 +137,43 @@ class DialogAgent(Predictor):
         batch_size: int = 32,
         max_bad_images: int = 100,
         progress: Callable[..., Iterable[Any]] | None = None,
+        workers: int | None = 0,
     ) -> RankedDialogs:
         """Rank the options of every round of ``data`` (``batch_size`` dialogs per batch).
 
+        Dialogs are batched with others of as many rounds (fewer padded rounds to compute); the
+        entries and ``bad_images`` still follow the order of ``data``. Past ``max_bad_images`` the
+        error names the unreadable image met last in that batching order.
+
         ``progress`` wraps the batch iterable (called as ``progress(iterable, total=, desc=)``).
+        ``workers`` processes read the images (see :func:`~multimodal_rnn.datasets.image_reader.read_batches`;
+        None: its default); the ranks are the same for any number.
 
         Raises:
             InputError: more than ``max_bad_images`` images could not be read.
         """
         images = ImageReader(load_image, self.transform, max_bad_images=max_bad_images)
         dataset = VisDialDataset(data, images, self.text)
-        starts: Iterable[int] = range(0, len(dataset), batch_size)
+        order = sorted(range(len(dataset)), key=lambda i: data.dialogs[i].num_rounds)
+        batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+        read: Iterable[dict[str, Any]] = read_batches(
+            dataset, images, batches, partial(collate_visdial, pad_id=self.vocab.pad_id), workers=workers,
+            pin_memory=self.device.type == "cuda")
         if progress is not None:
-            starts = progress(starts, total=len(range(0, len(dataset), batch_size)), desc="ranking")
-        entries: list[dict[str, Any]] = []
-        for start in starts:
-            batch = collate_visdial([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))],
-                                    pad_id=self.vocab.pad_id)
+            read = progress(read, total=len(batches), desc="ranking")
+        by_dialog: dict[int, list[dict[str, Any]]] = {}
+        for batch in read:
             if "image" not in batch:
                 continue
             scores = self.scores(batch)
-            for d, image_id in enumerate(batch["image_id"]):
-                for r in range(int(batch["num_rounds"][d])):
-                    entries.append({"image_id": image_id, "round_id": r + 1,
-                                    "ranks": ranks_from_scores(scores[d, r].tolist())})
-        return RankedDialogs(entries, dict(images.bad_images))
+            for d, (index, image_id) in enumerate(zip(batch["index"], batch["image_id"])):
+                by_dialog[index] = [{"image_id": image_id, "round_id": r + 1,
+                                     "ranks": ranks_from_scores(scores[d, r].tolist())}
+                                    for r in range(int(batch["num_rounds"][d]))]
+        entries = [entry for index in sorted(by_dialog) for entry in by_dialog[index]]
+        paths = dict.fromkeys(dialog.image_path for dialog in data.dialogs)
+        bad_images = {path: images.bad_images[path] for path in paths if path in images.bad_images}
+        return RankedDialogs(entries, bad_images)
 
     def session(self, image: Image.Image, caption: str = "") -> "DialogSession":
         """A new dialog about an RGB PIL image, with an optional caption starting the history."""

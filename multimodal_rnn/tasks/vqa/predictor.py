@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, Iterable, Sequence
 
 import torch
@@ -25,6 +26,7 @@ from PIL import Image
 
 from multimodal_rnn.checkpoint import Checkpoint
 from multimodal_rnn.tasks.loading import load_with_vocabulary
+from multimodal_rnn.datasets.image_reader import read_batches
 from multimodal_rnn.datasets.vqa import AnswerVocabulary, VQADataset, VQARecord, collate_vqa, encode_question
 from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import CheckpointError, ConfigError, MMRNNError, InputError
@@ -154,10 +156,13 @@ class Answerer(Predictor):
         batch_size: int = 256,
         max_bad_images: int = 100,
         progress: Callable[..., Iterable[Any]] | None = None,
+        workers: int | None = 0,
     ) -> RecordAnswers:
         """The top answer to every record (about ``batch_size`` questions per batch, grouped by image).
 
         ``progress`` wraps the batch iterable (called as ``progress(iterable, total=, desc=)``).
+        ``workers`` processes read the images (see :func:`~multimodal_rnn.datasets.image_reader.read_batches`;
+        None: its default); the answers are the same for any number.
 
         Raises:
             InputError: more than ``max_bad_images`` images could not be read.
@@ -166,13 +171,15 @@ class Answerer(Predictor):
         dataset = VQADataset(records, self.transform, load_image,
                              lambda text: encode_question(self.vocab, text, max_length), max_bad_images=max_bad_images)
         images_per_batch = max(1, round(batch_size * len(dataset) / max(1, len(records))))
-        starts: Iterable[int] = range(0, len(dataset), images_per_batch)
+        batches = [range(start, min(start + images_per_batch, len(dataset)))
+                   for start in range(0, len(dataset), images_per_batch)]
+        read: Iterable[dict[str, Any]] = read_batches(
+            dataset, dataset.reader, batches, partial(collate_vqa, pad_id=self.vocab.pad_id), workers=workers,
+            pin_memory=self.device.type == "cuda")
         if progress is not None:
-            starts = progress(starts, total=len(range(0, len(dataset), images_per_batch)), desc="answering")
+            read = progress(read, total=len(batches), desc="answering")
         answers: list[str | None] = [None] * len(records)
-        for start in starts:
-            items = [dataset[i] for i in range(start, min(start + images_per_batch, len(dataset)))]
-            batch = collate_vqa(items, pad_id=self.vocab.pad_id)
+        for batch in read:
             if "image" in batch:
                 for index, result in zip(batch["index"], self.answer_batch(batch, top=1)):
                     answers[index] = result.answers[0][0]
