@@ -13,8 +13,6 @@ import argparse
 import sys
 from typing import Any, Iterable, Iterator
 
-from tqdm import tqdm
-
 VERBS = ("train", "predict", "eval")
 """Commands whose sub-command is a task name."""
 
@@ -52,6 +50,8 @@ def add_verb_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
 
 def progress_bar(iterable: Iterable[Any], total: int, description: str) -> Iterable[Any]:
     """A tqdm bar on a terminal; none when stderr is not one (log lines say what happened)."""
+    from tqdm import tqdm
+
     return tqdm(iterable, total=total, desc=description, disable=None)
 
 

@@ -58,8 +58,8 @@ from multimodal_rnn.encoders.image import (
 )
 from multimodal_rnn.tasks.caption.models import (
     CaptionModel,
-    CaptionModelConfig,
     ShowAttendTell,
+    ShowAttendTellConfig,
 )
 from multimodal_rnn.tasks.caption.predictor import Captioner
 
@@ -92,7 +92,7 @@ def shipped_case(batch_size: int, image_size: int, device: torch.device) -> Case
 def resnet_case(batch_size: int, vocab_size: int, device: torch.device, seed: int) -> Case:
     """show_attend_tell sized for resnet101 grids (7x7x2048), random weights that end captions."""
     torch.manual_seed(seed)
-    config = CaptionModelConfig(
+    config = ShowAttendTellConfig(
         vocab_size=vocab_size, encoder=ImageEncoderConfig(backbone="resnet101", image_size=224),
         embed_size=512, hidden_size=512, attention_size=512, dropout=0.0,
     )

@@ -88,6 +88,17 @@ def interleaved_pair(
     return list(rounds.times["old"]), list(rounds.times["new"]), rounds.ratio("old", "new")
 
 
+def interleaved_seconds(runs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[float]]:
+    """Wall-clock seconds of every call of each run, ``repeats`` rounds in rotating order after one
+    warm-up call each (:func:`interleaved`), so that a change of load reaches them all alike."""
+    return {name: list(times) for name, times in interleaved(runs, repeats).times.items()}
+
+
+def median_and_spread(values: list[float]) -> tuple[float, float, float]:
+    """``(median, lowest, highest)`` of ``values``."""
+    return statistics.median(values), min(values), max(values)
+
+
 def spread(values: Sequence[float], kind: str = "min-max") -> tuple[float, float]:
     """``(low, high)`` of ``values``: their minimum and maximum, or (``kind="iqr"``) quartiles 1 and 3."""
     if kind == "iqr" and len(values) >= 4:

@@ -18,7 +18,6 @@ import warnings
 from pathlib import Path
 from typing import BinaryIO
 
-import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from multimodal_rnn.errors import ImageError, InputError
@@ -81,6 +80,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if image.mode == "RGB":
         return image
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit grayscale: rescale to 8 bits
+        import numpy as np  # here, not at import: the command line lists its options without numpy
+
         array = np.asarray(image, dtype=np.float64)
         peak = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
         gray = np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)

@@ -6,8 +6,6 @@ import argparse
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
 from multimodal_rnn.datasets.shapes import ShapesConfig, generate_shapes_world
 from multimodal_rnn.errors import InputError
 
@@ -72,6 +70,8 @@ def _task_datasets() -> list[tuple[str, tuple[object, object]]]:
 
 def run(args: argparse.Namespace) -> int:
     """Generate the requested dataset and print a summary; returns the exit status."""
+    from tqdm import tqdm
+
     if getattr(args, "_command", None) is not None:  # a dataset of a task
         return run_command(args)
     config = ShapesConfig(

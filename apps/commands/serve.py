@@ -27,9 +27,9 @@ so think twice before --host 0.0.0.0."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..server.inference import servable_tasks
+    from multimodal_rnn.tasks import TASKS
 
-    servable = ",".join(servable_tasks())
+    servable = ",".join(name for name, task in TASKS.items() if task.served)  # the server's import would load torch
     parser.epilog = _EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, loopback only)")

@@ -13,18 +13,16 @@ import argparse
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from torch import nn
-from torch.utils.data import Dataset
-
-from multimodal_rnn.checkpoint import save_checkpoint
-from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world
 from multimodal_rnn.errors import ConfigError
 from multimodal_rnn.tasks.protocol import ProgressFactory, RunContext
-from multimodal_rnn.training import distributed
-from multimodal_rnn.training.state import seed_everything
-from multimodal_rnn.training.trainer import Callback, Trainer, TrainerConfig, TrainResult
+
+if TYPE_CHECKING:  # the command-line options below are declared without importing torch
+    from torch import nn
+    from torch.utils.data import Dataset
+
+    from multimodal_rnn.training.trainer import Callback, Trainer, TrainerConfig, TrainResult
 
 __all__ = [
     "TrainingSetup",
@@ -85,6 +83,9 @@ def run_training(
     ``progress`` (e.g. a :class:`RunContext`'s) draws each epoch's bar; only the main process of
     a distributed run draws one.
     """
+    from multimodal_rnn.checkpoint import save_checkpoint
+    from multimodal_rnn.training import distributed
+    from multimodal_rnn.training.trainer import Trainer
 
     def save_model(path: Path, module: nn.Module, step: int, metrics: Mapping[str, float]) -> None:
         model = setup.model
@@ -139,6 +140,8 @@ def add_trainer_arguments(parser: argparse.ArgumentParser, *, metric: str, epoch
 def trainer_config_from_args(args: argparse.Namespace, *, validation_metric: str,
                              encoder_prefix: str = "encoder.") -> TrainerConfig:
     """The :class:`TrainerConfig` of the options added by :func:`add_trainer_arguments`."""
+    from multimodal_rnn.training.trainer import TrainerConfig
+
     return TrainerConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, encoder_lr=args.encoder_lr,
         encoder_prefix=encoder_prefix, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
@@ -168,6 +171,9 @@ def ensure_shapes_world(shapes_dir: Path, marker: str, context: RunContext) -> N
 
     Distributed, rank 0 generates it while the other processes wait.
     """
+    from multimodal_rnn.datasets.shapes.world import ShapesConfig, generate_shapes_world
+    from multimodal_rnn.training import distributed
+
     with distributed.main_process_first():
         if not (shapes_dir / marker).exists():
             context.log(f"generating the shapes world in {shapes_dir} ...")
@@ -184,6 +190,13 @@ def ensure_shapes_world(shapes_dir: Path, marker: str, context: RunContext) -> N
             generate_shapes_world(shapes_dir, config, advance)
             for _ in bar:  # close the bar
                 pass
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy and torch (:func:`multimodal_rnn.training.state.seed_everything`)."""
+    from multimodal_rnn.training.state import seed_everything as seed_all
+
+    seed_all(seed)
 
 
 def train_report_line(result: TrainResult, metric: str) -> str:

@@ -25,19 +25,32 @@ A task (``multimodal_rnn/tasks/<task>/``) exposes one :class:`Task` value, ``TAS
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import re
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Iterable, Mapping, Protocol, TextIO, TypeVar, runtime_checkable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Generic,
+    Iterable,
+    Mapping,
+    Protocol,
+    TextIO,
+    TypeVar,
+    runtime_checkable,
+)
 
-import torch
-from torch import nn
-
-from multimodal_rnn.checkpoint import Checkpoint
 from multimodal_rnn.errors import InputError
-from multimodal_rnn.registry import Registry
-from multimodal_rnn.text.vocab import tokenize
+
+if TYPE_CHECKING:  # torch is imported by the code that runs a model, not by listing the tasks
+    import torch
+    from torch import nn
+
+    from multimodal_rnn.checkpoint import Checkpoint
+    from multimodal_rnn.registry import Registry
 
 T = TypeVar("T")
 
@@ -119,6 +132,10 @@ class Task(Protocol):
     def serving(self) -> Serving[Any, Any] | None:
         """How the server serves the task, or None."""
 
+    @property
+    def served(self) -> bool:
+        """Whether :attr:`serving` is set, known without importing it (for ``mmrnn serve --help``)."""
+
     def load_predictor(self, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> Any:
         """The task's predictor for the checkpoint at ``path``, on ``device``."""
 
@@ -142,6 +159,8 @@ class Predictor:
             return parameter.device
         for buffer in self.model.buffers():
             return buffer.device
+        import torch
+
         return torch.device("cpu")
 
     def to(self: "P", device: str | torch.device) -> "P":
@@ -161,6 +180,8 @@ class FieldError(InputError):
 def check_text(text: str, *, field: str, max_chars: int, required: bool = True) -> str:
     """``text`` stripped, at most ``max_chars`` characters and (when ``required``) holding at least
     one word of the tokenizer (:func:`multimodal_rnn.text.vocab.tokenize`); else :class:`FieldError`."""
+    from multimodal_rnn.text.vocab import tokenize
+
     text = text.strip()
     if len(text) > max_chars:
         raise FieldError(f"{field}: {len(text)} characters, over the limit of {max_chars}")
@@ -297,18 +318,80 @@ def attention_json(attention: torch.Tensor | None, labels: Sequence[str]) -> dic
     return {"grid": list(attention.shape[1:]), "labels": list(labels), "maps": maps}
 
 
-@dataclass(frozen=True)
-class TaskSpec:
-    """A plain :class:`Task`: the fields, and ``load_predictor`` delegated to ``predictor_loader``."""
+def resolve(target: str) -> Any:
+    """The object a ``"package.module:attribute.path"`` names, its module imported now."""
+    module, _, path = target.partition(":")
+    value: Any = importlib.import_module(module)
+    for name in path.split(".") if path else ():
+        value = getattr(value, name)
+    return value
 
-    name: str
-    summary: str
-    models: Registry
-    predictor_loader: Callable[..., Any]
-    shipped: Mapping[str, str] = field(default_factory=dict)
-    commands: Mapping[str, TaskCommand] = field(default_factory=dict)
-    serving: Serving[Any, Any] | None = None
+
+class TaskSpec:
+    """A plain :class:`Task`: the fields, and ``load_predictor`` delegated to ``predictor_loader``.
+
+    ``models``, ``predictor_loader`` and ``serving`` may be given as ``"package.module:attribute"``
+    paths (:func:`resolve`), imported on first use: a task package that names its models,
+    predictor and serving spec this way is listed, and its commands' parsers are built, without
+    importing torch. ``served`` says whether there is a serving spec without importing it.
+    """
+
+    def __init__(self, *, name: str, summary: str, models: Registry | str, predictor_loader: Callable[..., Any] | str,
+                 shipped: Mapping[str, str] | None = None, commands: Mapping[str, TaskCommand] | None = None,
+                 serving: Serving[Any, Any] | str | None = None) -> None:
+        self._name, self._summary = name, summary
+        self._shipped: Mapping[str, str] = dict(shipped or {})
+        self._commands: Mapping[str, TaskCommand] = dict(commands or {})
+        self._lazy: dict[str, Any] = {"models": models, "predictor_loader": predictor_loader, "serving": serving}
+
+    def _member(self, key: str) -> Any:
+        value = self._lazy[key]
+        if isinstance(value, str):
+            value = self._lazy[key] = resolve(value)
+        return value
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def summary(self) -> str:
+        return self._summary
+
+    @property
+    def models(self) -> Registry:
+        """The task's registry (imported on first use when given as a path)."""
+        registry: Registry = self._member("models")
+        return registry
+
+    @property
+    def predictor_loader(self) -> Callable[..., Any]:
+        """``loader(path, device=...) -> predictor`` (imported on first use when given as a path)."""
+        loader: Callable[..., Any] = self._member("predictor_loader")
+        return loader
+
+    @property
+    def shipped(self) -> Mapping[str, str]:
+        return self._shipped
+
+    @property
+    def commands(self) -> Mapping[str, TaskCommand]:
+        return self._commands
+
+    @property
+    def served(self) -> bool:
+        """Whether the task has a serving spec (known without importing it)."""
+        return self._lazy["serving"] is not None
+
+    @property
+    def serving(self) -> Serving[Any, Any] | None:
+        """The serving spec (imported on first use when given as a path), or None."""
+        serving: Serving[Any, Any] | None = self._member("serving")
+        return serving
 
     def load_predictor(self, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> Any:
         """The task's predictor for the checkpoint at ``path``, on ``device``."""
         return self.predictor_loader(path, device=device)
+
+    def __repr__(self) -> str:
+        return f"TaskSpec(name={self._name!r})"

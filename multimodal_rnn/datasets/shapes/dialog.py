@@ -30,8 +30,7 @@ import itertools
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from multimodal_rnn.datasets.shapes.captions import RELATION_PHRASES, captions_for
 from multimodal_rnn.datasets.shapes.questions import ATTRIBUTE_VALUES, noun_phrase
@@ -46,6 +45,9 @@ from multimodal_rnn.datasets.shapes.scene import (
     relation_state,
     unique_reference,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ROUNDS_PER_DIALOG = 10
 OPTIONS_PER_ROUND = 100
@@ -159,6 +161,8 @@ def dialog_for(scene: Scene, rng: random.Random, caption: str | None = None) -> 
     if caption is None:
         caption = rng.choice(captions_for(scene, rng))
     state = _DialogState()
+    import numpy as np  # here, not at import: `mmrnn data shapes --help` needs no numpy
+
     option_rng = np.random.default_rng(rng.getrandbits(64))  # fast permutations of the answer pool
     rounds: list[Round] = []
     for attempt in itertools.count():

@@ -17,7 +17,6 @@ import math
 import random
 from dataclasses import dataclass
 
-import numpy as np
 from PIL import Image, ImageDraw
 
 from multimodal_rnn.errors import ConfigError
@@ -227,6 +226,8 @@ def render_scene(scene: Scene, size: int) -> Image.Image:
         else:
             draw.polygon(_outline(obj, canvas_side), fill=COLORS[obj.color])
     image = canvas.resize((size, size), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    import numpy as np  # here, not at import: `mmrnn data shapes --help` needs no numpy
+
     noise = np.random.default_rng(scene.noise_seed).integers(-3, 4, size=(size, size, 1), dtype=np.int16)
     pixels = np.clip(np.asarray(image, dtype=np.int16) + noise, 0, 255).astype(np.uint8)  # (H, W, 3)
     return Image.fromarray(pixels, mode="RGB")

@@ -2,6 +2,7 @@
 
 Each is a :class:`~multimodal_rnn.tasks.protocol.TaskCommand`: it declares its options and runs
 on parsed arguments, returning a :class:`~multimodal_rnn.tasks.protocol.Report` (it never prints).
+Declaring the options imports no torch: models, data and metrics are imported by ``run``.
 """
 
 from __future__ import annotations
@@ -9,16 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from multimodal_rnn.attention_figure import attention_figure
-from multimodal_rnn.datasets.captions import (
-    CaptionDataset,
-    collate_captions,
-    read_coco_captions,
-    read_image_folder,
-)
-from multimodal_rnn.datasets.shapes.truth import faithfulness, read_scene_graphs
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import read_json, write_json
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image
@@ -28,13 +21,6 @@ from multimodal_rnn.tasks.caption.data import (
     caption_records,
     uses_shapes_world,
 )
-from multimodal_rnn.tasks.caption.evaluation import (
-    evaluate_captions,
-    format_metrics_table,
-)
-from multimodal_rnn.tasks.caption.models import MODELS
-from multimodal_rnn.tasks.caption.predictor import Captioner
-from multimodal_rnn.tasks.caption.training import CaptionTrainingConfig, train_captioner
 from multimodal_rnn.tasks.common import (
     add_trainer_arguments,
     ensure_shapes_world,
@@ -44,9 +30,18 @@ from multimodal_rnn.tasks.common import (
 )
 from multimodal_rnn.tasks.protocol import Report, RunContext
 
+if TYPE_CHECKING:
+    from multimodal_rnn.tasks.caption.predictor import Captioner
+
+MODEL_NAMES = ("show_attend_tell", "show_tell", "updown")
+"""The names of :data:`multimodal_rnn.tasks.caption.models.MODELS`, for ``--model`` without importing
+torch (a test checks that they agree)."""
+
 
 def load_captioner(weights: str | None, shipped: Mapping[str, str]) -> Captioner:
     """The captioner of ``--weights``, or of the default ``shipped`` checkpoint when none is given."""
+    from multimodal_rnn.tasks.caption.predictor import Captioner
+
     return Captioner.from_checkpoint(resolve_weights(weights, shipped, task="caption"))
 
 
@@ -75,6 +70,8 @@ class CaptionCommand:
                             help="refuse images with more pixels than this (default: %(default)s)")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
+        from multimodal_rnn.attention_figure import attention_figure
+
         captioner = load_captioner(args.weights, self.shipped)
         if args.attention_map is not None and not captioner.model.attends:
             raise InputError(f"--attention-map: model {type(captioner.model).__name__} has no attention")
@@ -105,7 +102,7 @@ class TrainCommand:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.description = ("Train an image captioner. Checkpoints (last, best on validation CIDEr-D) and "
                               "metrics.jsonl go to --out.")
-        parser.add_argument("--model", default="show_attend_tell", choices=MODELS.names(task="caption"),
+        parser.add_argument("--model", default="show_attend_tell", choices=MODEL_NAMES,
                             help="caption model (default: %(default)s)")
         add_trainer_arguments(parser, metric="CIDEr-D", epochs=10, batch_size=64, lr=2e-3, warmup_steps=200)
         parser.add_argument("--label-smoothing", type=float, default=None)
@@ -126,6 +123,8 @@ class TrainCommand:
         add_caption_data_arguments(parser)
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
+        from multimodal_rnn.tasks.caption.training import CaptionTrainingConfig, train_captioner
+
         if uses_shapes_world(args):
             ensure_shapes_world(args.shapes_dir, "captions_train.json", context)
         model = model_overrides(args.set)
@@ -170,6 +169,13 @@ class PredictCommand:
         parser.add_argument("--max-bad-images", type=int, default=100, help="give up after this many unreadable images")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
+        from multimodal_rnn.datasets.captions import (
+            CaptionDataset,
+            collate_captions,
+            read_coco_captions,
+            read_image_folder,
+        )
+
         captioner = load_captioner(args.weights, self.shipped)
         if args.images is not None:
             records = read_image_folder(args.images)
@@ -229,6 +235,9 @@ class EvalCommand:
                                  "share of captions whose every claim is true of the scene")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
+        from multimodal_rnn.datasets.shapes.truth import faithfulness, read_scene_graphs
+        from multimodal_rnn.tasks.caption.evaluation import evaluate_captions, format_metrics_table
+
         report = evaluate_captions(args.results, args.annotations, meteor=not args.no_meteor)
         if args.scenes is not None:
             results = {entry["image_id"]: entry["caption"] for entry in read_json(args.results)}

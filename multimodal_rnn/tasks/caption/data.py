@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from multimodal_rnn.datasets.captions import (
-    CaptionRecord,
-    read_coco_captions,
-    read_karpathy_split,
-)
 from multimodal_rnn.errors import InputError
+
+if TYPE_CHECKING:  # the options are declared without importing torch
+    from multimodal_rnn.datasets.captions import CaptionRecord
 
 
 def add_caption_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +30,8 @@ def uses_shapes_world(args: argparse.Namespace) -> bool:
 
 def caption_records(args: argparse.Namespace, split: str) -> list[CaptionRecord]:
     """Records of ``split`` (train, val or test) from whichever source the options name."""
+    from multimodal_rnn.datasets.captions import read_coco_captions, read_karpathy_split
+
     if args.karpathy:
         return read_karpathy_split(args.karpathy[0], args.karpathy[1], split)
     if args.coco_train or args.coco_val:

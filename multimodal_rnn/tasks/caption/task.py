@@ -1,11 +1,12 @@
-"""The caption task's entry point: ``TASK``, what the apps iterate."""
+"""The caption task's entry point: ``TASK``, what the apps iterate.
+
+It names its models, predictor and serving spec by import path, so listing the task and building
+its commands' parsers import no torch (:class:`~multimodal_rnn.tasks.protocol.TaskSpec`).
+"""
 
 from __future__ import annotations
 
 from multimodal_rnn.tasks.caption.cli import CaptionCommand, EvalCommand, PredictCommand, TrainCommand
-from multimodal_rnn.tasks.caption.models import MODELS
-from multimodal_rnn.tasks.caption.predictor import Captioner
-from multimodal_rnn.tasks.caption.serving import SERVING
 from multimodal_rnn.tasks.protocol import TaskSpec
 
 SHIPPED = {"default": "caption_shapes.safetensors"}
@@ -14,10 +15,10 @@ SHIPPED = {"default": "caption_shapes.safetensors"}
 TASK = TaskSpec(
     name="caption",
     summary="image captioning: image -> words",
-    models=MODELS,
-    predictor_loader=Captioner.from_checkpoint,
+    models="multimodal_rnn.tasks.caption.models:MODELS",
+    predictor_loader="multimodal_rnn.tasks.caption.predictor:Captioner.from_checkpoint",
     shipped=SHIPPED,
-    serving=SERVING,
+    serving="multimodal_rnn.tasks.caption.serving:SERVING",
     commands={"caption": CaptionCommand(SHIPPED), "train": TrainCommand(), "predict": PredictCommand(SHIPPED),
               "eval": EvalCommand()},
 )

@@ -2,7 +2,8 @@
 they share (``mmrnn chat`` and ``mmrnn dialog-ablation`` are in :mod:`.cli_tools`).
 
 Commands declare their options on the parser the app gives them and return a
-:class:`~multimodal_rnn.tasks.protocol.Report`; they never print.
+:class:`~multimodal_rnn.tasks.protocol.Report`; they never print. Declaring the options imports no
+torch: models and data are imported by ``run``.
 """
 
 from __future__ import annotations
@@ -10,16 +11,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from multimodal_rnn.datasets.visdial import (
-    DEFAULT_IMAGE_PATTERN,
-    VisDialSource,
-    check_dense_rounds,
-    read_dense_annotations,
-    read_visdial,
-    shapes_source,
-)
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import write_json
 from multimodal_rnn.images import load_image
@@ -38,11 +31,22 @@ from multimodal_rnn.tasks.common import (
     train_report_line,
     trainer_config_from_args,
 )
-from multimodal_rnn.tasks.dialog.models import DIALOG_MODELS
-from multimodal_rnn.tasks.dialog.predictor import DialogAgent
-from multimodal_rnn.tasks.dialog.training import VALIDATION_METRIC, DialogTrainingConfig, train_dialog
 from multimodal_rnn.tasks.protocol import Report, RunContext
-from multimodal_rnn.training import distributed
+
+if TYPE_CHECKING:
+    from multimodal_rnn.datasets.visdial import VisDialSource
+
+MODEL_NAMES = ("hre_disc", "hre_gen", "lf_disc", "lf_gen")
+"""The names of :data:`multimodal_rnn.tasks.dialog.models.MODELS`, for ``--model`` without importing torch
+(a test checks that they agree)."""
+
+DEFAULT_IMAGE_PATTERN = "VisualDialog_val2018_{image_id:012d}.jpg"
+""":data:`multimodal_rnn.datasets.visdial.DEFAULT_IMAGE_PATTERN`, for ``--image-pattern`` without importing
+torch (a test checks that they agree)."""
+
+VALIDATION_METRIC = "mrr"
+""":data:`multimodal_rnn.tasks.dialog.training.VALIDATION_METRIC`, the metric that picks the best checkpoint
+(a test checks that they agree)."""
 
 WEIGHTS_HELP = "dialog checkpoint (.safetensors); default: weights/dialog_shapes.safetensors"
 
@@ -59,6 +63,8 @@ def add_source_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGro
 
 def source_from_args(args: argparse.Namespace, prefix: str) -> VisDialSource | None:
     """The split named by :func:`add_source_arguments`' options, or None without ``--{prefix}dialogs``."""
+    from multimodal_rnn.datasets.visdial import VisDialSource
+
     attribute = prefix.replace("-", "_")
     dialogs = getattr(args, f"{attribute}dialogs")
     if dialogs is None:
@@ -80,6 +86,8 @@ def add_split_arguments(parser: argparse.ArgumentParser) -> None:
 
 def progress_of(context: RunContext) -> Callable[..., Iterable[Any]] | None:
     """The context's progress bars as ``progress(iterable, total=, desc=)``; none on ranks other than 0."""
+    from multimodal_rnn.training import distributed
+
     if not distributed.is_main_process():
         return None
     return lambda iterable, total, desc: context.progress(iterable, total, desc)
@@ -110,7 +118,7 @@ class TrainCommand:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.description, parser.epilog = _TRAIN_DESCRIPTION, _TRAIN_EPILOG
-        parser.add_argument("--model", default="lf_disc", choices=sorted(DIALOG_MODELS),
+        parser.add_argument("--model", default="lf_disc", choices=MODEL_NAMES,
                             help="late fusion or hierarchical encoder, discriminative or generative decoder "
                                  "(default: %(default)s)")
         add_trainer_arguments(parser, metric=VALIDATION_METRIC, epochs=4, batch_size=16, lr=2e-3, warmup_steps=50)
@@ -127,6 +135,9 @@ class TrainCommand:
                            help="dense annotations of the validation split (NDCG)")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
+        from multimodal_rnn.datasets.visdial import check_dense_rounds, read_dense_annotations, shapes_source
+        from multimodal_rnn.tasks.dialog.training import DialogTrainingConfig, train_dialog
+
         train_source, val_source = source_from_args(args, ""), source_from_args(args, "val-")
         if (train_source is None) != (val_source is None):
             raise InputError("dialog training on your own data needs both --dialogs (training) and --val-dialogs")
@@ -171,6 +182,9 @@ class PredictCommand:
         add_split_arguments(parser)
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
+        from multimodal_rnn.datasets.visdial import shapes_source
+        from multimodal_rnn.tasks.dialog.predictor import DialogAgent
+
         agent = DialogAgent.from_checkpoint(resolve_weights(args.weights, self.shipped, task="dialog"))
         source = source_from_args(args, "") or shapes_source(args.shapes_dir, args.split)
         data = source.read()
@@ -242,6 +256,8 @@ class EvalCommand:
         parser.add_argument("--out", type=Path, metavar="JSON", help="also write the metrics and per-round ranks here")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
+        from multimodal_rnn.datasets.visdial import check_dense_rounds, read_dense_annotations, read_visdial
+
         data = read_visdial(args.dialogs)
         dense = None
         if args.dense is not None:

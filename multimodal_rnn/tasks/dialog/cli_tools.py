@@ -3,7 +3,8 @@ question a line) and ``mmrnn dialog-ablation`` (R@1 and MRR with and without the
 
 Commands declare their options on the parser the app gives them; ``chat`` writes each answer
 through the context's ``emit`` as it comes, ``dialog-ablation`` returns its table as a
-:class:`~multimodal_rnn.tasks.protocol.Report`. Neither prints.
+:class:`~multimodal_rnn.tasks.protocol.Report`. Neither prints. Declaring the options imports no
+torch: the agent and the data are imported by ``run``.
 """
 
 from __future__ import annotations
@@ -12,17 +13,22 @@ import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, TextIO
+from typing import TYPE_CHECKING, Callable, Mapping, TextIO
 
-from multimodal_rnn.datasets.visdial import shapes_source
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import write_json
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image
 from multimodal_rnn.shipped import resolve_weights
-from multimodal_rnn.tasks.dialog.ablation import GROUPS, HISTORY_CONDITIONS, HistoryAblation, history_ablation
 from multimodal_rnn.tasks.dialog.cli import WEIGHTS_HELP, add_split_arguments, progress_of, source_from_args
-from multimodal_rnn.tasks.dialog.predictor import DialogAgent, DialogTurn
 from multimodal_rnn.tasks.protocol import Report, RunContext
+
+if TYPE_CHECKING:
+    from multimodal_rnn.tasks.dialog.ablation import HistoryAblation
+    from multimodal_rnn.tasks.dialog.predictor import DialogAgent, DialogTurn
+
+HISTORY_CONDITIONS = ("full", "caption_only", "none")
+""":data:`multimodal_rnn.tasks.dialog.ablation.HISTORY_CONDITIONS`, for ``--conditions`` without importing
+torch (a test checks that they agree)."""
 
 _CHAT_EPILOG = """\
 examples:
@@ -91,6 +97,8 @@ class ChatCommand:
                             help="refuse images with more pixels than this (default: %(default)s)")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
+        from multimodal_rnn.tasks.dialog.predictor import DialogAgent
+
         if args.top < 1 or args.beam_size < 1:
             raise InputError(f"--top and --beam-size must be at least 1, got {args.top} and {args.beam_size}")
         if context.stdin is None:
@@ -124,6 +132,8 @@ _CONDITION_NAMES = {"full": "full history", "caption_only": "caption only", "non
 
 def format_ablation_table(result: HistoryAblation) -> list[str]:
     """One row per question group, R@1 and MRR (in %) per history condition."""
+    from multimodal_rnn.tasks.dialog.ablation import GROUPS
+
     header = f"{'rounds':<12} {'n':>6}" + "".join(
         f"  {_CONDITION_NAMES[c] + ' R@1':>18} {'MRR':>6}" for c in result.conditions)
     lines = [header, "-" * len(header)]
@@ -153,6 +163,10 @@ class AblationCommand:
         add_split_arguments(parser)
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
+        from multimodal_rnn.datasets.visdial import shapes_source
+        from multimodal_rnn.tasks.dialog.ablation import history_ablation
+        from multimodal_rnn.tasks.dialog.predictor import DialogAgent
+
         agent = DialogAgent.from_checkpoint(resolve_weights(args.weights, self.shipped, task="dialog"))
         source = source_from_args(args, "") or shapes_source(args.shapes_dir, args.split)
         data = source.read()

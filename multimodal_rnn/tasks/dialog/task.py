@@ -1,12 +1,13 @@
-"""The dialog task's entry point: ``TASK``, what the apps iterate."""
+"""The dialog task's entry point: ``TASK``, what the apps iterate.
+
+It names its models, predictor and serving spec by import path, so listing the task and building
+its commands' parsers import no torch (:class:`~multimodal_rnn.tasks.protocol.TaskSpec`).
+"""
 
 from __future__ import annotations
 
 from multimodal_rnn.tasks.dialog.cli import EvalCommand, PredictCommand, TrainCommand
 from multimodal_rnn.tasks.dialog.cli_tools import AblationCommand, ChatCommand
-from multimodal_rnn.tasks.dialog.models import MODELS
-from multimodal_rnn.tasks.dialog.predictor import DialogAgent
-from multimodal_rnn.tasks.dialog.serving import SERVING
 from multimodal_rnn.tasks.protocol import TaskSpec
 
 SHIPPED = {"default": "dialog_shapes.safetensors"}
@@ -15,10 +16,10 @@ SHIPPED = {"default": "dialog_shapes.safetensors"}
 TASK = TaskSpec(
     name="dialog",
     summary="visual dialog: image + caption + history + question -> answer",
-    models=MODELS,
-    predictor_loader=DialogAgent.from_checkpoint,
+    models="multimodal_rnn.tasks.dialog.models:MODELS",
+    predictor_loader="multimodal_rnn.tasks.dialog.predictor:DialogAgent.from_checkpoint",
     shipped=SHIPPED,
-    serving=SERVING,
+    serving="multimodal_rnn.tasks.dialog.serving:SERVING",
     commands={
         "train": TrainCommand(),
         "predict": PredictCommand(SHIPPED),

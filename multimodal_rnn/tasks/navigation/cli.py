@@ -1,5 +1,6 @@
 """The navigation task's commands: ``mmrnn navigate``, ``mmrnn train navigation`` and
 ``mmrnn data babyai-demos`` (argument declarations and bodies; the app parses and prints).
+Declaring the options imports no torch: the agent, demonstrations and training are imported by ``run``.
 """
 
 from __future__ import annotations
@@ -22,25 +23,6 @@ from multimodal_rnn.tasks.common import (
     trainer_config_from_args,
 )
 from multimodal_rnn.tasks.navigation import env as nav_env
-from multimodal_rnn.tasks.navigation.dagger import agent_demonstrations
-from multimodal_rnn.tasks.navigation.demos import (
-    concatenate,
-    generate_demonstrations,
-    load_demonstrations,
-    save_demonstrations,
-)
-from multimodal_rnn.tasks.navigation.render import save_gif
-from multimodal_rnn.tasks.navigation.rollout import (
-    TASK,
-    NavigationAgent,
-    evaluate_agent,
-    run_episodes,
-)
-from multimodal_rnn.tasks.navigation.training import (
-    VALIDATION_METRIC,
-    NavigationTrainingConfig,
-    train_navigation,
-)
 from multimodal_rnn.tasks.protocol import Report, RunContext
 
 
@@ -111,6 +93,9 @@ class NavigateCommand:
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
         """Play the episodes and report the metrics (one JSON line with ``--json``)."""
+        from multimodal_rnn.tasks.navigation.render import save_gif
+        from multimodal_rnn.tasks.navigation.rollout import TASK, NavigationAgent, evaluate_agent, run_episodes
+
         if args.episodes < 1:
             raise InputError(f"--episodes must be >= 1, got {args.episodes}")
         if args.seed < 0:
@@ -203,6 +188,8 @@ class DemosCommand:
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
         """Generate and save the demonstrations; one summary line."""
+        from multimodal_rnn.tasks.navigation.demos import generate_demonstrations, save_demonstrations
+
         out: Path = args.out
         if out.exists() and not args.force:
             raise InputError(f"{out}: file exists; pass --force to replace it")
@@ -225,6 +212,10 @@ class DemosCommand:
 
     @staticmethod
     def _agent_demos(args: argparse.Namespace, context: RunContext, out: Path, start: float) -> Report:
+        from multimodal_rnn.tasks.navigation.dagger import agent_demonstrations
+        from multimodal_rnn.tasks.navigation.demos import save_demonstrations
+        from multimodal_rnn.tasks.navigation.rollout import NavigationAgent
+
         agent = NavigationAgent.from_checkpoint(args.agent)
         if args.pixels != (agent.obs_mode == "pixels"):
             raise InputError(f"{args.agent}: the agent sees {agent.obs_mode} observations; "
@@ -283,6 +274,13 @@ class TrainCommand:
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
         """Train; one closing line with the best validation success rate and the checkpoints."""
+        from multimodal_rnn.tasks.navigation.demos import concatenate, load_demonstrations
+        from multimodal_rnn.tasks.navigation.training import (
+            VALIDATION_METRIC,
+            NavigationTrainingConfig,
+            train_navigation,
+        )
+
         demos = concatenate([load_demonstrations(path) for path in args.demos])
         if args.max_demos > 0:
             demos = demos.subset(range(min(args.max_demos, len(demos))))

@@ -19,11 +19,12 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from typing import Any, Iterator
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Iterator
 
 from multimodal_rnn.errors import InputError
+
+if TYPE_CHECKING:  # the command line reads this module's constants without importing numpy
+    import numpy as np
 
 OBS_MODES = ("symbolic", "pixels")
 VIEW_SIZE = 7
@@ -115,6 +116,8 @@ def max_steps(env: Any) -> int:
 
 def image_of(obs: dict[str, Any]) -> np.ndarray:
     """The observation's image as a contiguous uint8 array (H, W, 3)."""
+    import numpy as np
+
     return np.ascontiguousarray(obs["image"], dtype=np.uint8)
 
 

@@ -1,4 +1,8 @@
-"""The navigation task's entry point: ``TASK``, what the apps iterate."""
+"""The navigation task's entry point: ``TASK``, what the apps iterate.
+
+It names its models and predictor by import path, so listing the task and building
+its commands' parsers import no torch (:class:`~multimodal_rnn.tasks.protocol.TaskSpec`).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,6 @@ from multimodal_rnn.tasks.navigation.cli import (
            NavigateCommand,
            TrainCommand,
 )
-from multimodal_rnn.tasks.navigation.models import MODELS
-from multimodal_rnn.tasks.navigation.rollout import NavigationAgent
 from multimodal_rnn.tasks.protocol import TaskSpec
 
 SHIPPED = {"BabyAI-GoToRedBall-v0": "navigation_gotoredball.safetensors",
@@ -18,8 +20,8 @@ SHIPPED = {"BabyAI-GoToRedBall-v0": "navigation_gotoredball.safetensors",
 TASK = TaskSpec(
     name="navigation",
     summary="vision-language navigation on BabyAI: instruction + views -> actions",
-    models=MODELS,
-    predictor_loader=NavigationAgent.from_checkpoint,
+    models="multimodal_rnn.tasks.navigation.models:MODELS",
+    predictor_loader="multimodal_rnn.tasks.navigation.rollout:NavigationAgent.from_checkpoint",
     shipped=SHIPPED,
     commands={"navigate": NavigateCommand(SHIPPED), "train": TrainCommand(), "data babyai-demos": DemosCommand()},
 )

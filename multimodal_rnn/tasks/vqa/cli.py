@@ -3,7 +3,8 @@
 Each is a :class:`~multimodal_rnn.tasks.protocol.TaskCommand`: it declares its options on the
 parser the app gives it and runs with the parsed namespace, returning a
 :class:`~multimodal_rnn.tasks.protocol.Report` (it never prints). Commands that fall back on the
-shipped weights are given the task's ``shipped`` files when the task is assembled.
+shipped weights are given the task's ``shipped`` files when the task is assembled. Declaring the
+options imports no torch: models, data and figures are imported by ``run``.
 """
 
 from __future__ import annotations
@@ -12,10 +13,8 @@ import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, TextIO
 
-from multimodal_rnn.attention_figure import attention_figure
-from multimodal_rnn.datasets.vqa import DEFAULT_IMAGE_PATTERN, VQASource, shapes_source
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import write_json
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image
@@ -29,9 +28,17 @@ from multimodal_rnn.tasks.common import (
     trainer_config_from_args,
 )
 from multimodal_rnn.tasks.protocol import Report, RunContext
-from multimodal_rnn.tasks.vqa.models import MODELS
-from multimodal_rnn.tasks.vqa.predictor import Answerer
-from multimodal_rnn.tasks.vqa.training import VALIDATION_METRIC, VQATrainingConfig, train_vqa
+
+if TYPE_CHECKING:
+    from multimodal_rnn.datasets.vqa import VQASource
+
+MODEL_NAMES = ("film", "lstm_q_norm_i", "saaa", "saaa_rel")
+"""The names of :data:`multimodal_rnn.tasks.vqa.models.MODELS`, for ``--model`` without importing torch
+(a test checks that they agree)."""
+
+DEFAULT_IMAGE_PATTERN = "COCO_val2014_{image_id:012d}.jpg"
+""":data:`multimodal_rnn.datasets.vqa.DEFAULT_IMAGE_PATTERN`, for ``--image-pattern`` without importing
+torch (a test checks that they agree)."""
 
 ASK_EPILOG = """\
 examples:
@@ -103,6 +110,9 @@ class AskCommand:
                             help="refuse images with more pixels than this (default: %(default)s)")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
+        from multimodal_rnn.attention_figure import attention_figure
+        from multimodal_rnn.tasks.vqa.predictor import Answerer
+
         if args.top < 1:
             raise InputError(f"--top must be at least 1, got {args.top}")
         question = read_question(args.question, context.stdin)
@@ -163,6 +173,8 @@ def add_vqa_source_arguments(parser: argparse.ArgumentParser | argparse._Argumen
 
 def vqa_source_from_args(args: argparse.Namespace, prefix: str, *, need_annotations: bool) -> VQASource | None:
     """The split named by :func:`add_vqa_source_arguments`' options, or None when ``--{prefix}questions`` is absent."""
+    from multimodal_rnn.datasets.vqa import VQASource
+
     attribute = prefix.replace("-", "_")
     questions = getattr(args, f"{attribute}questions")
     if questions is None:
@@ -190,7 +202,7 @@ class TrainCommand:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.description, parser.epilog = TRAIN_DESCRIPTION, TRAIN_EPILOG
-        parser.add_argument("--model", default="saaa", choices=MODELS.names(task="vqa"),
+        parser.add_argument("--model", default="saaa", choices=MODEL_NAMES,
                             help="VQA model (default: %(default)s)")
         add_trainer_arguments(parser, metric="accuracy", epochs=40, batch_size=32, lr=2e-3, warmup_steps=100)
         parser.add_argument("--answers", type=int, default=3000, metavar="K",
@@ -212,6 +224,9 @@ class TrainCommand:
         add_vqa_source_arguments(group, "val-", "validation split")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
+        from multimodal_rnn.datasets.vqa import shapes_source
+        from multimodal_rnn.tasks.vqa.training import VALIDATION_METRIC, VQATrainingConfig, train_vqa
+
         train_source = vqa_source_from_args(args, "", need_annotations=True)
         val_source = vqa_source_from_args(args, "val-", need_annotations=True)
         if (train_source is None) != (val_source is None):
@@ -260,6 +275,9 @@ class PredictCommand:
         add_vqa_source_arguments(group, "", "questions to answer")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
+        from multimodal_rnn.datasets.vqa import shapes_source
+        from multimodal_rnn.tasks.vqa.predictor import Answerer
+
         answerer = Answerer.from_checkpoint(resolve_weights(args.weights, self.shipped, task="vqa"))
         source = vqa_source_from_args(args, "", need_annotations=False) or shapes_source(args.shapes_dir, args.split)
         records = source.read()

@@ -1,12 +1,13 @@
-"""The vqa task's entry point: ``TASK``, what the apps iterate."""
+"""The vqa task's entry point: ``TASK``, what the apps iterate.
+
+It names its models, predictor and serving spec by import path, so listing the task and building
+its commands' parsers import no torch (:class:`~multimodal_rnn.tasks.protocol.TaskSpec`).
+"""
 
 from __future__ import annotations
 
 from multimodal_rnn.tasks.protocol import TaskSpec
 from multimodal_rnn.tasks.vqa.cli import AskCommand, EvalCommand, PredictCommand, TrainCommand
-from multimodal_rnn.tasks.vqa.models import MODELS
-from multimodal_rnn.tasks.vqa.predictor import Answerer
-from multimodal_rnn.tasks.vqa.serving import SERVING
 
 SHIPPED = {"default": "vqa_shapes.safetensors"}
 """The shipped VQA checkpoint (in :func:`multimodal_rnn.shipped.weights_dir`), by variant."""
@@ -14,10 +15,10 @@ SHIPPED = {"default": "vqa_shapes.safetensors"}
 TASK = TaskSpec(
     name="vqa",
     summary="visual question answering: image + question -> answer",
-    models=MODELS,
-    predictor_loader=Answerer.from_checkpoint,
+    models="multimodal_rnn.tasks.vqa.models:MODELS",
+    predictor_loader="multimodal_rnn.tasks.vqa.predictor:Answerer.from_checkpoint",
     shipped=SHIPPED,
-    serving=SERVING,
+    serving="multimodal_rnn.tasks.vqa.serving:SERVING",
     commands={
         "ask": AskCommand(SHIPPED),
         "train": TrainCommand(),
