@@ -35,9 +35,10 @@ TORCH_MODULES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
 def contenders(
-    cell: str, args: argparse.Namespace, device: torch.device
+    cell: str, args: argparse.Namespace, device: torch.device, parameters: set[int]
 ) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
-    """Functions x (B, T, I) -> outputs (B, T, H) of torch.nn and of our layer and core, on equal weights."""
+    """Functions x (B, T, I) -> outputs (B, T, H) of torch.nn and of our layer and core, on equal
+    weights; the data pointers of all their parameters' storages are added to ``parameters``."""
     baseline = TORCH_MODULES[cell](args.input_size, args.hidden_size, num_layers=args.num_layers, batch_first=True)
     baseline = baseline.to(device)
     shared = dict(cell=cell, input_size=args.input_size, hidden_size=args.hidden_size, num_layers=args.num_layers)
@@ -46,6 +47,8 @@ def contenders(
     core = RecurrentCore(CoreConfig(**shared)).to(device)
     for ours in (fused.rnn, loop.rnn, core.layer.rnn):
         ours.load_state_dict(baseline.state_dict())
+    for module in (baseline, fused, loop, core):
+        parameters.update(p.untyped_storage().data_ptr() for p in module.parameters())
 
     def core_steps(x: torch.Tensor) -> torch.Tensor:
         state = None
@@ -63,13 +66,16 @@ def contenders(
     }
 
 
-def saved_activation_bytes(function: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> int:
-    """Bytes of the distinct storages autograd saves during one forward pass, parameters excluded."""
+def saved_activation_bytes(
+    function: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, parameters: set[int]
+) -> int:
+    """Bytes of the distinct storages autograd saves during one forward pass, excluding the storages
+    whose ``data_ptr`` is in ``parameters`` (weights and their views, e.g. transposes)."""
     saved: dict[int, int] = {}
 
     def pack(tensor: torch.Tensor) -> torch.Tensor:
-        if not isinstance(tensor, nn.Parameter):
-            storage = tensor.untyped_storage()
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in parameters:
             saved[storage.data_ptr()] = storage.nbytes()
         return tensor
 
@@ -127,7 +133,8 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for cell in args.cells:
-        functions = contenders(cell, args, device)
+        parameters: set[int] = set()
+        functions = contenders(cell, args, device, parameters)
         baseline_name = next(iter(functions))
         with torch.no_grad():
             expected = functions[baseline_name](x)
@@ -141,7 +148,11 @@ def main() -> None:
                 rounds = interleaved(runs, args.repeats, synchronize=synchronize)
             for name, function in functions.items():
                 median = rounds.median(name)
-                saved = f"{saved_activation_bytes(function, x) / 2**20:>9.2f}" if mode != "forward" else f"{'':>9}"
+                saved = (
+                    f"{saved_activation_bytes(function, x, parameters) / 2**20:>9.2f}"
+                    if mode != "forward"
+                    else f"{'':>9}"
+                )
                 ratio = "" if name == baseline_name else ratio_text(rounds.ratio(baseline_name, name))
                 print(
                     f"{cell:<5} {mode:<16} {name:<17} {median * 1e3:>9.2f} {args.batch_size / median:>9.0f} "
