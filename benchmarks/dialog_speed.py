@@ -52,7 +52,7 @@ from multimodal_rnn.images import load_image
 from multimodal_rnn.tasks import MODELS
 from multimodal_rnn.tasks.dialog.training import build_dialog_vocabulary
 from multimodal_rnn.text.vocab import Vocabulary
-from timing import best_seconds
+from timing import Load, best_seconds, machine_line
 
 _STATUS = Path("/proc/self/status")
 
@@ -187,6 +187,8 @@ def main() -> int:
         overrides = {"hidden_size": 16, "embed_size": 8, "attention_size": 8,
                      "encoder": {"channels": [4, 8]}, **overrides}
     start = time.perf_counter()
+    load = Load()
+    print(machine_line())
     with tempfile.TemporaryDirectory() as folder:
         generate_shapes_world(folder, ShapesConfig(train_size=args.images, val_size=0, test_size=0))
         data = shapes_source(folder, "train").read()
@@ -221,7 +223,7 @@ def main() -> int:
         library = by_name[f"{name} ranking, batched (library)"]
         ratios = [f"{library / by_name[key]:.1f}x vs {key.split(', ')[1]}" for key in by_name
                   if key.startswith(f"{name} ranking, ") and "library" not in key]
-        print(f"{name}: batched ranking is {', '.join(ratios)}")
+        print(f"{name}: batched ranking is {', '.join(ratios)}  (best of {args.repeats}; {load})")
     print(f"total {time.perf_counter() - start:.1f} s")
     return 0
 

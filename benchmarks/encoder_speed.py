@@ -10,7 +10,8 @@ For each backbone, one batch of random images goes through ``ImageEncoder`` unde
 - channels_last: images and weights in NHWC, which oneDNN convolutions prefer.
 
 Prints images/s (median over ``--repeats`` timed batches after one warm-up batch each), the
-ratio channels_last / contiguous (> 1: channels_last is faster) and the process's peak
+median of the per-round speed ratios channels_last / contiguous (> 1: channels_last is faster)
+with their spread (min-max), the load average before and after, and the process's peak
 resident memory after each backbone (``ru_maxrss``; it only grows, so it bounds each run).
 The default run takes well under a minute on 2 cores.
 """
@@ -24,6 +25,7 @@ import sys
 import time
 
 import torch
+from timing import Load, machine_line, ratio_text
 
 from multimodal_rnn.encoders.image import ImageEncoder, ImageEncoderConfig
 
@@ -44,8 +46,9 @@ def peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
-def measure(backbone: str, size: int, batch_size: int, repeats: int) -> dict[str, float]:
-    """Median images/s of each layout for ``backbone`` on (batch_size, 3, size, size) inputs."""
+def measure(backbone: str, size: int, batch_size: int, repeats: int) -> tuple[dict[str, float], list[float]]:
+    """Median images/s of each layout for ``backbone`` on (batch_size, 3, size, size) inputs, and the
+    per-round speed ratios channels_last / contiguous."""
     torch.manual_seed(0)
     config = ImageEncoderConfig(backbone=backbone, image_size=size)
     layouts = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
@@ -57,7 +60,8 @@ def measure(backbone: str, size: int, batch_size: int, repeats: int) -> dict[str
     for _ in range(repeats):
         for name in layouts:
             seconds[name].append(time_batch(encoders[name], images[name]))
-    return {name: batch_size / statistics.median(times) for name, times in seconds.items()}
+    ratios = [old / new for old, new in zip(seconds["contiguous"], seconds["channels_last"])]
+    return {name: batch_size / statistics.median(times) for name, times in seconds.items()}, ratios
 
 
 def main() -> None:
@@ -70,12 +74,14 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     print(f"image encoders on CPU, batch {args.batch_size}, {torch.get_num_threads()} threads, "
           f"median of {args.repeats} batches")
-    print(f"{'backbone':<10} {'input':>7} {'contiguous':>14} {'channels_last':>16} {'ratio':>7} {'peak RSS':>10}")
+    print(machine_line())
+    print(f"{'backbone':<10} {'input':>7} {'contiguous':>14} {'channels_last':>16} {'ratio [min-max]':>19} "
+          f"{'peak RSS':>10}  load")
     for backbone, size in CASES:
-        rates = measure(backbone, size, args.batch_size, args.repeats)
-        ratio = rates["channels_last"] / rates["contiguous"]
+        with Load() as load:
+            rates, ratios = measure(backbone, size, args.batch_size, args.repeats)
         print(f"{backbone:<10} {size:>4} px {rates['contiguous']:>9.1f} im/s {rates['channels_last']:>11.1f} im/s "
-              f"{ratio:>7.2f} {peak_rss_mb():>7.0f} MiB")
+              f"{ratio_text(ratios):>19} {peak_rss_mb():>7.0f} MiB  {load}")
 
 
 if __name__ == "__main__":

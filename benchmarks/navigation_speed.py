@@ -17,8 +17,11 @@
   actions, environment time included. The agent is the fresh model (its episodes mostly run to
   the step limit) or, with ``--weights``, a trained one.
 
-Timings are the best of ``--repeats`` runs after one warm-up (demonstrations: one run each),
-with ``--threads`` torch threads (default 1: benchmark machines are often shared).
+Training and evaluation run library and baseline alternately (``--repeats`` rounds after one
+warm-up; evaluation ``--repeats - 2`` rounds, at least one); rates are medians and each ratio is
+the median of the per-round ratios with its spread (min-max) and the load average (1 minute)
+before and after. Demonstrations: one run each. ``--threads`` torch threads (default 1:
+benchmark machines are often shared).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from multimodal_rnn.tasks.navigation import env as nav_env
 from multimodal_rnn.tasks.navigation.demos import generate_demonstrations
 from multimodal_rnn.tasks.navigation.rollout import NavigationAgent, run_episodes
 from multimodal_rnn.tasks.navigation.training import EpisodeDataset, build_mission_vocabulary, collate_episodes
-from timing import best_seconds
+from timing import Load, interleaved, machine_line, ratio_text
 
 
 def per_step_loss(model: NavigationModel, batch: dict[str, Any]) -> torch.Tensor:
@@ -71,8 +74,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     print(f"level {args.level}, torch threads {args.threads}, cores {nav_env.cpu_count()}")
+    print(machine_line())
 
     print("\n== bot demonstrations ==")
+    load = Load()
     rates = {}
     for workers in (1, 2):
         start = time.perf_counter()
@@ -81,7 +86,7 @@ def main() -> None:
         rates[workers] = (len(demos) / seconds, demos.num_frames / seconds)
         print(f"  {workers} worker(s): {rates[workers][0]:8.1f} demos/s  {rates[workers][1]:9.1f} frames/s  "
               f"({len(demos)} demos, {demos.num_frames} frames, {seconds:.2f} s)")
-    print(f"  ratio 2 workers / 1 worker: {rates[2][0] / rates[1][0]:.2f}x")
+    print(f"  ratio 2 workers / 1 worker: {rates[2][0] / rates[1][0]:.2f}x  (one run each, {load.stop()})")
 
     print("\n== training (imitation, one update per batch) ==")
     vocab = build_mission_vocabulary(demos.missions)
@@ -104,13 +109,15 @@ def main() -> None:
         model.eval()
         check = abs(model(batch)["loss"].item() - per_step_loss(model, batch).item())
         model.train()
-    library = best_seconds(update(lambda: model(batch)["loss"]), args.repeats)
-    naive = best_seconds(update(lambda: per_step_loss(model, batch)), args.repeats)
+    with Load() as load:
+        runs = {"per step": update(lambda: per_step_loss(model, batch))}
+        rounds = interleaved({**runs, "library": update(lambda: model(batch)["loss"])}, args.repeats)
+    library, naive = rounds.median("library"), rounds.median("per step")
     print(f"  model {params / 1e3:.0f}K parameters; batch {len(batch['lengths'])} episodes, {frames} frames "
           f"(padded to {int(batch['lengths'].max())} steps); |loss difference| {check:.2e}")
     print(f"  library (fused memory over episodes): {frames / library:9.1f} frames/s  ({library * 1e3:.1f} ms/update)")
     print(f"  baseline (per-step act loop):         {frames / naive:9.1f} frames/s  ({naive * 1e3:.1f} ms/update)")
-    print(f"  ratio library / per step: {naive / library:.2f}x")
+    print(f"  speed ratio library / per step: {ratio_text(rounds.ratio('per step', 'library'))}  ({load})")
 
     print("\n== evaluation (greedy episodes on held-out seeds) ==")
     agent = NavigationAgent(model.eval(), vocab, {"level": args.level})
@@ -118,20 +125,22 @@ def main() -> None:
         agent = NavigationAgent.from_checkpoint(args.weights)
         print(f"  agent: {args.weights} (trained on {agent.info.get('level')})")
     seeds = [nav_env.EVAL_SEED_OFFSET + i for i in range(args.eval_episodes)]
-    results: dict[int, tuple[float, int]] = {}
+    steps: dict[int, int] = {}
+
+    def play(envs: int) -> Callable[[], None]:
+        def run() -> None:
+            steps[envs] = sum(r.length for r in run_episodes(agent, args.level, seeds, batch_size=envs))
+
+        return run
+
+    with Load() as load:
+        played = interleaved({"1": play(1), str(args.envs): play(args.envs)}, max(1, args.repeats - 2))
     for envs in (args.envs, 1):
-        steps = 0
-
-        def play(envs: int = envs) -> None:
-            nonlocal steps
-            steps = sum(r.length for r in run_episodes(agent, args.level, seeds, batch_size=envs))
-
-        seconds = best_seconds(play, max(1, args.repeats - 2))
-        results[envs] = (steps / seconds, steps)
-        print(f"  {envs:4d} env(s) in lockstep: {steps / seconds:9.1f} agent steps/s  "
-              f"({len(seeds) / seconds:7.1f} episodes/s, {steps} steps)")
+        seconds = played.median(str(envs))
+        print(f"  {envs:4d} env(s) in lockstep: {steps[envs] / seconds:9.1f} agent steps/s  "
+              f"({len(seeds) / seconds:7.1f} episodes/s, {steps[envs]} steps)")
     note = "" if args.weights else " (untrained agent: episodes mostly run to the step limit)"
-    print(f"  ratio lockstep / one at a time: {results[args.envs][0] / results[1][0]:.2f}x{note}")
+    print(f"  time ratio one at a time / lockstep: {ratio_text(played.ratio('1', str(args.envs)))}  ({load}){note}")
 
 
 if __name__ == "__main__":

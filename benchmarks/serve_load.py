@@ -10,7 +10,8 @@ asyncio HTTP/1.1 client, one keep-alive connection each), a fixed count, so the 
 throughput (requests/s over the wall time of the burst), p50 / p99 latency (ms, from sending to
 the full response), errors (non-200 or transport errors), mean requests per model call (from
 ``/healthz``) and the server's peak resident memory (VmHWM, MiB, since it started). Last, the
-throughput ratio on/off per C. The load generator shares the machine's cores with the server.
+throughput ratio on/off per C, with the load average (1 minute) before and after the two modes.
+The load generator shares the machine's cores with the server.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from timing import Load, machine_line
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_IMAGE = REPO / "data" / "samples" / "shapes_test_1.png"
@@ -173,16 +175,19 @@ def main() -> None:
           f"server threads {args.threads}, max batch {args.max_batch_size}, wait {args.max_wait_ms} ms, "
           f"image {args.image.name} ({len(image)} bytes), {os.cpu_count()} CPUs")
     header = f"{'batching':<9}{'clients':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'req/call':>10}{'peak RSS MiB':>14}"
+    print(machine_line())
     print(header)
+    load = Load()
     table: dict[bool, list[Burst]] = {}
     for batching in (False, True):
         table[batching] = run_mode(batching, args, image)
         for b in table[batching]:
             print(f"{'on' if batching else 'off':<9}{b.clients:>8}{b.throughput:>9.1f}{b.percentile(50):>9.1f}"
                   f"{b.percentile(99):>9.1f}{b.errors:>8}{b.requests_per_call:>10.1f}{b.peak_rss_mib:>14.1f}", flush=True)
+    load.stop()
     for off, on in zip(table[False], table[True]):
         print(f"{on.clients} clients: throughput on/off = {on.throughput / off.throughput:.2f}x, "
-              f"p50 latency on/off = {on.percentile(50) / off.percentile(50):.2f}x")
+              f"p50 latency on/off = {on.percentile(50) / off.percentile(50):.2f}x ({load})")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@
   VQA, VisDial with 100 options per round, dense annotations, scene graphs, JSON writing);
 - render only: :func:`make_scene` + :func:`render_scene` + PNG encoding in memory, same images.
 
-Prints images/s for both and their ratio (full / render only; 1.0 would mean the language and
-the JSON files cost nothing).
+The two run alternately for ``--repeats`` rounds; prints their median images/s, the median of the
+per-round ratios full / render only (1.0 would mean the language and the JSON files cost nothing)
+with their spread (min-max), and the load average before and after.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import argparse
 import io
 import tempfile
 import time
+
+from timing import Load, Rounds, machine_line, ratio_text
 
 from multimodal_rnn.datasets.shapes.world import SPLITS, ShapesConfig, generate_shapes_world, image_rng, make_scene, render_scene
 
@@ -46,18 +49,26 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=100)
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=3, help="alternating rounds")
     args = parser.parse_args()
     config = ShapesConfig(
         seed=args.seed, image_size=args.image_size, train_size=args.train, val_size=args.val, test_size=args.test
     )
     images = args.train + args.val + args.test
-    render_seconds = render_only(config)
-    full_seconds = full_pipeline(config)
+    print(machine_line())
+    times: dict[str, list[float]] = {"render": [], "full": []}
+    with Load() as load:
+        for round_index in range(args.repeats):  # alternate, so that machine load hits both alike
+            order = ("render", "full") if round_index % 2 == 0 else ("full", "render")
+            for name in order:
+                times[name].append(render_only(config) if name == "render" else full_pipeline(config))
+    rounds = Rounds(times)
+    full_seconds, render_seconds = rounds.median("full"), rounds.median("render")
     full_rate, render_rate = images / full_seconds, images / render_seconds
-    print(f"shapes world, {images} images of {args.image_size}x{args.image_size} px")
+    print(f"shapes world, {images} images of {args.image_size}x{args.image_size} px, median of {args.repeats} rounds")
     print(f"full pipeline (all formats, files): {full_rate:8.1f} images/s  ({full_seconds:.2f} s)")
     print(f"render only (scene + PNG encode):   {render_rate:8.1f} images/s  ({render_seconds:.2f} s)")
-    print(f"ratio full / render only:           {full_rate / render_rate:8.3f}")
+    print(f"ratio full / render only (speed):   {ratio_text(rounds.ratio('render', 'full'))}  {load}")
 
 
 if __name__ == "__main__":

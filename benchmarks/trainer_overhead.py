@@ -3,9 +3,10 @@
 Same process, same model, data and batch order machinery (a DataLoader over an in-memory
 dataset, AdamW, dropout MLP): a hand-written loop (zero_grad, forward, backward, step) against
 ``Trainer.fit`` (per-update learning rate from a cosine schedule, loss accumulation, JSONL log,
-one checkpoint pair per epoch; no clipping, so both do the same arithmetic). Reported: updates/s of both (best of ``--repeats`` runs of ``--epochs`` epochs) and
-their ratio; the cost of one last-checkpoint pair (from a run with ``checkpoint_every_steps=1``
-minus a run without, per update); the time to resume (``Trainer(resume_from=...)`` minus a fresh
+one checkpoint pair per epoch; no clipping, so both do the same arithmetic). Reported: updates/s of both (median of ``--repeats``
+alternating rounds of ``--epochs`` epochs), the median of the per-round time ratios trainer/bare
+with their spread (min-max) and the load average before and after; the cost of one
+last-checkpoint pair (from a run with ``checkpoint_every_steps=1`` minus a run without, per update); the time to resume (``Trainer(resume_from=...)`` minus a fresh
 ``Trainer``); and the sizes of both files.
 
     python benchmarks/trainer_overhead.py                  # CPU, about 30 s on 2 cores
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from timing import Load, Rounds, machine_line, ratio_text
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -119,17 +121,25 @@ def main(argv: list[str] | None = None) -> int:
     updates = args.epochs * -(-args.samples // args.batch_size)
     parameters = sum(p.numel() for p in DropoutMLP(args.features, args.hidden).parameters())
     print(f"model: {parameters:,} parameters; {updates} updates per run; device {args.device}")
+    print(machine_line())
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        bare, trained = [], []
-        for repeat in range(args.repeats):
-            torch.manual_seed(repeat)
-            bare.append(bare_loop_seconds(DropoutMLP(args.features, args.hidden), dataset, config, device))
-            torch.manual_seed(repeat)
-            trained.append(trainer_seconds(DropoutMLP(args.features, args.hidden), dataset, config, root / f"run{repeat}"))
-        bare_rate, trainer_rate = updates / min(bare), updates / min(trained)
+        bare: list[float] = []
+        trained: list[float] = []
+        load = Load()
+        for repeat in range(args.repeats):  # alternating order, so that machine load hits both alike
+            for which in ("bare", "trainer") if repeat % 2 == 0 else ("trainer", "bare"):
+                torch.manual_seed(repeat)
+                model = DropoutMLP(args.features, args.hidden)
+                if which == "bare":
+                    bare.append(bare_loop_seconds(model, dataset, config, device))
+                else:
+                    trained.append(trainer_seconds(model, dataset, config, root / f"run{repeat}"))
+        rounds = Rounds({"bare": bare, "trainer": trained})
+        bare_rate, trainer_rate = updates / rounds.median("bare"), updates / rounds.median("trainer")
+        ratio = ratio_text(rounds.ratio("trainer", "bare"))
         print(f"bare loop: {bare_rate:9.1f} updates/s")
-        print(f"trainer:   {trainer_rate:9.1f} updates/s   (trainer/bare time ratio {min(trained) / min(bare):.3f})")
+        print(f"trainer:   {trainer_rate:9.1f} updates/s   (trainer/bare time ratio {ratio}, {load.stop()})")
 
         every_step = dataclasses.replace(config, epochs=1, checkpoint_every_steps=1)
         without = dataclasses.replace(config, epochs=1)

@@ -1,41 +1,142 @@
-"""Speed of the official-exact VQA accuracy on a VQA v2 val-sized set, against a plain baseline.
+"""Our VQA accuracy against the official VQA evaluation tool run as its users run it.
 
-Builds ``--questions`` synthetic questions (default 200,000, about the 214k of VQA v2 val) with
-10 human answers each: ``--identical`` of them with ten identical answers, the others with
-answers written the ways annotators write them (case, trailing punctuation, articles, number
-words, contractions without apostrophe, hyphens, commas in numbers); predictions are right or
-wrong and written loosely too. Times :func:`multimodal_rnn.metrics.vqa.evaluate_vqa` on the parsed
-data and from JSON files, and a baseline that follows the official ``vqaEval.py`` loop line by
-line (no cache: every answer normalized every time, leave-one-out lists rebuilt per held-out
-answer). Reports seconds, questions/s, the speed ratio, whether both give identical numbers,
-and peak Python memory (tracemalloc) of one evaluation.
+Baseline: GT-Vision-Lab/VQA (``PythonHelperTools/vqaTools/vqa.py`` and
+``PythonEvaluationTools/vqaEvaluation/vqaEval.py``) driven as its ``vqaEvalDemo.py`` drives it:
+a Python process that loads the question, annotation and result JSON files, evaluates, prints the
+accuracies and writes the accuracy/evalQA/evalQuesType/evalAnsType JSON files (the demo's plots
+and its random low-score example are left out). Its code is not part of this project: pass a
+checkout with ``--official-dir`` (``git clone https://github.com/GT-Vision-Lab/VQA``); without
+it only our timings are printed.
 
-    python benchmarks/vqa_eval_speed.py                       # 200,000 questions
-    python benchmarks/vqa_eval_speed.py --questions 20000 --repeats 3
+The official code is Python 2. It is not modified on disk; a runner written to a temporary folder
+at run time loads copies of its two files with two documented shims, printed with the results:
+tabs expanded to 8 columns (Python 2's rule; Python 3 rejects their mix of tabs and spaces) and
+``print x`` statements rewritten as ``print(x)``. Nothing else changes.
+
+Data: ``--questions`` generated questions (default 200,000, about the 214k of VQA v2 val) with 10
+human answers each: ``--identical`` of them with ten identical answers, the others written the
+ways annotators write them (case, trailing punctuation, articles, number words, contractions
+without apostrophe, hyphens, commas in numbers); predictions are right or wrong and written
+loosely too. The JSON files are written to a temporary folder.
+
+Contenders, interleaved for ``--repeats`` rounds in rotating order (no warm-up run):
+
+- ``official, process``: the runner above as a child process (``sys.executable``);
+- ``mmrnn eval vqa, process``: ``python -m apps.cli eval vqa ... --out`` as a child process;
+- ``official, in-process`` and ``evaluate_vqa, in-process``: the same two evaluations called in
+  this process on the same files (interpreter start and imports excluded).
+
+Prints the median seconds of each, the median ratios (official/ours; process vs process is the
+headline) with their spread (min-max) and the load average, then whether the accuracies agree
+(overall, per answer type and per question type exactly; per question within 0.005 points).
+
+    OMP_NUM_THREADS=1 python benchmarks/vqa_eval_speed.py --official-dir /path/to/VQA
+    python benchmarks/vqa_eval_speed.py --questions 20000 --repeats 3 --official-dir /path/to/VQA
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
+import contextlib
+import io
 import json
+import os
 import random
-import re
+import subprocess
+import sys
 import tempfile
 import time
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
+
+from timing import Load, interleaved, machine_line, ratio_text
 
 from multimodal_rnn.metrics.vqa import VQAEvaluation, evaluate_vqa
-from multimodal_rnn.text.answers import ARTICLES, CONTRACTIONS, NUMBER_WORDS, PUNCTUATION
+from multimodal_rnn.text.answers import CONTRACTIONS, NUMBER_WORDS
 
-T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent.parent
+
+RUNNER = r'''"""The official VQA evaluation (GT-Vision-Lab/VQA) under Python 3, driven as vqaEvalDemo.py does.
+
+usage: python official_vqa_eval.py OFFICIAL_DIR QUESTIONS ANNOTATIONS RESULTS OUT_DIR
+
+Shims, applied to in-memory copies of vqa.py and vqaEval.py (the checkout is not modified):
+tabs expanded to 8 columns (Python 2's rule), and "print x" statements rewritten as "print(x)".
+"""
+import json
+import os
+import re
+import sys
+import types
+
+SHIMS = "tabs expanded to 8 columns; print statements rewritten as print() calls"
+PRINT_STATEMENT = re.compile(r"^(\s*)print (.*)$")
+
+
+def load(name, path):
+    with open(path) as handle:
+        lines = [PRINT_STATEMENT.sub(r"\1print(\2)", line.expandtabs(8)) for line in handle.read().splitlines()]
+    module = types.ModuleType(name)
+    module.__file__ = path
+    exec(compile("\n".join(lines) + "\n", path, "exec"), module.__dict__)
+    sys.modules[name] = module
+    return module
+
+
+def evaluate(official_dir, quesFile, annFile, resFile, out_dir):
+    VQA = load("vqa", os.path.join(official_dir, "PythonHelperTools", "vqaTools", "vqa.py")).VQA
+    evaluation_tools = os.path.join(official_dir, "PythonEvaluationTools", "vqaEvaluation")
+    VQAEval = load("vqaEval", os.path.join(evaluation_tools, "vqaEval.py")).VQAEval
+    vqa = VQA(annFile, quesFile)
+    vqaRes = vqa.loadRes(resFile, quesFile)
+    vqaEval = VQAEval(vqa, vqaRes, n=2)
+    vqaEval.evaluate()
+    print("\n")
+    print("Overall Accuracy is: %.02f\n" % (vqaEval.accuracy["overall"]))
+    print("Per Question Type Accuracy is the following:")
+    for quesType in vqaEval.accuracy["perQuestionType"]:
+        print("%s : %.02f" % (quesType, vqaEval.accuracy["perQuestionType"][quesType]))
+    print("\n")
+    print("Per Answer Type Accuracy is the following:")
+    for ansType in vqaEval.accuracy["perAnswerType"]:
+        print("%s : %.02f" % (ansType, vqaEval.accuracy["perAnswerType"][ansType]))
+    print("\n")
+    for name, value in (("accuracy", vqaEval.accuracy), ("evalQA", vqaEval.evalQA),
+                        ("evalQuesType", vqaEval.evalQuesType), ("evalAnsType", vqaEval.evalAnsType)):
+        with open(os.path.join(out_dir, name + ".json"), "w") as handle:
+            json.dump(value, handle)
+
+
+if __name__ == "__main__":
+    evaluate(*sys.argv[1:6])
+'''
+"""The runner of the official tool, written to a temporary folder at run time (see the module docstring)."""
+
 
 NUMBERS = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "12", "20", "100", "1000", "3.5"]
-OTHER = ["red", "white", "black and white", "dog", "cat", "t-shirt", "fire hydrant", "frisbee", "tennis", "pizza",
-         "don't know", "what's that", "man's", "grass", "table", "left", "right", "skateboarding", "10:30", "wii"]
+OTHER = [
+    "red",
+    "white",
+    "black and white",
+    "dog",
+    "cat",
+    "t-shirt",
+    "fire hydrant",
+    "frisbee",
+    "tennis",
+    "pizza",
+    "don't know",
+    "what's that",
+    "man's",
+    "grass",
+    "table",
+    "left",
+    "right",
+    "skateboarding",
+    "10:30",
+    "wii",
+]
 QUESTION_TYPES = {
     "yes/no": ["is the", "is this", "are there", "does the", "is there a", "can you"],
     "number": ["how many", "how many people are", "what number is", "what time"],
@@ -78,9 +179,7 @@ def synthetic_vqa(num_questions: int, identical: float, seed: int) -> tuple[dict
         if rng.random() < identical:
             answers = [main] * 10
         else:
-            answers = [
-                loosely_written(main if rng.random() < 0.6 else rng.choice(pool), rng) for _ in range(10)
-            ]
+            answers = [loosely_written(main if rng.random() < 0.6 else rng.choice(pool), rng) for _ in range(10)]
         prediction = main if rng.random() < 0.6 else rng.choice(pool)
         questions.append({"image_id": index // 5, "question": "?", "question_id": question_id})
         annotations.append(
@@ -98,146 +197,149 @@ def synthetic_vqa(num_questions: int, identical: float, seed: int) -> tuple[dict
         )
         results.append({"question_id": question_id, "answer": loosely_written(prediction, rng)})
     return (
-        {"task_type": "Open-Ended", "questions": questions},
+        {
+            "info": {},
+            "license": {},
+            "task_type": "Open-Ended",
+            "data_type": "mscoco",
+            "data_subtype": "val2014",
+            "questions": questions,
+        },
         {"annotations": annotations},
         results,
     )
 
 
-_BASELINE_PERIOD = re.compile(r"(?!<=\d)(\.)(?!\d)")
-_BASELINE_COMMA = re.compile(r"(\d)(\,)(\d)")
+def write_files(folder: Path, data: tuple[Any, ...]) -> dict[str, Path]:
+    """The questions, annotations and results as JSON files in ``folder``; their paths by name."""
+    paths = {name: folder / f"{name}.json" for name in ("questions", "annotations", "results")}
+    for path, value in zip(paths.values(), data):
+        path.write_text(json.dumps(value))
+    return paths
 
 
-def baseline_punctuation(text: str) -> str:
-    """The official ``processPunctuation`` as written (the comma regex searched once per symbol)."""
-    result = text
-    for symbol in PUNCTUATION:
-        if (symbol + " " in text or " " + symbol in text) or (re.search(_BASELINE_COMMA, text) is not None):
-            result = result.replace(symbol, "")
-        else:
-            result = result.replace(symbol, " ")
-    return _BASELINE_PERIOD.sub("", result, 32)
+def run_child(command: list[str]) -> None:
+    """Run a child process with one CPU thread for torch/numpy; its output is discarded unless it fails."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{command[:4]} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
 
 
-def baseline_digit_article(text: str) -> str:
-    """The official ``processDigitArticle`` as written (two passes over the words)."""
-    words = []
-    for word in text.lower().split():
-        word = NUMBER_WORDS.get(word, word)
-        if word not in ARTICLES:
-            words.append(word)
-    for index, word in enumerate(words):
-        if word in CONTRACTIONS:
-            words[index] = CONTRACTIONS[word]
-    return " ".join(words)
+def contenders(paths: dict[str, Path], folder: Path, official_dir: Path | None) -> dict[str, Callable[[], Any]]:
+    """The timed calls by name: our CLI and library, and (with ``official_dir``) the official tool."""
+    files = [str(paths[name]) for name in ("questions", "annotations", "results")]
+    ours_out = folder / "ours.json"
+    ours_cli = [
+        sys.executable,
+        "-m",
+        "apps.cli",
+        "eval",
+        "vqa",
+        "--questions",
+        files[0],
+        "--annotations",
+        files[1],
+        "--results",
+        files[2],
+        "--out",
+        str(ours_out),
+    ]
+    runs: dict[str, Callable[[], Any]] = {}
+    if official_dir is not None:
+        runner = folder / "official_vqa_eval.py"
+        runner.write_text(RUNNER)
+        official_out = folder / "official"
+        official_out.mkdir(exist_ok=True)
+        namespace: dict[str, Any] = {}
+        exec(compile(RUNNER, str(runner), "exec"), namespace)
+
+        def official_in_process() -> None:
+            with contextlib.redirect_stdout(io.StringIO()):
+                namespace["evaluate"](str(official_dir), *files, str(official_out))
+
+        runs["official, process"] = lambda: run_child(
+            [sys.executable, str(runner), str(official_dir), *files, str(official_out)]
+        )
+        runs["official, in-process"] = official_in_process
+    runs["mmrnn eval vqa, process"] = lambda: run_child(ours_cli)
+    runs["evaluate_vqa, in-process"] = lambda: evaluate_vqa(*paths.values())
+    return runs
 
 
-def baseline_evaluate(annotations: dict[str, Any], results: list[Any]) -> dict[str, Any]:
-    """The official evaluation loop, step for step; mutates ``annotations`` as the official code does."""
-    by_id = {annotation["question_id"]: annotation for annotation in annotations["annotations"]}
-    predicted = {result["question_id"]: result for result in results}
-    per_question: dict[int, float] = {}
-    by_question_type: dict[str, list[float]] = {}
-    by_answer_type: dict[str, list[float]] = {}
-    for question_id in [annotation["question_id"] for annotation in annotations["annotations"]]:
-        records = by_id[question_id]["answers"]
-        for record in records:
-            record["answer"] = record["answer"].replace("\n", " ").replace("\t", " ").strip()
-        prediction = predicted[question_id]["answer"].replace("\n", " ").replace("\t", " ").strip()
-        if len({record["answer"] for record in records}) > 1:
-            for record in records:
-                record["answer"] = baseline_digit_article(baseline_punctuation(record["answer"]))
-            prediction = baseline_digit_article(baseline_punctuation(prediction))
-        values = []
-        for held_out in records:
-            others = [record for record in records if record != held_out]
-            matching = [record for record in others if record["answer"] == prediction]
-            values.append(min(1, float(len(matching)) / 3))
-        accuracy = float(sum(values)) / len(values)
-        per_question[question_id] = accuracy
-        by_question_type.setdefault(by_id[question_id]["question_type"], []).append(accuracy)
-        by_answer_type.setdefault(by_id[question_id]["answer_type"], []).append(accuracy)
-
-    def percent(values: list[float]) -> float:
-        return round(100 * float(sum(values)) / len(values), 2)
-
-    return {
-        "overall": percent(list(per_question.values())),
-        "per_question_type": {name: percent(values) for name, values in by_question_type.items()},
-        "per_answer_type": {name: percent(values) for name, values in by_answer_type.items()},
-        "per_question": per_question,
-    }
-
-
-def best_time(run: Callable[[], T], repeats: int) -> tuple[float, T]:
-    """Fastest wall-clock seconds of ``repeats`` calls and the last call's result."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - start)
-    return min(times), result
-
-
-def time_baseline(annotations: dict[str, Any], results: list[Any], repeats: int) -> tuple[float, dict[str, Any]]:
-    """Like :func:`best_time` for :func:`baseline_evaluate`, each run on a fresh copy (it rewrites answers)."""
-    times = []
-    for _ in range(repeats):
-        fresh = copy.deepcopy(annotations)
-        start = time.perf_counter()
-        result = baseline_evaluate(fresh, results)
-        times.append(time.perf_counter() - start)
-    return min(times), result
-
-
-def same_numbers(ours: VQAEvaluation, baseline: dict[str, Any]) -> tuple[bool, float]:
-    """(aggregates identical, max |per-question difference|)."""
+def agreement(ours: VQAEvaluation, official_out: Path) -> str:
+    """Whether our accuracies equal the official tool's (aggregates exactly, per question to its 2 decimals)."""
+    accuracy = json.loads((official_out / "accuracy.json").read_text())
+    per_question = json.loads((official_out / "evalQA.json").read_text())
     aggregates = (
-        ours.overall == baseline["overall"]
-        and ours.per_answer_type == baseline["per_answer_type"]
-        and ours.per_question_type == baseline["per_question_type"]
+        ours.overall == accuracy["overall"]
+        and dict(ours.per_answer_type) == accuracy["perAnswerType"]
+        and dict(ours.per_question_type) == accuracy["perQuestionType"]
     )
-    difference = max(abs(ours.per_question[q] - value) for q, value in baseline["per_question"].items())
-    return aggregates, difference
+    difference = max(abs(100 * ours.per_question[int(q)] - value) for q, value in per_question.items())
+    same_ids = {int(q) for q in per_question} == set(ours.per_question)
+    return (
+        f"overall {ours.overall:.2f} (official {accuracy['overall']:.2f}); aggregates identical: {aggregates}; "
+        f"same question ids: {same_ids}; max |per-question difference|: {difference:.3f} points "
+        f"(official rounds to 0.01)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--official-dir", type=Path, help="a checkout of github.com/GT-Vision-Lab/VQA")
     parser.add_argument("--questions", type=int, default=200_000)
     parser.add_argument("--identical", type=float, default=0.35, help="share of questions with 10 identical answers")
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    official_dir = args.official_dir.resolve() if args.official_dir is not None else None
+    if official_dir is not None and not (official_dir / "PythonEvaluationTools" / "vqaEvaluation").is_dir():
+        raise SystemExit(
+            f"{official_dir}: not a checkout of GT-Vision-Lab/VQA (no PythonEvaluationTools/vqaEvaluation)"
+        )
 
+    print(machine_line())
+    if official_dir is None:
+        print(
+            "no --official-dir: timing ours only. For the baseline, get the official tool with\n"
+            "  git clone https://github.com/GT-Vision-Lab/VQA /tmp/vqa_official\n"
+            "and pass --official-dir /tmp/vqa_official"
+        )
+    else:
+        print(
+            f"official tool: {official_dir}, run under Python {sys.version.split()[0]} with shims: "
+            "tabs expanded to 8 columns, print statements rewritten as print() calls (copies in memory; "
+            "the checkout is not modified)"
+        )
     start = time.perf_counter()
-    questions, annotations, results = synthetic_vqa(args.questions, args.identical, args.seed)
-    print(f"{args.questions} synthetic questions x 10 answers ({args.identical:.0%} all identical), "
-          f"built in {time.perf_counter() - start:.1f} s")
-
-    ours_s, evaluation = best_time(lambda: evaluate_vqa(questions, annotations, results), args.repeats)
-    with tempfile.TemporaryDirectory() as folder:
-        paths = [Path(folder) / name for name in ("questions.json", "annotations.json", "results.json")]
-        for path, data in zip(paths, (questions, annotations, results)):
-            path.write_text(json.dumps(data))
-        files_s, _ = best_time(lambda: evaluate_vqa(*paths), args.repeats)
-
-    baseline_s, baseline = time_baseline(annotations, results, args.repeats)
-    identical, difference = same_numbers(evaluation, baseline)
-
-    tracemalloc.start()
-    evaluate_vqa(questions, annotations, results)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    data = synthetic_vqa(args.questions, args.identical, args.seed)
+    print(
+        f"{args.questions} generated questions x 10 answers ({args.identical:.0%} all identical), "
+        f"built in {time.perf_counter() - start:.1f} s"
+    )
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        paths = write_files(folder, data)
+        runs = contenders(paths, folder, official_dir)
+        with Load() as load:
+            rounds = interleaved(runs, args.repeats, warmup=0)
+        ours = evaluate_vqa(*paths.values())
+        check = agreement(ours, folder / "official") if official_dir is not None else None
 
     n = args.questions
-    print(f"{'run':<34} {'seconds':>8} {'questions/s':>12}")
-    print(f"{'evaluate_vqa, parsed data':<34} {ours_s:>8.2f} {n / ours_s:>12,.0f}")
-    print(f"{'evaluate_vqa, from JSON files':<34} {files_s:>8.2f} {n / files_s:>12,.0f}")
-    print(f"{'baseline (official loop, no cache)':<34} {baseline_s:>8.2f} {n / baseline_s:>12,.0f}")
-    print(f"speed-up over the baseline: {baseline_s / ours_s:.1f}x")
-    print(f"overall {evaluation.overall:.2f} (baseline {baseline['overall']:.2f}); aggregates identical: {identical}; "
-          f"max |per-question difference|: {difference:.1e}")
-    print(f"peak Python memory of evaluate_vqa on parsed data: {peak / 2**20:.1f} MiB")
+    print(f"{'run':<26} {'median s':>9} {'questions/s':>12}   ({args.repeats} interleaved rounds, {load})")
+    for name in runs:
+        print(f"{name:<26} {rounds.median(name):>9.2f} {n / rounds.median(name):>12,.0f}")
+    if official_dir is not None:
+        pairs = [
+            ("process vs process (headline)", "official, process", "mmrnn eval vqa, process"),
+            ("in-process vs in-process", "official, in-process", "evaluate_vqa, in-process"),
+            ("official process vs our library", "official, process", "evaluate_vqa, in-process"),
+        ]
+        for title, baseline, candidate in pairs:
+            print(f"official/ours, {title:<33} {ratio_text(rounds.ratio(baseline, candidate))}  {load}")
+        print(check)
 
 
 if __name__ == "__main__":

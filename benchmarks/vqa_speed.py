@@ -18,7 +18,9 @@
   and :meth:`Answerer.ask` one question at a time (PIL image in, answers out);
 - evaluation: :func:`multimodal_rnn.metrics.vqa.evaluate_vqa` on ``--eval-questions`` synthetic
   questions (default 200,000, VQA v2 val size) made by ``benchmarks/vqa_eval_speed.py``
-  (which also compares it with the official loop).
+  (which also compares it with the official tool run as a process).
+
+The load average (1 minute, before and after) is printed beside each ratio.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from multimodal_rnn.tasks.vqa.models import VQAModel, VQAModelConfig
 from multimodal_rnn.tasks.vqa.predictor import Answerer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import Load, machine_line  # noqa: E402
 from vqa_eval_speed import synthetic_vqa  # noqa: E402  (the metric benchmark's data generator)
 
 REPO = Path(__file__).resolve().parent.parent
@@ -160,6 +163,8 @@ def main() -> None:
     print(f"model: {name}, {source}")
     print(f"torch {torch.__version__}, CPU, threads={torch.get_num_threads()}, encoder {config.encoder.backbone} "
           f"{config.encoder.image_size}px")
+    print(machine_line())
+    load = Load()
 
     timings: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
     for channels_last in (False, True, False, True):  # interleaved, so that machine load hits both alike
@@ -172,7 +177,8 @@ def main() -> None:
     print(f"  with image decoding      {questions / with_loading:8.1f} questions/s  {args.batch_size / with_loading:7.1f} images/s")
     print(f"  batches already made     {questions / without_loading:8.1f} questions/s  {args.batch_size / without_loading:7.1f} images/s")
     print(f"  same, contiguous NCHW    {questions / contiguous:8.1f} questions/s  {args.batch_size / contiguous:7.1f} images/s"
-          f"  (channels_last {contiguous / without_loading:.2f}x)")
+          f"  (channels_last {contiguous / without_loading:.2f}x, {load.stop()})")
+    load = Load()
 
     model = MODELS.build(name, config)
     assert isinstance(model, VQAModel)
@@ -187,7 +193,7 @@ def main() -> None:
     one_by_one = seconds_per_call(lambda: [answerer.ask(i, q) for i, q in singles], 1) / len(singles)
     print("answering:")
     print(f"  batch of {len(batch['question'])} questions     {len(batch['question']) / batched:8.1f} answers/s"
-          f"  (contiguous NCHW weights: {len(batch['question']) / batched_nchw:.1f}/s, channels_last {batched_nchw / batched:.2f}x)")
+          f"  (contiguous NCHW weights: {len(batch['question']) / batched_nchw:.1f}/s, channels_last {batched_nchw / batched:.2f}x, {load.stop()})")
     print(f"  one question per call    {1 / one_by_one:8.1f} answers/s  ({1000 * one_by_one:.1f} ms each, PIL image in)")
 
     questions_data, annotations, results = synthetic_vqa(args.eval_questions, 0.35, 0)
