@@ -1,97 +1,89 @@
-"""The pool of finished beam-search hypotheses and the choice of the best ones per item."""
+"""The pool of finished beam-search hypotheses: the ``n_best`` best of every item so far."""
 
 from __future__ import annotations
 
-from bisect import bisect_right
-
 import torch
 from torch import Tensor
+from torch.nn import functional as F
 
 from multimodal_rnn.decoding.outputs import BeamOutput
 
 
 class HypothesisPool:
-    """Finished hypotheses of every item, kept as chunks of (B, K) candidates.
+    """The running ``n_best`` best pooled hypotheses of B items, best first, as padded tensors.
 
-    Starts with K empty hypotheses scored -inf per item, so that ``best`` always has enough
-    candidates; ``kth_best`` (B,) is the K-th best score pooled so far.
+    Starts with ``n_best`` empty placeholders scored -inf per item (not ended), so that ``best``
+    always has enough hypotheses. ``threshold`` (B,) is the ``n_best``-th best score pooled so
+    far: a hypothesis that cannot beat it can no longer change the answer.
     """
 
-    def __init__(self, items: int, width: int, device: torch.device) -> None:
-        self.width = width
-        self.scores: list[Tensor] = []
-        self.words: list[Tensor] = []
-        self.traces: list[Tensor | None] = []
-        self.ended: list[bool] = []
-        self._top_scores = torch.full((items, width), float("-inf"), device=device)  # (B, K) best first
-        self.add(
-            self._top_scores,
-            torch.empty((items, width, 0), dtype=torch.long, device=device),
-            None,
-            ended=False,
-        )
+    def __init__(self, items: int, n_best: int, max_length: int, pad_id: int, device: torch.device) -> None:
+        self.n_best, self.max_length, self.pad_id = n_best, max_length, pad_id
+        self.scores = torch.full((items, n_best), float("-inf"), device=device)  # (B, n), best first
+        self.words = torch.full((items, n_best, max_length), pad_id, dtype=torch.long, device=device)  # (B, n, L)
+        self.lengths = torch.zeros((items, n_best), dtype=torch.long, device=device)  # (B, n)
+        self.ended = torch.zeros((items, n_best), dtype=torch.bool, device=device)  # (B, n)
+        self.traces: Tensor | None = None  # (B, n, L, ...) once a trace is pooled
 
     @property
-    def kth_best(self) -> Tensor:
-        """(B,) the K-th best pooled score of each item."""
-        return self._top_scores[:, -1]
+    def threshold(self) -> Tensor:
+        """(B,) the ``n_best``-th best pooled score of each item."""
+        return self.scores[:, -1]
 
-    def add(self, scores: Tensor, words: Tensor, traces: Tensor | None, *, ended: bool) -> None:
-        """Pool (B, K) hypotheses: scores (B, K), words (B, K, L), traces (B, K, L, ...) or None."""
-        self.scores.append(scores)
-        self.words.append(words)
-        self.traces.append(traces)
-        self.ended.append(ended)
-        self._top_scores = torch.cat([self._top_scores, scores], dim=1).topk(self.width, dim=1).values
+    def add(self, items: Tensor, scores: Tensor, words: Tensor, traces: Tensor | None, *, ended: bool) -> None:
+        """Pool the hypotheses of ``items`` (I,): scores (I, K), words (I, K, l), traces (I, K, l, ...) or None.
 
-    def best(self, n_best: int, *, eos_id: int, pad_id: int, trace_template: Tensor | None) -> BeamOutput:
-        """The ``n_best`` highest-scoring pooled hypotheses of each item, best first.
-
-        ``trace_template`` (B, K, L, ...) is any recorded trace (None without ``record``); it gives
-        the shape and dtype of the empty traces of the -inf placeholders.
+        Every hypothesis of one call has the same length l; a -inf score never displaces a
+        pooled hypothesis.
         """
-        with_traces = trace_template is not None
-        all_scores = torch.cat(self.scores, dim=1)  # (B, C)
-        best_scores, best_index = all_scores.topk(n_best, dim=1)  # (B, n)
-        chunk_starts = [chunk * self.width for chunk in range(len(self.scores))]
-        words = [chunk.tolist() for chunk in self.words]
-        hypotheses: list[list[list[int]]] = []
-        traces: list[list[Tensor]] = []
-        ended = []
-        for item, choices in enumerate(best_index.tolist()):
-            item_hypotheses, item_traces, item_ended = [], [], []
-            for choice in choices:
-                chunk = bisect_right(chunk_starts, choice) - 1
-                beam = choice - chunk_starts[chunk]
-                item_hypotheses.append(words[chunk][item][beam])
-                item_ended.append(self.ended[chunk])
-                if trace_template is not None:
-                    chunk_trace = self.traces[chunk]
-                    item_traces.append(
-                        chunk_trace[item, beam] if chunk_trace is not None
-                        else trace_template.new_empty((0, *trace_template.shape[3:]))
-                    )
-            hypotheses.append(item_hypotheses)
-            traces.append(item_traces)
-            ended.append(item_ended)
-        ended_tensor = torch.tensor(ended, dtype=torch.bool, device=best_scores.device)
+        length = words.shape[2]
+        padded = F.pad(words, (0, self.max_length - length), value=self.pad_id)
+        merged = torch.cat([self.scores[items], scores], dim=1)  # (I, n + K)
+        best, choice = merged.sort(dim=1, descending=True, stable=True)  # ties: pooled first
+        best, choice = best[:, : self.n_best], choice[:, : self.n_best]  # (I, n)
+        self.scores[items] = best
+        self.words[items] = _pick(torch.cat([self.words[items], padded], dim=1), choice)
+        added = torch.full_like(scores, length, dtype=torch.long)
+        self.lengths[items] = _pick(torch.cat([self.lengths[items], added], dim=1), choice)
+        self.ended[items] = _pick(
+            torch.cat([self.ended[items], torch.full_like(added, ended, dtype=torch.bool)], 1), choice
+        )
+        if traces is not None:
+            if self.traces is None:
+                shape = (*self.scores.shape, self.max_length, *traces.shape[3:])
+                self.traces = traces.new_zeros(shape)
+            padded_traces = traces.new_zeros((*traces.shape[:2], *self.traces.shape[2:]))
+            padded_traces[:, :, :length] = traces
+            self.traces[items] = _pick(torch.cat([self.traces[items], padded_traces], dim=1), choice)
+
+    def best(self, *, eos_id: int) -> BeamOutput:
+        """The pooled hypotheses of each item, best first (ties keep the order they were pooled in)."""
+        lengths = self.lengths.tolist()
+        hypotheses = [
+            [words[:length] for words, length in zip(item_words, item_lengths)]
+            for item_words, item_lengths in zip(self.words.tolist(), lengths)
+        ]
+        positions = torch.arange(self.max_length + 1, device=self.words.device)  # room for one eos
+        words = F.pad(self.words, (0, 1), value=self.pad_id)
+        tokens = words.masked_fill(positions >= self.lengths[..., None], self.pad_id)
+        tokens = tokens.masked_fill((positions == self.lengths[..., None]) & self.ended[..., None], eos_id)
+        width = int((self.lengths + self.ended.long()).max())
+        traces = None
+        if self.traces is not None:
+            traces = [
+                [trace[:length] for trace, length in zip(item_traces, item_lengths)]
+                for item_traces, item_lengths in zip(self.traces, lengths)
+            ]
         return BeamOutput(
             hypotheses=hypotheses,
-            hypothesis_scores=best_scores,
-            hypothesis_ended=ended_tensor,
-            tokens=_pad_hypotheses(hypotheses, ended, eos_id, pad_id, best_scores.device),
-            hypothesis_traces=traces if with_traces else None,
+            hypothesis_scores=self.scores,
+            hypothesis_ended=self.ended,
+            tokens=tokens[:, :, :width],
+            hypothesis_traces=traces,
         )
 
 
-def _pad_hypotheses(
-    hypotheses: list[list[list[int]]], ended: list[list[bool]], eos_id: int, pad_id: int, device: torch.device
-) -> Tensor:
-    """(B, n, T) LongTensor of the hypotheses followed by eos where they ended, then ``pad_id``."""
-    rows = [
-        [words + [eos_id] if hypothesis_ended else words for words, hypothesis_ended in zip(item, item_ended)]
-        for item, item_ended in zip(hypotheses, ended)
-    ]
-    width = max(len(row) for item in rows for row in item)
-    padded = [[row + [pad_id] * (width - len(row)) for row in item] for item in rows]
-    return torch.tensor(padded, dtype=torch.long, device=device).reshape(len(rows), len(rows[0]), width)
+def _pick(values: Tensor, choice: Tensor) -> Tensor:
+    """values (I, C, ...) -> (I, n, ...): entries ``choice`` (I, n) along dim 1."""
+    index = choice.reshape(*choice.shape, *([1] * (values.dim() - 2))).expand(*choice.shape, *values.shape[2:])
+    return values.gather(1, index)
