@@ -1,12 +1,22 @@
-"""Timing helper shared by the benchmark scripts (run as ``python benchmarks/NAME.py``, so this
-folder is on ``sys.path``)."""
+"""Timing helpers shared by the benchmark scripts (run as ``python benchmarks/NAME.py``, so this
+folder is on ``sys.path``).
+
+Absolute timings on a shared machine are noisy; ratios of interleaved runs are not as much. The
+usual pattern: :func:`interleaved` runs a baseline and one or more candidates in alternating
+order for some rounds, :meth:`Rounds.ratio` gives the per-round ratios baseline/candidate
+(above 1: the candidate is faster), :func:`ratio_text` prints their median and spread, and
+:class:`Load` brackets the measurement with ``os.getloadavg()`` so every ratio is printed beside
+the load it ran under.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import statistics
 import time
-from typing import Any, Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 
 def best_seconds(run: Callable[[], Any], repeats: int) -> float:
@@ -20,27 +30,139 @@ def best_seconds(run: Callable[[], Any], repeats: int) -> float:
     return min(times)
 
 
-def interleaved_seconds(runs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[float]]:
-    """Wall-clock seconds of every call of each run, ``repeats`` rounds after one warm-up round;
-    the runs alternate within a round (and their order flips every round), so that a change of
-    load on the machine reaches them all alike."""
-    times: dict[str, list[float]] = {name: [] for name in runs}
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.thread_time}
+"""``wall``: elapsed seconds; ``cpu``: CPU seconds of the calling thread (for one-thread CPU runs on a
+loaded machine: time spent waiting for a core does not count)."""
+
+
+def seconds(
+    run: Callable[[], Any], synchronize: Callable[[], Any] | None = None, clock: Callable[[], float] = time.perf_counter
+) -> float:
+    """Seconds of one call by ``clock`` (wall by default); ``synchronize`` (e.g. ``torch.cuda.synchronize``) runs
+    before and after."""
+    if synchronize is not None:
+        synchronize()
+    start = clock()
+    run()
+    if synchronize is not None:
+        synchronize()
+    return clock() - start
+
+
+@dataclasses.dataclass(frozen=True)
+class Rounds:
+    """Seconds of each contender in each interleaved round: ``times[name][round]``."""
+
+    times: Mapping[str, Sequence[float]]
+
+    def median(self, name: str) -> float:
+        """Median seconds of one contender over the rounds."""
+        return statistics.median(self.times[name])
+
+    def ratio(self, baseline: str, candidate: str) -> list[float]:
+        """Per-round ratios baseline seconds / candidate seconds (above 1: the candidate is faster)."""
+        return [old / new for old, new in zip(self.times[baseline], self.times[candidate])]
+
+
+def interleaved(
+    runs: Mapping[str, Callable[[], Any]],
+    repeats: int,
+    *,
+    warmup: int = 1,
+    synchronize: Callable[[], Any] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Rounds:
+    """Time every callable of ``runs`` once per round for ``repeats`` rounds, in rotating order.
+
+    Each callable first runs ``warmup`` times untimed. Round r starts with contender r mod n (for a
+    pair: old, new, then new, old, ...), so slow drifts of the machine hit every contender alike.
+    ``clock`` reads the time (see :data:`CLOCKS`).
+    """
     names = list(runs)
-    for round_index in range(repeats + 1):
-        for name in names if round_index % 2 else names[::-1]:
-            start = time.perf_counter()
+    for name in names:
+        for _ in range(warmup):
             runs[name]()
-            if round_index:
-                times[name].append(time.perf_counter() - start)
-    return times
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_index in range(repeats):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            times[name].append(seconds(runs[name], synchronize, clock))
+    return Rounds(times)
+
+
+def interleaved_pair(
+    old: Callable[[], Any], new: Callable[[], Any], repeats: int, *, warmup: int = 1
+) -> tuple[list[float], list[float], list[float]]:
+    """Seconds of ``old`` and of ``new`` per round, alternating, and the per-round ratios old/new."""
+    rounds = interleaved({"old": old, "new": new}, repeats, warmup=warmup)
+    return list(rounds.times["old"]), list(rounds.times["new"]), rounds.ratio("old", "new")
+
+
+def interleaved_seconds(runs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[float]]:
+    """Wall-clock seconds of every call of each run, ``repeats`` rounds in rotating order after one
+    warm-up call each (:func:`interleaved`), so that a change of load reaches them all alike."""
+    return {name: list(times) for name, times in interleaved(runs, repeats).times.items()}
 
 
 def median_and_spread(values: list[float]) -> tuple[float, float, float]:
     """``(median, lowest, highest)`` of ``values``."""
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-    return median, ordered[0], ordered[-1]
+    return statistics.median(values), min(values), max(values)
+
+
+def spread(values: Sequence[float], kind: str = "min-max") -> tuple[float, float]:
+    """``(low, high)`` of ``values``: their minimum and maximum, or (``kind="iqr"``) quartiles 1 and 3."""
+    if kind == "iqr" and len(values) >= 4:
+        quartiles = statistics.quantiles(values, n=4)
+        return quartiles[0], quartiles[2]
+    return min(values), max(values)
+
+
+def ratio_text(ratios: Sequence[float], kind: str = "min-max") -> str:
+    """``x2.31 [2.10-2.52]``: median ratio and its spread (``kind``: "min-max" or "iqr")."""
+    low, high = spread(ratios, kind)
+    return f"x{statistics.median(ratios):.2f} [{low:.2f}-{high:.2f}]"
+
+
+def load_average() -> tuple[float, float, float]:
+    """``os.getloadavg()``: runnable processes averaged over 1, 5 and 15 minutes (zeros where unavailable)."""
+    try:
+        return os.getloadavg()
+    except OSError:
+        return (0.0, 0.0, 0.0)
+
+
+class Load:
+    """The load average before a measurement and after it; ``str()`` gives ``load 1.20->1.35`` (1 minute averages).
+
+    Use as ``with Load() as load: ...`` then print ``load`` beside the ratios, or call
+    :meth:`stop` by hand.
+    """
+
+    def __init__(self) -> None:
+        self.before = load_average()
+        self.after: tuple[float, float, float] | None = None
+
+    def stop(self) -> Load:
+        """Read the load average after the measurement; returns self."""
+        self.after = load_average()
+        return self
+
+    def __enter__(self) -> Load:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def __str__(self) -> str:
+        after = self.after if self.after is not None else load_average()
+        return f"load {self.before[0]:.2f}->{after[0]:.2f}"
+
+
+def machine_line() -> str:
+    """One line with the date, the CPU count and the load average, for the head of a benchmark's output."""
+    one, five, fifteen = load_average()
+    date = time.strftime("%Y-%m-%d %H:%M %Z")
+    return f"{date}, cpus={os.cpu_count()}, load average {one:.2f} {five:.2f} {fifteen:.2f} (1/5/15 min)"
 
 
 def paired_ratio_text(numerators: list[float], denominators: list[float]) -> str:

@@ -72,11 +72,14 @@ def beam_search(
     width = beam_size
     device = state_device(state, context)
     pool = HypothesisPool(batch_size, n_best, max_length, pad_id, device)
-    final_penalty = _penalty(max_length, length_penalty)
-    # one row per live beam; row r is beam slot[r] (its rank when chosen) of live item position[r]
+    # One row per live beam, grouped by item. Row r is the beam in slot[r] (its rank when chosen:
+    # an item's beams are always slots 0 .. c-1) of the live item items[position[r]]. When every
+    # live item has the same number c of beams, ``per_item`` is c and slot j of item position i is
+    # row i * c + j (position and slot are then implied, None).
     items = torch.arange(batch_size, device=device)  # (I,) the live items
-    position = torch.arange(batch_size, device=device)  # (R,) index into items
-    slot = torch.zeros(batch_size, dtype=torch.long, device=device)  # (R,)
+    per_item: int | None = 1
+    position: Tensor | None = None  # (R,)
+    slot: Tensor | None = None  # (R,)
     scores = torch.zeros(batch_size, device=device)  # (R,)
     words = torch.empty((batch_size, 0), dtype=torch.long, device=device)  # (R, t)
     trace: Tensor | None = None  # (R, t, ...) with record
@@ -93,25 +96,34 @@ def beam_search(
             step_trace = recorded(state, record, rows)[:, None]  # (R, 1, ...)
             trace = step_trace[:, :0] if trace is None else trace
 
-        # candidates (I, K * V): continuation v of the beam in slot j of item i at j * V + v
+        # candidates (I, c * V) or (I, K * V): continuation v of the beam in slot j of live item i at j * V + v
         live = len(items)
-        grid_rows = position * width + slot
-        candidates = logprobs.new_full((live * width, vocab_size), float("-inf"))
-        candidates.index_copy_(0, grid_rows, scores[:, None] + logprobs)
-        candidates = candidates.reshape(live, width * vocab_size)
-        row_of = torch.zeros(live * width, dtype=torch.long, device=device)
-        row_of[grid_rows] = torch.arange(rows, device=device)
-        row_of = row_of.reshape(live, width)  # (I, K) row of each occupied slot
-        num_candidates = min(2 * width, width * vocab_size)  # >= K candidates without eos
+        if per_item is not None:
+            candidates = (scores[:, None] + logprobs).reshape(live, per_item * vocab_size)
+        else:
+            assert position is not None and slot is not None
+            grid_rows = position * width + slot
+            candidates = logprobs.new_full((live * width, vocab_size), float("-inf"))
+            candidates.index_copy_(0, grid_rows, scores[:, None] + logprobs)
+            candidates = candidates.reshape(live, width * vocab_size)
+            row_of = torch.zeros(live * width, dtype=torch.long, device=device)
+            row_of = row_of.index_copy_(0, grid_rows, torch.arange(rows, device=device)).reshape(live, width)
+        num_candidates = min(2 * width, candidates.shape[1])  # >= K candidates without eos, if there are K
         top_scores, top_index = candidates.topk(num_candidates, dim=1)  # (I, M), best first
-        top_parent = row_of.gather(1, top_index // vocab_size)  # (I, M) parent rows (junk where -inf)
+        top_slot = top_index // vocab_size
+        if live == 1:  # parent rows (I, M); junk where the score is -inf
+            top_parent = top_slot
+        elif per_item is not None:
+            top_parent = top_slot + torch.arange(0, rows, per_item, device=device)[:, None]
+        else:
+            top_parent = row_of.gather(1, top_slot)
         top_token = top_index % vocab_size
         top_is_eos = top_token == eos_id
 
-        ends = top_is_eos[:, :width] & top_scores[:, :width].isfinite()  # (I, K)
+        ends = top_is_eos[:, :width]  # (I, K); an end scored -inf changes nothing in the pool
         if bool(ends.any()):
             parents = top_parent[:, :width]
-            end_scores = top_scores[:, :width] / _penalty(t + 1, length_penalty)
+            end_scores = _penalised(top_scores[:, :width], t + 1, length_penalty)
             pool.add(
                 items,
                 torch.where(ends, end_scores, float("-inf")),
@@ -121,32 +133,50 @@ def beam_search(
             )
 
         # the best K candidates not ending in eos, in rank order: slots 0 .. K-1 of the next step
-        order = (torch.arange(num_candidates, device=device) + top_is_eos * num_candidates).argsort(dim=1)
-        order = order[:, :width]  # (I, K)
+        order = top_is_eos.byte().argsort(dim=1, stable=True)[:, :width]  # (I, K)
         parents = top_parent.gather(1, order)
         next_tokens = top_token.gather(1, order)
         next_scores = top_scores.gather(1, order).masked_fill(next_tokens == eos_id, float("-inf"))
+        bounds = _penalised(next_scores, max_length, length_penalty)  # the best any descendant can reach
+        if record is not None:
+            trace = torch.cat([trace, step_trace], dim=1)
         if t == max_length - 1:
             grown = torch.cat([words[parents], next_tokens[:, :, None]], dim=2)  # (I, K, t+1)
-            grown_trace = None if trace is None else torch.cat([trace, step_trace], dim=1)[parents]
-            pool.add(items, next_scores / final_penalty, grown, grown_trace, ended=False)
+            pool.add(items, bounds, grown, None if trace is None else trace[parents], ended=False)
             break
-        keep = next_scores.isfinite() & (next_scores / final_penalty > pool.threshold[items][:, None])  # (I, K)
-        kept_position, kept_slot = keep.nonzero(as_tuple=True)  # (R',) item-major, slots in rank order
-        if len(kept_position) == 0:
-            break
-        parent_rows = parents[kept_position, kept_slot]  # (R',)
-        item_alive = keep.any(dim=1)
-        new_position = (item_alive.cumsum(0) - 1)[kept_position]
-        if len(parent_rows) != rows or not bool((position[parent_rows] == position).all()):
-            context = select_state(context, parent_rows)  # the row set changed: some row has another item
+        keep = bounds > pool.threshold(items)  # (I, K); never a -inf score
+        if bool(keep.all()):  # every live item keeps the same number of beams
+            parent_rows = parents.reshape(-1)
+            if per_item != keep.shape[1]:
+                context = select_state(context, parent_rows)  # the row set changed: c rows per item now
+            per_item, position, slot = keep.shape[1], None, None
+            kept_tokens, scores = next_tokens.reshape(-1), next_scores.reshape(-1)
+        else:
+            kept_position, kept_slot = keep.nonzero(as_tuple=True)  # (R',) item-major, slots in rank order
+            if len(kept_position) == 0:
+                break
+            parent_rows = parents[kept_position, kept_slot]
+            if live == 1:
+                changed = len(parent_rows) != rows
+            else:
+                if position is None:
+                    position = torch.arange(live, device=device).repeat_interleave(rows // live)
+                changed = len(parent_rows) != rows or not bool((position[parent_rows] == position).all())
+            if changed:
+                context = select_state(context, parent_rows)  # the row set changed: some row has another item
+            item_alive = keep.any(dim=1)
+            counts = keep.sum(dim=1)[item_alive]  # (I',) beams per live item
+            items = items[item_alive]
+            if len(items) == 1 or bool((counts == counts[0]).all()):
+                per_item, position, slot = int(counts[0]), None, None
+            else:
+                per_item, position, slot = None, (item_alive.cumsum(0) - 1)[kept_position], kept_slot
+            kept_tokens, scores = next_tokens[kept_position, kept_slot], next_scores[kept_position, kept_slot]
         state = select_state(state, parent_rows)
-        words = torch.cat([words[parent_rows], next_tokens[kept_position, kept_slot, None]], dim=1)
+        words = torch.cat([words[parent_rows], kept_tokens[:, None]], dim=1)
         if trace is not None:
-            trace = torch.cat([trace, step_trace], dim=1)[parent_rows]
-        scores = next_scores[kept_position, kept_slot]
-        tokens = next_tokens[kept_position, kept_slot]
-        items, position, slot = items[item_alive], new_position, kept_slot
+            trace = trace[parent_rows]
+        tokens = kept_tokens
     return pool.best(eos_id=eos_id)
 
 
@@ -161,6 +191,6 @@ def _block_repeated_trigrams(logprobs: Tensor, history: Tensor) -> Tensor:
     return logprobs.masked_fill(banned, float("-inf"))
 
 
-def _penalty(length: int, alpha: float) -> float:
-    """GNMT length penalty ((5 + length) / 6) ** alpha; 1 when alpha is 0."""
-    return ((5 + length) / 6) ** alpha
+def _penalised(scores: Tensor, length: int, alpha: float) -> Tensor:
+    """``scores`` divided by the GNMT length penalty ((5 + length) / 6) ** alpha (themselves when alpha is 0)."""
+    return scores if alpha == 0 else scores / ((5 + length) / 6) ** alpha
