@@ -22,7 +22,9 @@ Cases (show_attend_tell):
 
 Per case and beam size: ms per image of ``start`` + beam search over ``--images`` images in calls
 of 1, 16 and 64 images, and of the tutorial search; the ratios tutorial/batched of interleaved
-rounds (median [min-max]); rows through ``step()`` per image (deterministic); the load average.
+rounds (median [min-max]); rows through ``step()`` per image (deterministic); the load average. Times are CPU seconds of
+the (one) torch thread by default (``--clock cpu``: waiting for a core on a loaded machine does
+not count; ``--clock wall`` for elapsed time, e.g. on CUDA).
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/decoding_speed.py
     python benchmarks/decoding_speed.py --cases resnet --beam-sizes 3 --repeats 3 --device cuda
@@ -37,7 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from timing import Load, interleaved, machine_line, ratio_text
+from timing import CLOCKS, Load, interleaved, machine_line, ratio_text
 
 from multimodal_rnn.datasets.shapes.world import ShapesConfig, image_record, render_scene
 from multimodal_rnn.decoding import beam_search, expand_state, select_state
@@ -47,6 +49,10 @@ from multimodal_rnn.tasks.caption.predictor import Captioner
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "caption_shapes.safetensors"
 CASES = ("shipped4", "shipped8", "resnet")
+TABLE_HEADER = (
+    f"{'case':<17} {'beam':>4} {'batch':>5} {'ms/image':>9} {'tutorial ms':>12}  "
+    f"{'tutorial/batched':<20} {'rows':>6} {'tut.':>6} {'agree':>6}  load 1m"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,7 +224,9 @@ def rows_per_image(model: CaptionModel, encoded: EncodedImage, beam_size: int, b
     return sum(ours) / images, sum(theirs) / images
 
 
-def case_rows(case: Case, beam_size: int, batch_sizes: list[int], repeats: int, device: torch.device) -> list[str]:
+def case_rows(
+    case: Case, beam_size: int, batch_sizes: list[int], repeats: int, device: torch.device, clock: str = "cpu"
+) -> list[str]:
     """Table rows of one case and beam size: ms/image per batch size and the tutorial, interleaved."""
     model, encoded = case.model, case.encoded
     images = encoded.grid.shape[0]
@@ -227,7 +235,7 @@ def case_rows(case: Case, beam_size: int, batch_sizes: list[int], repeats: int, 
         runs[f"batch {batch_size}"] = lambda b=batch_size: batched_captions(model, encoded, beam_size, b)
     synchronize = torch.cuda.synchronize if device.type == "cuda" else None
     with Load() as load:
-        rounds = interleaved(runs, repeats, synchronize=synchronize)
+        rounds = interleaved(runs, repeats, synchronize=synchronize, clock=CLOCKS[clock])
     tutorial = tutorial_captions(model, encoded, beam_size)
     lines = []
     for batch_size in batch_sizes:
@@ -254,6 +262,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads of torch (one gives steadier timings)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--clock", choices=CLOCKS, default="cpu", help="cpu: this thread's CPU seconds (default)")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -263,10 +272,7 @@ def main() -> None:
         f"device={device} threads={torch.get_num_threads()} images={args.images} repeats={args.repeats} "
         f"torch={torch.__version__}; decoding only (start + search), encoder outputs precomputed"
     )
-    print(
-        f"{'case':<17} {'beam':>4} {'batch':>5} {'ms/image':>9} {'tutorial ms':>12}  "
-        f"{'tutorial/batched':<20} {'rows':>6} {'tut.':>6} {'agree':>6}  load 1m"
-    )
+    print(TABLE_HEADER)
     builders = {
         "shipped4": lambda: shipped_case(args.images, 64, device),
         "shipped8": lambda: shipped_case(args.images, 128, device),
@@ -276,7 +282,7 @@ def main() -> None:
         for name in args.cases:
             case = builders[name]()
             for beam_size in args.beam_sizes:
-                for line in case_rows(case, beam_size, args.batch_sizes, args.repeats, device):
+                for line in case_rows(case, beam_size, args.batch_sizes, args.repeats, device, args.clock):
                     print(line, flush=True)
 
 
