@@ -39,7 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from decoding_speed import TABLE_HEADER, batched_captions, case_rows, resnet_case, rows_per_image, tutorial_captions
+from decoding_speed import TABLE_HEADER, batched_captions, case_rows, resnet_case, tutorial_captions
 from timing import CLOCKS, Load, interleaved, machine_line, ratio_text
 
 from multimodal_rnn.checkpoint import save_checkpoint
@@ -117,14 +117,17 @@ def decomposition(
         rounds = interleaved(runs, repeats, clock=CLOCKS[clock])
     lines = []
     tutorial_ms = rounds.median("tutorial") / images * 1e3
+    tutorial_rows: list[int] = []
+    tutorial_captions(model, encoded, beam_size, tutorial_rows)
     for size in sizes:
         encoder, decode, e2e = (rounds.median(f"{kind} {size}") / images * 1e3 for kind in ("encoder", "decode", "e2e"))
-        ours_rows, tutorial_rows = rows_per_image(model, encoded, beam_size, size)
+        step_rows: list[int] = []
+        batched_captions(model, encoded, beam_size, size, step_rows)
         lines.append(
             f"{beam_size:>4} {size:>5} {encoder:>8.3f} {decode:>8.3f} {e2e:>8.3f} {1e3 / e2e:>8.1f} "
             f"{tutorial_ms:>8.3f}  {ratio_text(rounds.ratio('tutorial', f'decode {size}')):<20} "
             f"{ratio_text(rounds.ratio(f'encoder {size}', f'e2e {size}')):<20} "
-            f"{ours_rows:>5.1f} {tutorial_rows:>5.1f}  {load}"
+            f"{sum(step_rows) / images:>5.1f} {sum(tutorial_rows) / images:>5.1f}  {load}"
         )
     return lines
 

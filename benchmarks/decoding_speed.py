@@ -214,16 +214,6 @@ def _counted(step: Callable, rows: list[int]) -> Callable:
     return counting
 
 
-def rows_per_image(model: CaptionModel, encoded: EncodedImage, beam_size: int, batch_size: int) -> tuple[float, float]:
-    """Rows through ``step()`` per image: (the toolkit's search at ``batch_size``, the tutorial's)."""
-    ours: list[int] = []
-    theirs: list[int] = []
-    batched_captions(model, encoded, beam_size, batch_size, ours)
-    tutorial_captions(model, encoded, beam_size, theirs)
-    images = encoded.grid.shape[0]
-    return sum(ours) / images, sum(theirs) / images
-
-
 def case_rows(
     case: Case, beam_size: int, batch_sizes: list[int], repeats: int, device: torch.device, clock: str = "cpu"
 ) -> list[str]:
@@ -236,17 +226,19 @@ def case_rows(
     synchronize = torch.cuda.synchronize if device.type == "cuda" else None
     with Load() as load:
         rounds = interleaved(runs, repeats, synchronize=synchronize, clock=CLOCKS[clock])
-    tutorial = tutorial_captions(model, encoded, beam_size)
+    tutorial_rows: list[int] = []
+    tutorial = tutorial_captions(model, encoded, beam_size, tutorial_rows)
     lines = []
     for batch_size in batch_sizes:
         name = f"batch {batch_size}"
-        ours = batched_captions(model, encoded, beam_size, batch_size)
+        step_rows: list[int] = []
+        ours = batched_captions(model, encoded, beam_size, batch_size, step_rows)
         agree = sum(a == b for a, b in zip(ours, tutorial)) / images
-        ours_rows, tutorial_rows = rows_per_image(model, encoded, beam_size, batch_size)
+        ours_rows, theirs_rows = sum(step_rows) / images, sum(tutorial_rows) / images
         lines.append(
             f"{case.name:<17} {beam_size:>4} {batch_size:>5} {rounds.median(name) / images * 1e3:>9.3f} "
             f"{rounds.median('tutorial') / images * 1e3:>12.3f}  {ratio_text(rounds.ratio('tutorial', name)):<20} "
-            f"{ours_rows:>6.1f} {tutorial_rows:>6.1f} {agree:>6.0%}  {load}"
+            f"{ours_rows:>6.1f} {theirs_rows:>6.1f} {agree:>6.0%}  {load}"
         )
     return lines
 
