@@ -138,7 +138,7 @@ def beam_search(
         next_tokens = top_token.gather(1, order)
         next_scores = top_scores.gather(1, order).masked_fill(next_tokens == eos_id, float("-inf"))
         bounds = _penalised(next_scores, max_length, length_penalty)  # the best any descendant can reach
-        if record is not None:
+        if trace is not None:
             trace = torch.cat([trace, step_trace], dim=1)
         if t == max_length - 1:
             grown = torch.cat([words[parents], next_tokens[:, :, None]], dim=2)  # (I, K, t+1)

@@ -40,7 +40,7 @@ class HypothesisPool:
         device = self._top.device
         placeholders = torch.arange(self.items, device=device).repeat_interleave(self.n_best)
         items = [placeholders] + [
-            chunk_items.repeat_interleave(chunk[1].shape[1]) for chunk_items, *chunk in self._chunks
+            chunk_items.repeat_interleave(chunk_scores.shape[1]) for chunk_items, chunk_scores, *_ in self._chunks
         ]
         scores = [torch.full((len(placeholders),), float("-inf"), device=device)]
         words = [torch.full((len(placeholders), self.max_length), self.pad_id, dtype=torch.long, device=device)]
