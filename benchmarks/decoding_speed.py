@@ -1,15 +1,16 @@
-"""Beam search with the static image context beside the decoder state vs carried inside it.
+"""Caption decoding alone (encoder excluded): the compacting batched beam search against the
+per-image beam search of the sgrvinod tutorial ("a PyTorch Tutorial to Image Captioning",
+``caption.py``), on the same model ``step``.
 
-``step(tokens, state, context)`` takes the per-image context (grid features and their attention
-projection) once, expanded to B * beam_size rows when the beams start; beam search gathers only
-the recurrent state at every step. Before, the caption models kept the context inside the state
-dict, so every beam step also gathered (``index_select``) the whole grid and its projection. The
-old layout is reproduced faithfully by :func:`carried_step`: one flat state dict holding the
-recurrent state and the context, which the same ``beam_search`` then gathers at every step.
-Both layouts decode the same model on the same features; the script checks that their
-hypotheses and scores are identical.
+The baseline (:func:`tutorial_beam_search`) is what a user writes: one image at a time, its k
+live beams as the batch, the image's context repeated k times and re-indexed with the state at
+every step; the best k of all k * V continuations are kept, those ending in eos are finished
+and k shrinks by their number, until k is 0 or ``max_length`` steps ran (the live beams are then
+finished too); the best finished score wins. It is a different rule from the toolkit's (which
+keeps K live beams not ending in eos while they can still win), so the captions may differ: the
+agreement is printed.
 
-Cases (show_attend_tell, batch 64 by default):
+Cases (show_attend_tell):
 
 - ``shipped 4x4x128``: ``weights/caption_shapes.safetensors`` on rendered shapes-world test scenes
   at its own 64 px (a 4x4 grid of 128 channels, attention 128);
@@ -19,14 +20,13 @@ Cases (show_attend_tell, batch 64 by default):
   weights and random non-negative features; one LSTM unit is set up as a clock so that <eos>
   becomes likely after about a dozen words, so captions end as a trained model's do.
 
-Timing covers ``start`` (attention projection) plus beam search; the encoder runs once, outside.
-For each case and beam size, old and new alternate for ``--repeats`` rounds after a warm-up
-(order swapped every round); the row gives the median seconds of each, the median of the
-per-round ratios old/new with their spread (min-max), the decoding steps run, the mean caption
-length, the context bytes the old layout gathered per step, and ``os.getloadavg()`` (1 minute)
-before and after the row.
+Per case and beam size: ms per image of ``start`` + beam search over ``--images`` images in calls
+of 1, 16 and 64 images, and of the tutorial search; the ratios tutorial/batched of interleaved
+rounds (median [min-max]); rows through ``step()`` per image (deterministic); the load average. Times are CPU seconds of
+the (one) torch thread by default (``--clock cpu``: waiting for a core on a loaded machine does
+not count; ``--clock wall`` for elapsed time, e.g. on CUDA).
 
-    OMP_NUM_THREADS=1 python benchmarks/decoding_speed.py
+    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/decoding_speed.py
     python benchmarks/decoding_speed.py --cases resnet --beam-sizes 3 --repeats 3 --device cuda
 """
 
@@ -34,37 +34,25 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import math
-import os
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
+from timing import CLOCKS, Load, interleaved, machine_line, ratio_text
 
-from multimodal_rnn.datasets.shapes.world import (
-    ShapesConfig,
-    image_record,
-    render_scene,
-)
-from multimodal_rnn.decoding import BeamOutput, beam_search
-from multimodal_rnn.encoders.image import (
-    EncodedImage,
-    ImageEncoderConfig,
-    build_transform,
-)
-from multimodal_rnn.tasks.caption.models import (
-    CaptionModel,
-    ShowAttendTell,
-    ShowAttendTellConfig,
-)
+from multimodal_rnn.datasets.shapes.world import ShapesConfig, image_record, render_scene
+from multimodal_rnn.decoding import beam_search, expand_state, select_state
+from multimodal_rnn.encoders.image import EncodedImage, ImageEncoderConfig, build_transform
+from multimodal_rnn.tasks.caption.models import CaptionModel, ShowAttendTell, ShowAttendTellConfig
 from multimodal_rnn.tasks.caption.predictor import Captioner
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "caption_shapes.safetensors"
 CASES = ("shipped4", "shipped8", "resnet")
+TABLE_HEADER = (
+    f"{'case':<17} {'beam':>4} {'batch':>5} {'ms/image':>9} {'tutorial ms':>12}  "
+    f"{'tutorial/batched':<20} {'rows':>6} {'tut.':>6} {'agree':>6}  load 1m"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,8 +81,12 @@ def resnet_case(batch_size: int, vocab_size: int, device: torch.device, seed: in
     """show_attend_tell sized for resnet101 grids (7x7x2048), random weights that end captions."""
     torch.manual_seed(seed)
     config = ShowAttendTellConfig(
-        vocab_size=vocab_size, encoder=ImageEncoderConfig(backbone="resnet101", image_size=224),
-        embed_size=512, hidden_size=512, attention_size=512, dropout=0.0,
+        vocab_size=vocab_size,
+        encoder=ImageEncoderConfig(backbone="resnet101", image_size=224),
+        embed_size=512,
+        hidden_size=512,
+        attention_size=512,
+        dropout=0.0,
     )
     model = ShowAttendTell(config).to(device).eval()
     _make_captions_end(model, after_words=12)
@@ -126,105 +118,164 @@ def _make_captions_end(model: ShowAttendTell, *, after_words: int) -> None:
         model.output.bias[eos] = 6.0 - 40.0 * math.tanh(-0.995 + 0.1 * after_words)
 
 
-def carried_step(model: CaptionModel, context_keys: tuple[str, ...]) -> Callable:
-    """The former layout: the context rides in the (flat) state dict, so beam search gathers it every step."""
+def tutorial_beam_search(
+    model: CaptionModel, encoded: EncodedImage, beam_size: int, max_length: int, rows: list[int] | None = None
+) -> tuple[list[int], float]:
+    """The tutorial's beam search of ONE image (encoded: grid (1, N, D)): (word ids, score).
 
-    def step(tokens: torch.Tensor, state: dict, _: None) -> tuple[torch.Tensor, dict]:
-        carried = {key: state[key] for key in context_keys}
-        recurrent = {key: value for key, value in state.items() if key not in carried}
-        logprobs, recurrent = model.step(tokens, recurrent, carried)
-        return logprobs, {**recurrent, **carried}
-
-    return step
-
-
-def decode(case: Case, beam_size: int, layout: str, steps: list[int] | None = None) -> BeamOutput:
-    """start() + beam search of the case's batch in the ``"old"`` or ``"new"`` layout.
-
-    With ``steps``, the row count of every step call is appended to it.
+    With ``rows``, the number of rows of every ``step`` call is appended to it.
     """
-    model, config = case.model, case.model.config
-    options: dict[str, Any] = dict(batch_size=case.encoded.grid.shape[0], bos_id=config.bos_id, eos_id=config.eos_id,
-                                   pad_id=config.pad_id, max_length=config.max_length, beam_size=beam_size)
-    state, context = model.start(case.encoded)
-    step = model.step if layout == "new" else carried_step(model, tuple(context))
-    if steps is not None:
-        step = _counted(step, steps)
-    if layout == "new":
-        return beam_search(step, state, context, **options)
-    return beam_search(step, {**state, **context}, **options)
+    config, device = model.config, encoded.grid.device
+    k = beam_size
+    state, context = model.start(encoded)
+    state, context = expand_state(state, k), expand_state(context, k)  # k copies of the image
+    k_prev_words = torch.full((k,), config.bos_id, dtype=torch.long, device=device)
+    seqs = k_prev_words[:, None]  # (k, 1): bos, then the words
+    top_k_scores = torch.zeros(k, 1, device=device)
+    complete_seqs: list[list[int]] = []
+    complete_seqs_scores: list[float] = []
+    step = 1
+    while True:
+        if rows is not None:
+            rows.append(k)
+        scores, state = model.step(k_prev_words, state, context)  # (k, V) log-probabilities
+        vocab_size = scores.shape[1]
+        scores = top_k_scores.expand_as(scores) + scores
+        if step == 1:  # all k beams are the same image: start from the first
+            top_k_scores, top_k_words = scores[0].topk(k, 0, True, True)
+        else:
+            top_k_scores, top_k_words = scores.view(-1).topk(k, 0, True, True)
+        prev_word_inds = top_k_words // vocab_size
+        next_word_inds = top_k_words % vocab_size
+        seqs = torch.cat([seqs[prev_word_inds], next_word_inds.unsqueeze(1)], dim=1)
+        incomplete_inds = [ind for ind, next_word in enumerate(next_word_inds) if next_word != config.eos_id]
+        complete_inds = list(set(range(len(next_word_inds))) - set(incomplete_inds))
+        if step == max_length:  # out of steps: the live beams finish as they are
+            complete_inds, incomplete_inds = list(range(len(next_word_inds))), []
+        if len(complete_inds) > 0:
+            complete_seqs.extend(seqs[complete_inds].tolist())
+            complete_seqs_scores.extend(top_k_scores[complete_inds].tolist())
+        k -= len(complete_inds)
+        if k == 0:
+            break
+        seqs = seqs[incomplete_inds]
+        parents = prev_word_inds[incomplete_inds]
+        state, context = select_state(state, parents), select_state(context, parents)
+        top_k_scores = top_k_scores[incomplete_inds].unsqueeze(1)
+        k_prev_words = next_word_inds[incomplete_inds]
+        step += 1
+    best = complete_seqs_scores.index(max(complete_seqs_scores))
+    words = [word for word in complete_seqs[best][1:] if word != config.eos_id]
+    return words, complete_seqs_scores[best]
 
 
-def _counted(step: Callable, steps: list[int]) -> Callable:
-    """``step`` that also appends its row count to ``steps`` at every call."""
+def tutorial_captions(model: CaptionModel, encoded: EncodedImage, beam_size: int, rows: list[int] | None = None):
+    """The tutorial search on every image of ``encoded``, one after the other: word ids per image."""
+    return [
+        tutorial_beam_search(model, _rows(encoded, index, index + 1), beam_size, model.config.max_length, rows)[0]
+        for index in range(encoded.grid.shape[0])
+    ]
+
+
+def batched_captions(
+    model: CaptionModel, encoded: EncodedImage, beam_size: int, batch_size: int, rows: list[int] | None = None
+) -> list[list[int]]:
+    """``start`` + the toolkit's beam search on calls of ``batch_size`` images: word ids per image."""
+    config = model.config
+    step = model.step if rows is None else _counted(model.step, rows)
+    sequences: list[list[int]] = []
+    for start in range(0, encoded.grid.shape[0], batch_size):
+        chunk = _rows(encoded, start, start + batch_size)
+        output = beam_search(
+            step,
+            *model.start(chunk),
+            batch_size=chunk.grid.shape[0],
+            bos_id=config.bos_id,
+            eos_id=config.eos_id,
+            pad_id=config.pad_id,
+            max_length=config.max_length,
+            beam_size=beam_size,
+        )
+        sequences.extend(output.sequences)
+    return sequences
+
+
+def _rows(encoded: EncodedImage, start: int, stop: int) -> EncodedImage:
+    return EncodedImage(encoded.grid[start:stop], encoded.pooled[start:stop])
+
+
+def _counted(step: Callable, rows: list[int]) -> Callable:
+    """``step`` that also appends its row count to ``rows`` at every call."""
+
     def counting(tokens: torch.Tensor, state: dict, context: dict | None) -> tuple[torch.Tensor, dict]:
-        steps.append(len(tokens))
+        rows.append(len(tokens))
         return step(tokens, state, context)
 
     return counting
 
 
-def timed(run: Callable[[], object], device: torch.device) -> float:
-    """Wall-clock seconds of one call (CUDA work included)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    run()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - start
-
-
-def row(case: Case, beam_size: int, repeats: int, device: torch.device) -> str:
-    """One table row: both layouts checked equal, then timed in alternating order."""
-    load_before = os.getloadavg()[0]
-    steps: list[int] = []
-    new, old = decode(case, beam_size, "new", steps), decode(case, beam_size, "old")  # warm-up and check
-    if new.hypotheses != old.hypotheses or not torch.equal(new.hypothesis_scores, old.hypothesis_scores):
-        raise AssertionError(f"{case.name} beam {beam_size}: the two layouts decoded different captions")
-    times: dict[str, list[float]] = {"old": [], "new": []}
-    for round_index in range(repeats):
-        for layout in ("old", "new") if round_index % 2 == 0 else ("new", "old"):
-            times[layout].append(timed(functools.partial(decode, case, beam_size, layout), device))
-    ratios = [o / n for o, n in zip(times["old"], times["new"])]
-    _, context = case.model.start(case.encoded)
-    rows = case.encoded.grid.shape[0] * beam_size
-    gathered = sum(t.element_size() * t[0].numel() * rows for t in context.values()) / 2**20
-    words = statistics.mean(len(sequence) for sequence in new.sequences)
-    return (f"{case.name:<17} {beam_size:>4} {statistics.median(times['old']):>8.3f} "
-            f"{statistics.median(times['new']):>8.3f}  x{statistics.median(ratios):.2f} "
-            f"({min(ratios):.2f}-{max(ratios):.2f}) {len(steps):>5} {words:>5.1f} "
-            f"{gathered:>8.1f}  {load_before:.2f}/{os.getloadavg()[0]:.2f}")
+def case_rows(
+    case: Case, beam_size: int, batch_sizes: list[int], repeats: int, device: torch.device, clock: str = "cpu"
+) -> list[str]:
+    """Table rows of one case and beam size: ms/image per batch size and the tutorial, interleaved."""
+    model, encoded = case.model, case.encoded
+    images = encoded.grid.shape[0]
+    runs: dict[str, Callable[[], object]] = {"tutorial": lambda: tutorial_captions(model, encoded, beam_size)}
+    for batch_size in batch_sizes:
+        runs[f"batch {batch_size}"] = lambda b=batch_size: batched_captions(model, encoded, beam_size, b)
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else None
+    with Load() as load:
+        rounds = interleaved(runs, repeats, synchronize=synchronize, clock=CLOCKS[clock])
+    tutorial_rows: list[int] = []
+    tutorial = tutorial_captions(model, encoded, beam_size, tutorial_rows)
+    lines = []
+    for batch_size in batch_sizes:
+        name = f"batch {batch_size}"
+        step_rows: list[int] = []
+        ours = batched_captions(model, encoded, beam_size, batch_size, step_rows)
+        agree = sum(a == b for a, b in zip(ours, tutorial)) / images
+        ours_rows, theirs_rows = sum(step_rows) / images, sum(tutorial_rows) / images
+        lines.append(
+            f"{case.name:<17} {beam_size:>4} {batch_size:>5} {rounds.median(name) / images * 1e3:>9.3f} "
+            f"{rounds.median('tutorial') / images * 1e3:>12.3f}  {ratio_text(rounds.ratio('tutorial', name)):<20} "
+            f"{ours_rows:>6.1f} {theirs_rows:>6.1f} {agree:>6.0%}  {load}"
+        )
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--images", type=int, default=64, help="images decoded per timed run")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--beam-sizes", type=int, nargs="+", default=[3, 5])
     parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
     parser.add_argument("--vocab-size", type=int, default=10000, help="words of the resnet-sized model")
-    parser.add_argument("--repeats", type=int, default=5, help="timed rounds per row, old and new alternating")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved timed rounds")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads of torch (one gives steadier timings)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--clock", choices=CLOCKS, default="cpu", help="cpu: this thread's CPU seconds (default)")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    print(f"device={device} threads={torch.get_num_threads()} B={args.batch_size} repeats={args.repeats} "
-          f"torch={torch.__version__}")
-    print(f"{'case':<17} {'beam':>4} {'old s':>8} {'new s':>8}  old/new (spread) {'steps':>5} {'words':>5} "
-          f"{'MiB/step':>8}  load 1m before/after")
+    print(machine_line())
+    print(
+        f"device={device} threads={torch.get_num_threads()} images={args.images} repeats={args.repeats} "
+        f"torch={torch.__version__}; decoding only (start + search), encoder outputs precomputed"
+    )
+    print(TABLE_HEADER)
     builders = {
-        "shipped4": lambda: shipped_case(args.batch_size, 64, device),
-        "shipped8": lambda: shipped_case(args.batch_size, 128, device),
-        "resnet": lambda: resnet_case(args.batch_size, args.vocab_size, device, args.seed),
+        "shipped4": lambda: shipped_case(args.images, 64, device),
+        "shipped8": lambda: shipped_case(args.images, 128, device),
+        "resnet": lambda: resnet_case(args.images, args.vocab_size, device, args.seed),
     }
     with torch.no_grad():
         for name in args.cases:
             case = builders[name]()
             for beam_size in args.beam_sizes:
-                print(row(case, beam_size, args.repeats, device), flush=True)
+                for line in case_rows(case, beam_size, args.batch_sizes, args.repeats, device, args.clock):
+                    print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -47,8 +47,15 @@ def test_exhaustive_beam_matches_brute_force(alpha):
     model = TrigramModel(random_tables((2, vocab_size, vocab_size, vocab_size), seed=4, sharpness=1.0), max_length)
     # every candidate fits in a beam this wide, so beam search is exact
     beam = beam_search(
-        model.step, *model.start([0, 1]), batch_size=2, bos_id=BOS, eos_id=EOS,
-        beam_size=vocab_size ** max_length, max_length=max_length, length_penalty=alpha, n_best=4,
+        model.step,
+        *model.start([0, 1]),
+        batch_size=2,
+        bos_id=BOS,
+        eos_id=EOS,
+        beam_size=vocab_size**max_length,
+        max_length=max_length,
+        length_penalty=alpha,
+        n_best=4,
     )
     for item in range(2):
         expected = brute_force(model, item, vocab_size, max_length, alpha)[:4]

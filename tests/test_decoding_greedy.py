@@ -56,7 +56,7 @@ def test_greedy_pads_rows_that_ended_earlier():
     for row, sequence in enumerate(out.sequences):
         steps = int(out.mask[row].sum())
         assert steps == len(sequence) + int(out.ended[row])
-        assert out.tokens[row, :len(sequence)].tolist() == sequence
+        assert out.tokens[row, : len(sequence)].tolist() == sequence
         assert (out.tokens[row, steps:] == PAD).all()
         assert (out.logprobs[row, steps:] == 0).all()
 

@@ -12,9 +12,7 @@ from tests.decoding_models import BOS, EOS, BigramModel, TrigramModel, random_ta
 def test_invalid_sampling_options_raise_config_error(options):
     model = BigramModel(random_tables((1, 5, 5), seed=10))
     with pytest.raises(ConfigError):
-        sample_decode(
-            model.step, *model.start([0]), batch_size=1, bos_id=BOS, eos_id=EOS, max_length=3, **options
-        )
+        sample_decode(model.step, *model.start([0]), batch_size=1, bos_id=BOS, eos_id=EOS, max_length=3, **options)
 
 
 def sampling_model() -> tuple[TrigramModel, dict, dict, dict]:
@@ -55,7 +53,14 @@ def test_num_samples_are_grouped_by_item():
     state, context = model.start([0, 1, 2])
     generator = torch.Generator().manual_seed(0)
     out = sample_decode(
-        model.step, state, context, batch_size=3, bos_id=BOS, eos_id=EOS, max_length=4, num_samples=2,
+        model.step,
+        state,
+        context,
+        batch_size=3,
+        bos_id=BOS,
+        eos_id=EOS,
+        max_length=4,
+        num_samples=2,
         generator=generator,
     )
     assert out.sequences == [[3], [3], [4], [4], [5], [5]]

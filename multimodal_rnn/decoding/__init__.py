@@ -14,11 +14,23 @@ e.g. ``state, context = model.start(encoded)``:
   search gathers its rows from the parent beams after every step;
 - ``context``: the **static** per-item context (grid features, their attention projections,
   anything computed once per image and read at every step), nested like the state, or None.
-  It is expanded once to the R rows being decoded (R = B * beam_size or B * num_samples; rows
-  b*k .. b*k+k-1 belong to item b) and then handed, the same object, to every step: never
-  reordered, never copied again. The rows of one item share the item's context, so reordering
-  beams within an item never needs to touch it. ``step`` only reads it (no in-place change) and
-  does not put it into the state it returns (that state's rows are gathered at every step).
+  ``step`` only reads it (no in-place change) and does not put it into the state it returns.
+
+Compaction: finished rows leave the batch
+-----------------------------------------
+``step`` runs only on rows that can still change an answer. Greedy decoding drops a row once it
+emitted eos. Beam search keeps, per item, only the live beams that can still beat the item's
+``n_best``-th finished hypothesis (so at most ``beam_size``, fewer as hypotheses finish), and an
+item leaves with its last beam; the first step runs one beam per item on the caller's own
+state and context. Rows are grouped by item, in item order. The recurrent state is gathered
+(:func:`select_state`) after every beam step, from the parent beams. The context is gathered
+only when the row set changes (a row left, or an item's beams branched out or shrank) and is
+otherwise handed, the same object, to the next step: reordering the beams of an item never
+touches it. Results are those of the uncompacted search: a dropped beam could only produce
+hypotheses (or outrank candidates) scoring at most the threshold it failed to beat. Sampling
+keeps every row (ended rows are fed ``pad_id``), so a seeded generator draws what it drew with
+a fixed batch; its context is expanded once to B * num_samples rows (rows b*k .. b*k+k-1 are
+item b) and handed unchanged to every step.
 
 Teacher forcing, greedy decoding, sampling (self-critical training) and beam search all call
 the same ``step``. The algorithms never look inside a state or a context: they only call

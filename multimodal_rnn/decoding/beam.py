@@ -1,9 +1,11 @@
-"""Batched beam search: all items at once, B * beam_size rows per step.
+"""Batched beam search that compacts: the step runs only on the live beams of unfinished items.
 
-Only the recurrent state follows the beams: it is gathered at every step with
-:func:`~multimodal_rnn.decoding.state.select_state`. The static context is expanded once to
-B * beam_size rows and handed, the same object, to every step: the beams of one item always
-live on that item's rows, so they share its context without any reordering.
+Rows are the live beams, grouped by item in item order; a beam lives on while it can still beat
+its item's ``n_best``-th finished hypothesis, an item while it has a live beam. The recurrent
+state is gathered from the parent beams after every step with
+:func:`~multimodal_rnn.decoding.state.select_state`; the static context only when the row set
+changes (a beam or an item left, or the first step's single beam per item branched out):
+reordering beams within an item never touches it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from multimodal_rnn.decoding.state import (
     Context,
     State,
     StepFn,
-    expand_state,
     recorded,
     select_state,
     state_device,
@@ -41,20 +42,21 @@ def beam_search(
     pad_id: int = 0,
     record: str | None = None,
 ) -> BeamOutput:
-    """Beam search over all items at once (the step runs on B * beam_size rows).
+    """Beam search over all items at once, on the live beams only.
 
-    Each step scores every continuation of the ``beam_size`` live beams of an item and keeps the
-    best ``beam_size`` that do not end in eos; a continuation ending in eos that ranks among the
-    best ``beam_size`` is moved to the item's pool of finished hypotheses and stops growing. At
-    ``max_length`` the live beams join the pool unfinished, so a model that never emits eos
-    still gets answers. An item stops once its ``beam_size``-th finished score beats anything its
-    live beams can still reach (log-probabilities only add negative terms; the bound divides by
-    the largest penalty, that of ``max_length``). Only beam 0 is live at the first step, so the
-    beams start distinct.
+    Each step scores every continuation of an item's live beams (at most ``beam_size``, K) and
+    keeps the best K that do not end in eos; a continuation ending in eos that ranks among the
+    best K is pooled as a finished hypothesis. At ``max_length`` the live beams are pooled
+    unfinished, so a model that never emits eos still gets answers. A live beam is dropped once
+    its item's ``n_best``-th pooled score is at least the best its descendants can reach
+    (log-probabilities only add negative terms; the bound divides by the largest penalty, that
+    of ``max_length``), and an item stops with its last beam. Dropping such beams changes no
+    answer: every hypothesis they (or the candidates they outrank) could still produce scores
+    at most that threshold. The first step runs one beam per item, so the beams start distinct.
 
-    ``state`` and ``context`` hold B = ``batch_size`` items. Both are expanded once to B * K
-    rows (K = ``beam_size``); after every step the state's rows are gathered from the parent
-    beams, while the context is never touched again: every step receives the same object.
+    ``state`` and ``context`` hold B = ``batch_size`` items, one row each: the first step runs
+    on them as given. After every step the state's rows are gathered from the parent beams; the
+    context's rows only when the row set changes.
 
     Args:
         length_penalty: alpha >= 0 of the GNMT penalty ((5 + length) / 6) ** alpha dividing the
@@ -67,70 +69,115 @@ def beam_search(
     require(beam_size >= 1, f"beam_size must be >= 1, got {beam_size}")
     require(1 <= n_best <= beam_size, f"n_best must be in [1, beam_size={beam_size}], got {n_best}")
     require(length_penalty >= 0, f"length_penalty must be >= 0, got {length_penalty}")
-    items, width = batch_size, beam_size
-    rows = items * width
+    width = beam_size
     device = state_device(state, context)
-    state = expand_state(state, width)  # (B * K, ...): gathered along the beams at every step
-    context = expand_state(context, width)  # (B * K, ...) once: beam j of item b reads row b*K + j
-    tokens = torch.full((rows,), bos_id, dtype=torch.long, device=device)
-    item_index = torch.arange(items, device=device)[:, None]  # (B, 1)
-    live_scores = torch.full((items, width), float("-inf"), device=device)
-    live_scores[:, 0] = 0.0
-    live_words = torch.empty((items, width, 0), dtype=torch.long, device=device)
-    live_trace: Tensor | None = None
-    pool = HypothesisPool(items, width, device)
-    done = torch.zeros(items, dtype=torch.bool, device=device)
-    final_penalty = _penalty(max_length, length_penalty)
+    pool = HypothesisPool(batch_size, n_best, max_length, pad_id, device)
+    # One row per live beam, grouped by item. Row r is the beam in slot[r] (its rank when chosen:
+    # an item's beams are always slots 0 .. c-1) of the live item items[position[r]]. When every
+    # live item has the same number c of beams, ``per_item`` is c and slot j of item position i is
+    # row i * c + j (position and slot are then implied, None).
+    items = torch.arange(batch_size, device=device)  # (I,) the live items
+    per_item: int | None = 1
+    position: Tensor | None = None  # (R,)
+    slot: Tensor | None = None  # (R,)
+    scores = torch.zeros(batch_size, device=device)  # (R,)
+    words = torch.empty((batch_size, 0), dtype=torch.long, device=device)  # (R, t)
+    trace: Tensor | None = None  # (R, t, ...) with record
+    tokens = torch.full((batch_size,), bos_id, dtype=torch.long, device=device)
     for t in range(max_length):
         logprobs, state = step(tokens, state, context)
-        logprobs = logprobs.float()  # (B * K, V)
-        vocab_size = logprobs.size(-1)
+        logprobs = logprobs.float()  # (R, V)
+        rows, vocab_size = logprobs.shape
         if t == 0:
             check_eos(eos_id, vocab_size)
         if block_repeated_trigrams:
-            logprobs = _block_repeated_trigrams(logprobs, live_words.reshape(rows, t))
+            logprobs = _block_repeated_trigrams(logprobs, words)
         if record is not None:
-            step_trace = recorded(state, record, rows)
-            step_trace = step_trace.reshape(items, width, 1, *step_trace.shape[1:])  # (B, K, 1, ...)
-            if live_trace is None:
-                live_trace = step_trace[:, :, :0]
+            step_trace = recorded(state, record, rows)[:, None]  # (R, 1, ...)
+            trace = step_trace[:, :0] if trace is None else trace
 
-        candidates = (live_scores.reshape(rows, 1) + logprobs).reshape(items, width * vocab_size)
-        num_candidates = min(2 * width, width * vocab_size)  # >= K candidates without eos
-        top_scores, top_index = candidates.topk(num_candidates, dim=1)  # (B, M), best first
-        top_parent = top_index // vocab_size
+        # candidates (I, c * V) or (I, K * V): continuation v of the beam in slot j of live item i at j * V + v
+        live = len(items)
+        if per_item is not None:
+            candidates = (scores[:, None] + logprobs).reshape(live, per_item * vocab_size)
+        else:
+            assert position is not None and slot is not None
+            grid_rows = position * width + slot
+            candidates = logprobs.new_full((live * width, vocab_size), float("-inf"))
+            candidates.index_copy_(0, grid_rows, scores[:, None] + logprobs)
+            candidates = candidates.reshape(live, width * vocab_size)
+            row_of = torch.zeros(live * width, dtype=torch.long, device=device)
+            row_of = row_of.index_copy_(0, grid_rows, torch.arange(rows, device=device)).reshape(live, width)
+        num_candidates = min(2 * width, candidates.shape[1])  # >= K candidates without eos, if there are K
+        top_scores, top_index = candidates.topk(num_candidates, dim=1)  # (I, M), best first
+        top_slot = top_index // vocab_size
+        if live == 1:  # parent rows (I, M); junk where the score is -inf
+            top_parent = top_slot
+        elif per_item is not None:
+            top_parent = top_slot + torch.arange(0, rows, per_item, device=device)[:, None]
+        else:
+            top_parent = row_of.gather(1, top_slot)
         top_token = top_index % vocab_size
         top_is_eos = top_token == eos_id
 
-        ends = top_is_eos[:, :width] & top_scores[:, :width].isfinite() & ~done[:, None]  # (B, K)
+        ends = top_is_eos[:, :width]  # (I, K); an end scored -inf changes nothing in the pool
         if bool(ends.any()):
             parents = top_parent[:, :width]
-            end_scores = top_scores[:, :width] / _penalty(t + 1, length_penalty)
+            end_scores = _penalised(top_scores[:, :width], t + 1, length_penalty)
             pool.add(
+                items,
                 torch.where(ends, end_scores, float("-inf")),
-                live_words[item_index, parents],
-                None if live_trace is None else live_trace[item_index, parents],
+                words[parents],
+                None if trace is None else trace[parents],
                 ended=True,
             )
 
-        # keep the best K candidates not ending in eos, in rank order
-        order = (torch.arange(num_candidates, device=device) + top_is_eos * num_candidates).argsort(dim=1)
-        order = order[:, :width]  # (B, K)
+        # the best K candidates not ending in eos, in rank order: slots 0 .. K-1 of the next step
+        order = top_is_eos.byte().argsort(dim=1, stable=True)[:, :width]  # (I, K)
         parents = top_parent.gather(1, order)
         next_tokens = top_token.gather(1, order)
-        live_scores = top_scores.gather(1, order).masked_fill((next_tokens == eos_id) | done[:, None], float("-inf"))
-        live_words = torch.cat([live_words[item_index, parents], next_tokens[:, :, None]], dim=2)  # (B, K, t+1)
-        if live_trace is not None:
-            live_trace = torch.cat([live_trace, step_trace], dim=2)[item_index, parents]  # (B, K, t+1, ...)
-        state = select_state(state, (item_index * width + parents).reshape(rows))
-        tokens = next_tokens.reshape(rows)
-
+        next_scores = top_scores.gather(1, order).masked_fill(next_tokens == eos_id, float("-inf"))
+        bounds = _penalised(next_scores, max_length, length_penalty)  # the best any descendant can reach
+        if trace is not None:
+            trace = torch.cat([trace, step_trace], dim=1)
         if t == max_length - 1:
-            pool.add(live_scores / final_penalty, live_words, live_trace, ended=False)
-        done = done | (pool.kth_best >= live_scores.max(dim=1).values / final_penalty)
-        if bool(done.all()):
+            grown = torch.cat([words[parents], next_tokens[:, :, None]], dim=2)  # (I, K, t+1)
+            pool.add(items, bounds, grown, None if trace is None else trace[parents], ended=False)
             break
-    return pool.best(n_best, eos_id=eos_id, pad_id=pad_id, trace_template=live_trace)
+        keep = bounds > pool.threshold(items)  # (I, K); never a -inf score
+        if bool(keep.all()):  # every live item keeps the same number of beams
+            parent_rows = parents.reshape(-1)
+            if per_item != keep.shape[1]:
+                context = select_state(context, parent_rows)  # the row set changed: c rows per item now
+            per_item, position, slot = keep.shape[1], None, None
+            kept_tokens, scores = next_tokens.reshape(-1), next_scores.reshape(-1)
+        else:
+            kept_position, kept_slot = keep.nonzero(as_tuple=True)  # (R',) item-major, slots in rank order
+            if len(kept_position) == 0:
+                break
+            parent_rows = parents[kept_position, kept_slot]
+            if live == 1:
+                changed = len(parent_rows) != rows
+            else:
+                if position is None:
+                    position = torch.arange(live, device=device).repeat_interleave(rows // live)
+                changed = len(parent_rows) != rows or not bool((position[parent_rows] == position).all())
+            if changed:
+                context = select_state(context, parent_rows)  # the row set changed: some row has another item
+            item_alive = keep.any(dim=1)
+            counts = keep.sum(dim=1)[item_alive]  # (I',) beams per live item
+            items = items[item_alive]
+            if len(items) == 1 or bool((counts == counts[0]).all()):
+                per_item, position, slot = int(counts[0]), None, None
+            else:
+                per_item, position, slot = None, (item_alive.cumsum(0) - 1)[kept_position], kept_slot
+            kept_tokens, scores = next_tokens[kept_position, kept_slot], next_scores[kept_position, kept_slot]
+        state = select_state(state, parent_rows)
+        words = torch.cat([words[parent_rows], kept_tokens[:, None]], dim=1)
+        if trace is not None:
+            trace = trace[parent_rows]
+        tokens = kept_tokens
+    return pool.best(eos_id=eos_id)
 
 
 def _block_repeated_trigrams(logprobs: Tensor, history: Tensor) -> Tensor:
@@ -144,6 +191,6 @@ def _block_repeated_trigrams(logprobs: Tensor, history: Tensor) -> Tensor:
     return logprobs.masked_fill(banned, float("-inf"))
 
 
-def _penalty(length: int, alpha: float) -> float:
-    """GNMT length penalty ((5 + length) / 6) ** alpha; 1 when alpha is 0."""
-    return ((5 + length) / 6) ** alpha
+def _penalised(scores: Tensor, length: int, alpha: float) -> Tensor:
+    """``scores`` divided by the GNMT length penalty ((5 + length) / 6) ** alpha (themselves when alpha is 0)."""
+    return scores if alpha == 0 else scores / ((5 + length) / 6) ** alpha

@@ -39,7 +39,8 @@ class BeamOutput:
     Attributes:
         hypotheses: per item, ``n_best`` token-id lists without bos and eos.
         hypothesis_scores: (B, n_best) float32 scores (length-normalised when a penalty is used),
-            sorted descending; -inf fills items with fewer than ``n_best`` possible hypotheses.
+            sorted descending; an item with fewer than ``n_best`` possible hypotheses is filled
+            with empty, unended ones scored -inf.
         hypothesis_ended: (B, n_best) BoolTensor, True where the hypothesis emitted eos.
         tokens: (B, n_best, T) LongTensor of each hypothesis, its eos included, then ``pad_id``.
         hypothesis_traces: with ``record``, per item ``n_best`` (len(hypothesis), ...) tensors.

@@ -50,7 +50,15 @@ def sample_decode(
         return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
     return decode_rows(
-        step, expand_state(state, num_samples), expand_state(context, num_samples), choose,
-        rows=batch_size * num_samples, bos_id=bos_id, eos_id=eos_id, max_length=max_length,
-        pad_id=pad_id, record=record,
+        step,
+        expand_state(state, num_samples),
+        expand_state(context, num_samples),
+        choose,
+        rows=batch_size * num_samples,
+        bos_id=bos_id,
+        eos_id=eos_id,
+        max_length=max_length,
+        pad_id=pad_id,
+        record=record,
+        compact=False,
     )

@@ -1,8 +1,8 @@
 """The types of the step() contract and the helpers that move batch rows of a state or a context.
 
 Decoding never looks inside a state or a context: it only moves whole batch rows with
-:func:`expand_state` (once, when beams or samples start) and :func:`select_state` (the recurrent
-state only, at every beam step).
+:func:`expand_state` (once, when samples start) and :func:`select_state` (the recurrent state
+at every beam step, the context when the rows being decoded change).
 """
 
 from __future__ import annotations
