@@ -16,7 +16,8 @@ WORDS = (
     "cannot Cannot gonna Gonna wanna gimme etc Mr Mrs mr St st No no Co co Inc Jan jan Ph Dr vs v I U S "
     "x y Y Az az Mass mass Miss fig Fig Figs pp op art Calif Tex Pa pa est tel Ltd cf TREAS Mt "
     "cont nor ol y'all o'clock rock'n'roll '90s 'tis black-and-white T-shirt x-ray 2-year-old anti-war "
-    "e-mail well-known 3 12 3.5 1,000 10:30 555-1234 1/2 5 hello world www com photo.jpg U.S. a.m. p.m."
+    "e-mail well-known 3 12 3.5 1,000 10:30 555-1234 555 1234 1/2 3/4 5 9 $5 "
+    "hello world www com photo.jpg U.S. a.m. p.m."
 ).split()
 SEPARATORS = '| | |  |, |,|. |! |? |... |"|" |) | (|: |; |:|-|\''.split("|")
 ENDINGS = ["", ".", ".", " .", "!", "?", "...", "....", "?!", ". ", " ", ",", '."', ")", ".)", "\n"]

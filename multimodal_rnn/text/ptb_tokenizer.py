@@ -23,7 +23,8 @@ depend on the next caption (``... letter A.`` followed by ``Mr. ...`` gives ``a`
 here); here each caption is read as if followed by a line break. ``\\r``, U+2028, U+2029,
 ``\\v`` and ``\\f`` are spaces here (the jar turns them into line breaks, which shifts
 pycocoevalcap's output by a line). The jar reads its input in the platform encoding; the
-comparison assumes a UTF-8 locale. Rare constructs (SGML tags with odd attributes, scripts
+comparison assumes a UTF-8 locale. A capital sigma before ``@`` in one token
+(``3pmΣΟΦΟΣ@user``) lowers to σ here, ς in the jar (Java ends the word there). Rare constructs (SGML tags with odd attributes, scripts
 whose combining marks the jar does not list, characters added to Unicode after 2014) may
 differ. Tested against the jar on hand-checked captions and on random concatenations of
 tricky fragments (``tests/test_vocab.py``).
@@ -52,12 +53,13 @@ COCO_PUNCTUATION = frozenset(
 # Tokens that no other rule can beat at their start, when what follows them ends them (_ENDS: a
 # space, a quote, a bracket, or punctuation and a space); the lexer still checks the words the jar
 # splits and the words before a period. Alternatives: a word before n't, n't, a word before 's,
-# 's, a hyphenated word, a word (group "period" if a period follows), a number before a word.
-_ENDS = "(?:[ \n\")]|[,;:!?.][ \n])"
+# 's, a hyphenated word, a word (group "period" if a period follows), a number (3, 3.5, 1,000,
+# 10:30) before punctuation and a space, the end or a word, a period or ! or ? that ends a sentence.
+_ENDS = '(?:[ \n")]|[,;:!?.][ \n])'
 _FAST_TOKEN = re.compile(
     f"[A-Za-z]*[A-MO-Za-mo-z](?=n't{_ENDS})|n't(?={_ENDS})|[A-Za-z]+(?='s{_ENDS})|'s(?={_ENDS})"
-    f"|[A-Za-z]+(?:-[A-Za-z0-9]+)+(?={_ENDS})|[A-Za-z]+(?=[ \n\")]|[,;:!?][ \n]|(?P<period>\\.)[ \n])"
-    "|[0-9]+(?= [A-Za-z])"
+    f'|[A-Za-z]+(?:-[A-Za-z0-9]+)+(?={_ENDS})|[A-Za-z]+(?=[ \n")]|[,;:!?][ \n]|(?P<period>\\.)[ \n])'
+    "|[0-9]+(?:[.:,][0-9]+)*(?=[.,!?][ \n]|\n|[ ][A-Za-z])|\\.(?=\n|[ ][^.])|[!?](?=[ \n])"
 )
 _SPACES = re.compile("[ \t\u00a0\u2000-\u200a\u3000]+")
 _SPLIT_WORDS = frozenset(["cannot", "gonna", "gotta", "lemme", "gimme", "wanna"])
@@ -99,15 +101,23 @@ def ptb_tokens(text: str) -> list[str]:
 def coco_tokenize(text: str) -> list[str]:
     """Tokenize like pycocoevalcap's ``PTBTokenizer``: PTB tokens, lowercased, punctuation dropped.
 
-    Plain captions (see :func:`plain_coco_tokens`) skip the lexer; the tokens are the same.
+    Plain captions (see :func:`plain_coco_tokens`) skip the lexer, and so does the plain start of
+    the others (ASCII words, spaces and commas, up to a space): the lexer reads only the rest.
+    Where the lexer is at depends on the text ahead only, and nothing in such a start reaches
+    past its last space, so the tokens are the same.
     """
     plain = plain_coco_tokens(text)
     if plain is not None:
         return plain
-    lowered = (java_lower(token) for token in ptb_tokens(text))
-    return [token for token in lowered if token not in COCO_PUNCTUATION]
+    start = _PLAIN_START.match(text)
+    tokens = start.group().replace(",", " ").lower().split() if start else []
+    if not _SPLIT_WORDS.isdisjoint(tokens):
+        start, tokens = None, []
+    lowered = (java_lower(token) for token in ptb_tokens(text[start.end() :] if start else text))
+    return tokens + [token for token in lowered if token not in COCO_PUNCTUATION]
 
 
+_PLAIN_START = re.compile("[A-Za-z, ]* ")
 _PLAIN_ENDINGS = frozenset(["", ".", "!", "?", "..."])
 
 
