@@ -24,10 +24,10 @@ here); here each caption is read as if followed by a line break. ``\\r``, U+2028
 ``\\v`` and ``\\f`` are spaces here (the jar turns them into line breaks, which shifts
 pycocoevalcap's output by a line). The jar reads its input in the platform encoding; the
 comparison assumes a UTF-8 locale. A capital sigma before ``@`` in one token
-(``3pmΣΟΦΟΣ@user``) lowers to σ here, ς in the jar (Java ends the word there). Rare constructs (SGML tags with odd attributes, scripts
-whose combining marks the jar does not list, characters added to Unicode after 2014) may
-differ. Tested against the jar on hand-checked captions and on random concatenations of
-tricky fragments (``tests/test_vocab.py``).
+(``3pmΣΟΦΟΣ@user``) lowers to σ here, ς in the jar (Java ends the word there). Rare
+constructs (SGML tags with odd attributes, scripts whose combining marks the jar does not
+list, characters added to Unicode after 2014) may differ. Tested against the jar on
+hand-checked captions and on random concatenations of tricky fragments (``tests/test_vocab.py``).
 
 Speed: most captions never reach the rules. :func:`plain_coco_tokens` answers captions of ASCII
 words, spaces and commas with one final ``.``/``!``/``?``/``...`` by splitting them; inside the
