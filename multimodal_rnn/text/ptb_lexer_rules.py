@@ -13,6 +13,7 @@ Used by :mod:`multimodal_rnn.text.ptb_tokenizer`.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -97,28 +98,27 @@ def _hyphens(tok: str) -> tuple[str | None, int]:
     return ("--" if 3 <= len(tok) <= 4 else tok), len(tok)
 
 
-def _char_class(*categories: str, uppercase: bool = False) -> str:
-    """Ranges (for a regex ``[...]``) of the BMP characters in the Unicode ``categories``.
+def _char_class(*categories: str, uppercase: bool = False, size: int = 0x10000) -> str:
+    """Ranges (for a regex ``[...]``) of the first ``size`` BMP characters in the Unicode ``categories``.
 
     ``uppercase`` adds the characters Java's ``Character.isUpperCase`` accepts (such as Ⅻ).
     """
-    ranges: list[tuple[int, int]] = []
-    start: int | None = None
-    prev = -1
-    for code in range(0xFFFF + 1):
-        char = chr(code)
-        wanted = unicodedata.category(char) in categories or (uppercase and char.isupper())
-        if 0xD800 <= code <= 0xDFFF or not wanted:
-            continue
-        if start is not None and code == prev + 1:
-            prev = code
-            continue
-        if start is not None:
-            ranges.append((start, prev))
-        start = prev = code
-    if start is not None:
-        ranges.append((start, prev))
+    table = _categories(size)
+    wanted = [category in categories for category in table]
+    if uppercase:
+        wanted = [w or chr(code).isupper() for code, w in enumerate(wanted)]
+    ranges = []
+    for is_wanted, run in itertools.groupby(range(len(table)), key=wanted.__getitem__):
+        if is_wanted:
+            first, *rest = run
+            ranges.append((first, rest[-1] if rest else first))
     return "".join(re.escape(chr(a)) + ("" if a == b else "-" + re.escape(chr(b))) for a, b in ranges)
+
+
+@functools.lru_cache(maxsize=2)
+def _categories(size: int) -> list[str]:
+    """The Unicode category of the first ``size`` code points ("Cs", never wanted, for the surrogates)."""
+    return [unicodedata.category(chr(code)) for code in range(size)]
 
 
 def _words(spec: str) -> str:
@@ -129,19 +129,54 @@ def _words(spec: str) -> str:
     return "(?:" + "|".join(one(w) for w in spec.split("|")) + ")"
 
 
-@functools.lru_cache(maxsize=1)
-def lexer_rules() -> tuple[Rule, ...]:
-    """The jar's lexer rules in its order (built once: the Unicode classes take ~0.1 s)."""
-    letters = _char_class("Lu", "Ll", "Lt", "Lm", "Lo")
+_ACRO_OTHERS = [r"(?i:Canada|Sino|Korean|EU|Japan|non)-(?i:U\.S)", r"(?i:U\.S\.-(?:U\.K|U\.S\.S\.R))"]
+_ACRO = ["[A-Za-z](?:\\.[A-Za-z])*"] + _ACRO_OTHERS
+_ABBREV1_WORDS = _words(
+    "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Mon|Tue|Tues|Wed|Thu|Thurs|Fri"
+    "|Ala|Ariz|[A]z|[A]rk|Calif|Colo|Conn|Ct|Dak|[D]el|Fla|Ga|[I]ll|Ind|Kans?|Ky|[L]a|[M]ass|Md"
+    "|Mich|Minn|[M]iss|Mo|Mont|Neb|Nev|Okla|[O]re|[P]a|Penn|Tenn|[T]ex|Va|Vt|[W]ash|Wisc?|Wyo"
+    "|Inc|Cos?|Corp|Pp?t[ye]s?|Ltd|Plc|Rt|Bancorp|Bhd|Assn|Univ|Intl|Sys|tel|est|ext|sq"
+    "|Jr|Sr|Bros|(Ed|Ph)\\.D|Esq|etc|al|seq|Bldg|Blvd|Rd"
+)
+_ABBREV4_WORDS = (
+    _words(
+        "Mr|Mrs|Ms|[M]iss|Drs?|Profs?|Sens?|Reps?|Attys?|Lt|Col|Gen|Messrs|Govs?|Adm|Rev|Maj|Sgt"
+        "|Cpl|Pvt|Capt|Ste?|Ave|Pres|Lieut|Hon|Brig|Co?mdr|Pfc|Spc|Supts?|Det|Mt|Ft|Adj|Adv|Asst"
+        "|Assoc|Ens|Insp|Mlle|Mme|Msgr|Sfc|vs|[v]|Alex|Wm|Jos|Cie|a\\.k\\.a|cf|TREAS|Ph|Invt|Elec"
+        "|Natl|M[ft]g|Dept"
+    )
+    + "|"
+    + "|".join(_ACRO)
+)
+_NUMBER_ABBREVS = r"(?i:ca|figs?|prop|nos?|art|bldg|pp|op)"  # "No. 5": the period stays before a digit
+_COMPANY_ABBREVS = r"(?:(?i:pt)[eyEY]|(?i:co))"  # "Co. Ltd"
+
+PERIOD_WORDS = re.compile(f"(?:{_ABBREV1_WORDS}|{_ABBREV4_WORDS}|{_NUMBER_ABBREVS}|{_COMPANY_ABBREVS})")
+"""Words (letters only, ``fullmatch``) that a rule may keep together with a period right after them.
+
+Every other run of ASCII letters followed by ``.`` is the word, then ``.`` (rules that need more
+than the period after the word: file names, URLs, ``word.,``).
+"""
+
+
+@functools.lru_cache(maxsize=2)
+def lexer_rules(ascii_only: bool = False) -> tuple[Rule, ...]:
+    """The jar's lexer rules in its order, built once (the Unicode classes take a few tenths of a second).
+
+    ``ascii_only``: the same rules with their Unicode classes cut to ASCII, for ASCII text only
+    (where they match exactly the same), and quick to build.
+    """
+    size = 0x80 if ascii_only else 0x10000
+    letters = _char_class("Lu", "Ll", "Lt", "Lm", "Lo", size=size)
     # the jar's {LETTER} (used by words) adds the soft hyphen and combining marks to [:letter:]
-    word_letters = letters + _char_class("Mn", "Mc", "Me") + "\u00ad"
-    digits = _char_class("Nd")
+    word_letters = letters + _char_class("Mn", "Mc", "Me", size=size) + "\u00ad"
+    digits = _char_class("Nd", size=size)
     splet = r"&[aeiouAEIOU](?i:acute|grave|uml);"
     L = f"(?:[{word_letters}]|{splet})"
     D = f"[{digits}]"
     LD = f"(?:[{word_letters}{digits}]|{splet})"
     alnum = f"[{letters}{digits}]"
-    upper = f"[{_char_class('Lu', uppercase=True)}]"
+    upper = f"[{_char_class('Lu', uppercase=True, size=size)}]"
     sp = "[ \t\u00a0\u2000-\u200a\u3000]"
     spnl = "[ \t\u00a0\u2000-\u200a\u3000\n\u0085]"
     apos = "(?:['\u0092\u2019]|&apos;)"
@@ -156,20 +191,9 @@ def lexer_rules() -> tuple[Rule, ...]:
     sgml = (r"<(?:[!?][A-Za-z\-][^>\r\n]*|[A-Za-z][A-Za-z0-9_:.\-]*(?:[ ]+(?:[A-Za-z][A-Za-z0-9_:.\-]*"
             r"|[A-Za-z][A-Za-z0-9_:.\-]*[ ]*=[ ]*(?:'[^']*'|\"[^\"]*\"|[A-Za-z][A-Za-z0-9_:.\-]*)))*"
             r"[ ]*/?|/[A-Za-z][A-Za-z0-9_:.\-]*)[ ]*>")
-    acro_others = [r"(?i:Canada|Sino|Korean|EU|Japan|non)-(?i:U\.S)", r"(?i:U\.S\.-(?:U\.K|U\.S\.S\.R))"]
-    acro = ["[A-Za-z](?:\\.[A-Za-z])*"] + acro_others
+    acro_others, acro, abbrev4 = _ACRO_OTHERS, _ACRO, f"(?:{_ABBREV4_WORDS})"
     acro2 = "(?:" + "|".join(["[A-Za-z](?:\\.[A-Za-z])+"] + acro_others) + ")"
-    abbrev1 = _words(
-        "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Mon|Tue|Tues|Wed|Thu|Thurs|Fri"
-        "|Ala|Ariz|[A]z|[A]rk|Calif|Colo|Conn|Ct|Dak|[D]el|Fla|Ga|[I]ll|Ind|Kans?|Ky|[L]a|[M]ass|Md"
-        "|Mich|Minn|[M]iss|Mo|Mont|Neb|Nev|Okla|[O]re|[P]a|Penn|Tenn|[T]ex|Va|Vt|[W]ash|Wisc?|Wyo"
-        "|Inc|Cos?|Corp|Pp?t[ye]s?|Ltd|Plc|Rt|Bancorp|Bhd|Assn|Univ|Intl|Sys|tel|est|ext|sq"
-        "|Jr|Sr|Bros|(Ed|Ph)\\.D|Esq|etc|al|seq|Bldg|Blvd|Rd") + r"\."
-    abbrev4 = "(?:" + _words(
-        "Mr|Mrs|Ms|[M]iss|Drs?|Profs?|Sens?|Reps?|Attys?|Lt|Col|Gen|Messrs|Govs?|Adm|Rev|Maj|Sgt"
-        "|Cpl|Pvt|Capt|Ste?|Ave|Pres|Lieut|Hon|Brig|Co?mdr|Pfc|Spc|Supts?|Det|Mt|Ft|Adj|Adv|Asst"
-        "|Assoc|Ens|Insp|Mlle|Mme|Msgr|Sfc|vs|[v]|Alex|Wm|Jos|Cie|a\\.k\\.a|cf|TREAS|Ph|Invt|Elec"
-        "|Natl|M[ft]g|Dept") + "|" + "|".join(acro) + ")"
+    abbrev1 = _ABBREV1_WORDS + r"\."
     sentence_words = "|".join(
         w[0] + f"(?i:{w[1:]})" for w in (
             "About According Additionally After An A As At But Did During Earlier He Her Here How "
@@ -236,8 +260,8 @@ def lexer_rules() -> tuple[Rule, ...]:
         (currency, f"[{currency}]", None, _map(_currency)),
         (ascii_letters, [f"(?:{a})\\." for a in acro], f"{spnl}+(?:{sentence_words}|{sgml})(?:{spnl}|[?!])",
          _acronym_before_sentence),
-        (ascii_letters, r"(?i:ca|figs?|prop|nos?|art|bldg|pp|op)\.", f"{spnl}?{D}", _keep),
-        ("pPcC", r"(?:(?i:pt)[eyEY]|(?i:co))\.", f"{sp}(?i:ltd|lim)", _keep),
+        (ascii_letters, _NUMBER_ABBREVS + r"\.", f"{spnl}?{D}", _keep),
+        ("pPcC", _COMPANY_ABBREVS + r"\.", f"{sp}(?i:ltd|lim)", _keep),
         (ascii_letters, abbrev1, f"{spnl}(?:{spnl}|{upper}|{sgml})", _reduplicate_period),
         (ascii_letters, abbrev1, r"[\s\S]{2}", _keep),
         (ascii_letters, abbrev1, None, _reduplicate_period),
@@ -290,6 +314,6 @@ def lexer_rules() -> tuple[Rule, ...]:
 
 
 @functools.lru_cache(maxsize=4096)
-def candidate_rules(char: str) -> tuple[Rule, ...]:
-    """The rules whose matches can start with ``char``, in rule order."""
-    return tuple(rule for rule in lexer_rules() if rule.starts is None or rule.starts.match(char))
+def candidate_rules(char: str, ascii_only: bool = False) -> tuple[Rule, ...]:
+    """The rules (of ``lexer_rules(ascii_only)``) whose matches can start with ``char``, in rule order."""
+    return tuple(rule for rule in lexer_rules(ascii_only) if rule.starts is None or rule.starts.match(char))
