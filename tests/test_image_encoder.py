@@ -13,6 +13,7 @@ from torch import nn
 
 from multimodal_rnn.config import config_from_dict, config_to_dict
 from multimodal_rnn.encoders.image import (
+    CPU_INFERENCE_CHUNK,
     BACKBONES, IMAGENET_MEAN, IMAGENET_STD, ImageEncoder, ImageEncoderConfig, build_transform,
 )
 from multimodal_rnn.errors import CheckpointError, ConfigError, InputError
@@ -201,3 +202,20 @@ def test_torchvision_transform_center_crops_with_imagenet_statistics() -> None:
     expected = [(v / 255 - m) / s for v, m, s in zip((124, 116, 104), IMAGENET_MEAN, IMAGENET_STD)]
     assert torch.allclose(tensor[:, 100, 100], torch.tensor(expected), atol=1e-5)
     assert build_transform(config, train=True)(image).shape == (3, 224, 224)
+
+
+def test_eval_on_cpu_runs_in_chunks_with_the_same_features_and_training_keeps_whole_batches() -> None:
+    torch.manual_seed(0)
+    encoder = ImageEncoder(ImageEncoderConfig(channels=(4, 8), image_size=16)).eval()
+    images = torch.randn(CPU_INFERENCE_CHUNK + 5, 3, 16, 16)
+    calls: list[int] = []
+    hook = encoder.backbone.register_forward_pre_hook(lambda module, args: calls.append(args[0].shape[0]))
+    with torch.no_grad():
+        encoded = encoder(images)
+        whole = encoder.backbone(images).flatten(2).transpose(1, 2)
+    assert calls[:2] == [CPU_INFERENCE_CHUNK, 5]
+    assert torch.equal(encoded.grid, whole) and torch.equal(encoded.pooled, whole.mean(dim=1))
+    calls.clear()
+    encoder.train()(images)
+    hook.remove()
+    assert calls == [CPU_INFERENCE_CHUNK + 5]  # BatchNorm sees the whole batch in training

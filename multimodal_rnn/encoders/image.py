@@ -89,6 +89,12 @@ class ImageEncoderConfig:
             raise ConfigError(f"small_cnn needs at least one positive width in channels, got {self.channels}")
 
 
+CPU_INFERENCE_CHUNK = 16
+"""Images per backbone call in eval mode on the CPU: a batch of 64 runs as 4 calls of 16, which
+gives the same features bit for bit and is faster there (the shipped 64 px small CNN 1.56x,
+resnet18 at 224 px about 1.1x, 1 thread). Training keeps whole batches (BatchNorm statistics)."""
+
+
 class EncodedImage(NamedTuple):
     """grid (B, N, D): features per position, row-major; pooled (B, D): their mean."""
 
@@ -181,6 +187,9 @@ class ImageEncoder(nn.Module):
         """images (B, 3, H, W), normalized -> grid (B, h*w, D) and pooled (B, D)."""
         if images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
+        if not self.training and images.device.type == "cpu" and images.shape[0] > CPU_INFERENCE_CHUNK:
+            parts = [self(chunk) for chunk in images.split(CPU_INFERENCE_CHUNK)]
+            return EncodedImage(torch.cat([p.grid for p in parts]), torch.cat([p.pooled for p in parts]))
         maps = self.backbone(images)  # (B, D, h, w)
         grid = maps.flatten(2).transpose(1, 2)  # (B, h*w, D), row-major positions
         return EncodedImage(grid, grid.mean(dim=1))
