@@ -214,6 +214,45 @@ def cold_start_lines(captioner: Captioner, checkpoint: Path | None, runs: int) -
     ]
 
 
+def predict_scaling_lines(sizes: list[int], threads: int) -> list[str]:
+    """``mmrnn predict caption`` (shipped weights, beam 3) on shapes-world folders of each size, as a
+    user runs it (a fresh process; image reading, batching and writing included): captions/s."""
+    lines = []
+    with tempfile.TemporaryDirectory() as tmp:
+        images = Path(tmp) / "images"
+        images.mkdir()
+        config = ShapesConfig(seed=7)
+        for index in range(max(sizes)):
+            record = image_record(config, "test", index)
+            render_scene(record.scene, config.image_size).save(images / f"shapes_{index:06d}.png")
+        for size in sizes:
+            folder = Path(tmp) / f"set_{size}"
+            folder.mkdir()
+            for index in range(size):
+                (folder / f"shapes_{index:06d}.png").symlink_to(images / f"shapes_{index:06d}.png")
+            command = [
+                sys.executable,
+                "-m",
+                "apps.cli",
+                "predict",
+                "caption",
+                "--images",
+                str(folder),
+                "--out",
+                str(Path(tmp) / f"results_{size}.json"),
+                "--threads",
+                str(threads),
+            ]
+            with Load() as load:
+                start = time.perf_counter()
+                subprocess.run(
+                    command, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)}
+                )
+                seconds = time.perf_counter() - start
+            lines.append(f"{size:>8} {seconds:>9.1f} {size / seconds:>12.1f}  {load}")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", metavar="FILE", help=f"caption checkpoint (default: {DEFAULT_WEIGHTS} if present)")
@@ -229,10 +268,18 @@ def main() -> None:
     parser.add_argument("--cold-runs", type=int, default=3, help="runs of each cold-start command (0: skip)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads here (one gives steadier timings)")
     parser.add_argument("--clock", choices=CLOCKS, default="cpu", help="cpu: this thread's CPU seconds (default)")
+    parser.add_argument(
+        "--predict-sizes",
+        type=int,
+        nargs="*",
+        default=[500, 2000, 8000],
+        help="dataset sizes for `mmrnn predict caption` scaling (none: skip)",
+    )
     parser.add_argument("--quick", action="store_true", help="short run: 16 images, 2 rounds, no resnet or cold start")
     args = parser.parse_args()
     if args.quick:
         args.images, args.scaling_images, args.repeats, args.resnet_images, args.cold_runs = 16, 64, 2, 0, 0
+        args.predict_sizes = []
         args.scaling = [size for size in args.scaling if size <= 64]
 
     torch.manual_seed(0)
@@ -269,6 +316,11 @@ def main() -> None:
                 args.resnet_images, args.sizes, args.beam_sizes, max(2, args.repeats // 2), args.clock
             ):
                 print(line, flush=True)
+    if args.predict_sizes:
+        print("\nmmrnn predict caption on shapes-world folders (a fresh process each, beam 3):")
+        print(f"{'images':>8} {'seconds':>9} {'captions/s':>12}  load 1m")
+        for line in predict_scaling_lines(args.predict_sizes, args.threads):
+            print(line, flush=True)
     if args.cold_runs:
         print()
         for line in cold_start_lines(captioner, checkpoint, args.cold_runs):
