@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from multimodal_rnn.errors import ConfigError
+from multimodal_rnn.errors import ConfigError, InputError
 from multimodal_rnn.tasks.protocol import ProgressFactory, RunContext
 
 if TYPE_CHECKING:  # the command-line options below are declared without importing torch
@@ -26,7 +26,9 @@ if TYPE_CHECKING:  # the command-line options below are declared without importi
 
 __all__ = [
     "TrainingSetup",
+    "add_image_location_arguments",
     "add_trainer_arguments",
+    "image_location_from_args",
     "ensure_shapes_world",
     "model_overrides",
     "run_training",
@@ -203,3 +205,25 @@ def train_report_line(result: TrainResult, metric: str) -> str:
     """The closing line of every ``mmrnn train TASK``."""
     return (f"best validation {metric} {result.best_metric} at step {result.best_step}; "
             f"checkpoints: {result.best_checkpoint} (best), {result.last_checkpoint} (last)")
+
+
+def add_image_location_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, prefix: str, split: str,
+                                 *, default_pattern: str) -> None:
+    """``--{prefix}images DIR``, ``--{prefix}image-pattern`` and ``--{prefix}images-list``: where the
+    images of one split of a dataset file (VQA, VisDial, ...) are."""
+    parser.add_argument(f"--{prefix}images", type=Path, metavar="DIR", help=f"image folder of the {split}")
+    parser.add_argument(f"--{prefix}image-pattern", default=default_pattern, metavar="PATTERN",
+                        help="image file name with {image_id} (default: %(default)s)")
+    parser.add_argument(f"--{prefix}images-list", type=Path, metavar="JSON",
+                        help="COCO-style file whose 'images' give each id's file_name (instead of --image-pattern)")
+
+
+def image_location_from_args(args: argparse.Namespace, prefix: str, *, needed_by: str) -> dict[str, Any]:
+    """``{"images_dir", "image_pattern", "images_list"}`` from :func:`add_image_location_arguments`'
+    options; ``--{prefix}images`` is required (``needed_by`` names the option that needs it)."""
+    attribute = prefix.replace("-", "_")
+    images = getattr(args, f"{attribute}images")
+    if images is None:
+        raise InputError(f"--{prefix}{needed_by} needs --{prefix}images (the image folder)")
+    return {"images_dir": images, "image_pattern": getattr(args, f"{attribute}image_pattern"),
+            "images_list": getattr(args, f"{attribute}images_list")}

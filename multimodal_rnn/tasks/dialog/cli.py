@@ -25,8 +25,10 @@ from multimodal_rnn.metrics.dialog import (
 )
 from multimodal_rnn.shipped import resolve_weights
 from multimodal_rnn.tasks.common import (
+    add_image_location_arguments,
     add_trainer_arguments,
     ensure_shapes_world,
+    image_location_from_args,
     model_overrides,
     train_report_line,
     trainer_config_from_args,
@@ -54,11 +56,7 @@ WEIGHTS_HELP = "dialog checkpoint (.safetensors); default: weights/dialog_shapes
 def add_source_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, prefix: str, split: str) -> None:
     """``--{prefix}dialogs/images/image-pattern/images-list`` naming one VisDial split."""
     parser.add_argument(f"--{prefix}dialogs", type=Path, metavar="JSON", help=f"VisDial v1.0 file of the {split}")
-    parser.add_argument(f"--{prefix}images", type=Path, metavar="DIR", help=f"image folder of the {split}")
-    parser.add_argument(f"--{prefix}image-pattern", default=DEFAULT_IMAGE_PATTERN, metavar="PATTERN",
-                        help="image file name with {image_id} (default: %(default)s)")
-    parser.add_argument(f"--{prefix}images-list", type=Path, metavar="JSON",
-                        help="COCO-style file whose 'images' give each id's file_name (instead of --image-pattern)")
+    add_image_location_arguments(parser, prefix, split, default_pattern=DEFAULT_IMAGE_PATTERN)
 
 
 def source_from_args(args: argparse.Namespace, prefix: str) -> VisDialSource | None:
@@ -69,11 +67,7 @@ def source_from_args(args: argparse.Namespace, prefix: str) -> VisDialSource | N
     dialogs = getattr(args, f"{attribute}dialogs")
     if dialogs is None:
         return None
-    images = getattr(args, f"{attribute}images")
-    if images is None:
-        raise InputError(f"--{prefix}dialogs needs --{prefix}images (the image folder)")
-    return VisDialSource(dialogs=dialogs, images_dir=images, image_pattern=getattr(args, f"{attribute}image_pattern"),
-                         images_list=getattr(args, f"{attribute}images_list"))
+    return VisDialSource(dialogs=dialogs, **image_location_from_args(args, prefix, needed_by="dialogs"))
 
 
 def add_split_arguments(parser: argparse.ArgumentParser) -> None:

@@ -21,8 +21,10 @@ from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image
 from multimodal_rnn.metrics.vqa import VQAEvaluation, evaluate_vqa
 from multimodal_rnn.shipped import resolve_weights
 from multimodal_rnn.tasks.common import (
+    add_image_location_arguments,
     add_trainer_arguments,
     ensure_shapes_world,
+    image_location_from_args,
     model_overrides,
     train_report_line,
     trainer_config_from_args,
@@ -164,11 +166,7 @@ def add_vqa_source_arguments(parser: argparse.ArgumentParser | argparse._Argumen
     """``--{prefix}questions/annotations/images/image-pattern/images-list`` naming one VQA split."""
     parser.add_argument(f"--{prefix}questions", type=Path, metavar="JSON", help=f"VQA questions file of the {split}")
     parser.add_argument(f"--{prefix}annotations", type=Path, metavar="JSON", help=f"VQA annotations file of the {split}")
-    parser.add_argument(f"--{prefix}images", type=Path, metavar="DIR", help=f"image folder of the {split}")
-    parser.add_argument(f"--{prefix}image-pattern", default=DEFAULT_IMAGE_PATTERN, metavar="PATTERN",
-                        help="image file name with {image_id} (default: %(default)s)")
-    parser.add_argument(f"--{prefix}images-list", type=Path, metavar="JSON",
-                        help="COCO-style file whose 'images' give each id's file_name (instead of --image-pattern)")
+    add_image_location_arguments(parser, prefix, split, default_pattern=DEFAULT_IMAGE_PATTERN)
 
 
 def vqa_source_from_args(args: argparse.Namespace, prefix: str, *, need_annotations: bool) -> VQASource | None:
@@ -179,14 +177,11 @@ def vqa_source_from_args(args: argparse.Namespace, prefix: str, *, need_annotati
     questions = getattr(args, f"{attribute}questions")
     if questions is None:
         return None
-    images, annotations = getattr(args, f"{attribute}images"), getattr(args, f"{attribute}annotations")
-    if images is None:
-        raise InputError(f"--{prefix}questions needs --{prefix}images (the image folder)")
+    location = image_location_from_args(args, prefix, needed_by="questions")
+    annotations = getattr(args, f"{attribute}annotations")
     if need_annotations and annotations is None:
         raise InputError(f"--{prefix}questions needs --{prefix}annotations for training and validation")
-    return VQASource(questions=questions, annotations=annotations, images_dir=images,
-                     image_pattern=getattr(args, f"{attribute}image_pattern"),
-                     images_list=getattr(args, f"{attribute}images_list"))
+    return VQASource(questions=questions, annotations=annotations, **location)
 
 
 def keyword_progress(context: RunContext) -> Callable[..., Iterable[Any]]:
