@@ -72,11 +72,11 @@ def add_verb_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
         add_command_parser(sub, task.name, command)
 
 
-def progress_bar(iterable: Iterable[Any], total: int, description: str) -> Iterable[Any]:
+def progress_bar(iterable: Iterable[Any], total: int, desc: str) -> Iterable[Any]:
     """A tqdm bar on a terminal; none when stderr is not one (log lines say what happened)."""
     from tqdm import tqdm
 
-    return tqdm(iterable, total=total, desc=description, disable=None)
+    return tqdm(iterable, total=total, desc=desc, disable=None)
 
 
 def log_line(line: str) -> None:

@@ -32,7 +32,6 @@ __all__ = [
     "ensure_shapes_world",
     "model_overrides",
     "run_training",
-    "seed_everything",
     "trainer_config_from_args",
     "train_report_line",
 ]
@@ -94,14 +93,10 @@ def run_training(
         save_checkpoint(path, model, task=setup.task, model_name=setup.model_name, model_config=model.config,
                         vocab=setup.vocab, answers=setup.answers, step=step, metrics=dict(metrics), extra=setup.extra)
 
-    def epoch_bar(iterable: Any, *, total: int, desc: str) -> Any:
-        assert progress is not None
-        return progress(iterable, total, desc)
-
     show = progress is not None and distributed.is_main_process()
     trainer = Trainer(setup.module or setup.model, trainer_config, setup.train_set, setup.collate, out_dir,
                       evaluate=setup.evaluate, save_model=save_model, callbacks=setup.callbacks,
-                      progress=epoch_bar if show else None, resume_from=resume_from)
+                      progress=progress if show else None, resume_from=resume_from)
     if setup.on_trainer is not None:
         setup.on_trainer(trainer)
     return trainer.fit()
@@ -193,12 +188,6 @@ def ensure_shapes_world(shapes_dir: Path, marker: str, context: RunContext) -> N
             for _ in bar:  # close the bar
                 pass
 
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, NumPy and torch (:func:`multimodal_rnn.training.state.seed_everything`)."""
-    from multimodal_rnn.training.state import seed_everything as seed_all
-
-    seed_all(seed)
 
 
 def train_report_line(result: TrainResult, metric: str) -> str:

@@ -55,10 +55,11 @@ if TYPE_CHECKING:  # torch is imported by the code that runs a model, not by lis
 T = TypeVar("T")
 
 ProgressFactory = Callable[[Iterable[T], int, str], Iterable[T]]
-"""``progress(iterable, total, description) -> iterable``: a progress bar (or the iterable itself)."""
+"""``progress(iterable, total, desc) -> iterable``: a progress bar (or the iterable itself); the
+library calls it positionally or as ``progress(iterable, total=, desc=)``, as it calls ``tqdm``."""
 
 
-def no_progress(iterable: Iterable[T], total: int, description: str) -> Iterable[T]:
+def no_progress(iterable: Iterable[T], total: int, desc: str) -> Iterable[T]:
     """The :data:`ProgressFactory` that shows nothing."""
     return iterable
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import write_json
@@ -36,7 +36,8 @@ from multimodal_rnn.tasks.common import (
 from multimodal_rnn.tasks.protocol import Report, RunContext
 
 if TYPE_CHECKING:
-    from multimodal_rnn.datasets.visdial import VisDialSource
+    from multimodal_rnn.datasets.visdial import VisDialData, VisDialSource
+    from multimodal_rnn.tasks.dialog.predictor import DialogAgent
 
 MODEL_NAMES = ("hre_disc", "hre_gen", "lf_disc", "lf_gen")
 """The names of :data:`multimodal_rnn.tasks.dialog.models.MODELS`, for ``--model`` without importing torch
@@ -70,21 +71,28 @@ def source_from_args(args: argparse.Namespace, prefix: str) -> VisDialSource | N
     return VisDialSource(dialogs=dialogs, **image_location_from_args(args, prefix, needed_by="dialogs"))
 
 
+def agent_and_split(
+    args: argparse.Namespace, shipped: Mapping[str, str]
+) -> tuple[DialogAgent, VisDialSource, VisDialData]:
+    """The dialog agent of ``--weights`` (default: shipped), and the split of :func:`add_split_arguments`'
+    options with its data, which must hold dialogs: what the ranking commands read."""
+    from multimodal_rnn.datasets.visdial import shapes_source
+    from multimodal_rnn.tasks.dialog.predictor import DialogAgent
+
+    agent = DialogAgent.from_checkpoint(resolve_weights(args.weights, shipped, task="dialog"))
+    source = source_from_args(args, "") or shapes_source(args.shapes_dir, args.split)
+    data = source.read()
+    if not data.dialogs:
+        raise InputError(f"{source.dialogs}: no dialogs")
+    return agent, source, data
+
+
 def add_split_arguments(parser: argparse.ArgumentParser) -> None:
     """The data a ranking command reads: ``--split`` of the shapes world, or a VisDial split."""
     group = parser.add_argument_group("data (default: --split of the shapes world in --shapes-dir)")
     group.add_argument("--shapes-dir", type=Path, default=Path("data/shapes"), metavar="DIR")
     group.add_argument("--split", choices=["train", "val", "test"], default="test")
     add_source_arguments(group, "", "split")
-
-
-def progress_of(context: RunContext) -> Callable[..., Iterable[Any]] | None:
-    """The context's progress bars as ``progress(iterable, total=, desc=)``; none on ranks other than 0."""
-    from multimodal_rnn.training import distributed
-
-    if not distributed.is_main_process():
-        return None
-    return lambda iterable, total, desc: context.progress(iterable, total, desc)
 
 
 _TRAIN_DESCRIPTION = """\
@@ -150,7 +158,7 @@ class TrainCommand:
                                       init_from=args.init_from)
         result = train_dialog(
             train_source.read(), val_data, config, trainer_config_from_args(args, validation_metric=VALIDATION_METRIC),
-            args.out, load_image=load_image, dense=dense, progress=progress_of(context),
+            args.out, load_image=load_image, dense=dense, progress=context.progress,
             resume_from=args.out if args.resume else None,
         )
         return Report(lines=(train_report_line(result, "MRR"),))
@@ -179,16 +187,9 @@ class PredictCommand:
         add_split_arguments(parser)
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
-        from multimodal_rnn.datasets.visdial import shapes_source
-        from multimodal_rnn.tasks.dialog.predictor import DialogAgent
-
-        agent = DialogAgent.from_checkpoint(resolve_weights(args.weights, self.shipped, task="dialog"))
-        source = source_from_args(args, "") or shapes_source(args.shapes_dir, args.split)
-        data = source.read()
-        if not data.dialogs:
-            raise InputError(f"{source.dialogs}: no dialogs")
+        agent, _, data = agent_and_split(args, self.shipped)
         ranked = agent.rank(data, load_image, batch_size=args.batch_size, max_bad_images=args.max_bad_images,
-                            progress=progress_of(context), workers=args.workers)
+                            progress=context.progress, workers=args.workers)
         entries = ranked.entries
         if args.last_round_only:
             last = {dialog.image_id: dialog.num_rounds for dialog in data.dialogs}

@@ -19,7 +19,7 @@ from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import write_json
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image
 from multimodal_rnn.shipped import resolve_weights
-from multimodal_rnn.tasks.dialog.cli import WEIGHTS_HELP, add_split_arguments, progress_of, source_from_args
+from multimodal_rnn.tasks.dialog.cli import WEIGHTS_HELP, add_split_arguments, agent_and_split
 from multimodal_rnn.tasks.protocol import Report, RunContext
 
 if TYPE_CHECKING:
@@ -163,17 +163,11 @@ class AblationCommand:
         add_split_arguments(parser)
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
-        from multimodal_rnn.datasets.visdial import shapes_source
         from multimodal_rnn.tasks.dialog.ablation import history_ablation
-        from multimodal_rnn.tasks.dialog.predictor import DialogAgent
 
-        agent = DialogAgent.from_checkpoint(resolve_weights(args.weights, self.shipped, task="dialog"))
-        source = source_from_args(args, "") or shapes_source(args.shapes_dir, args.split)
-        data = source.read()
-        if not data.dialogs:
-            raise InputError(f"{source.dialogs}: no dialogs")
+        agent, source, data = agent_and_split(args, self.shipped)
         result = history_ablation(agent, data, load_image, conditions=args.conditions, batch_size=args.batch_size,
-                                  progress=progress_of(context))
+                                  progress=context.progress)
         numbers = {"dialogs": str(source.dialogs), "conditions": list(result.conditions),
                    "rounds": result.rounds, "metrics": result.metrics}
         if args.json is not None:

@@ -9,7 +9,7 @@ import argparse
 import contextlib
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,11 +44,6 @@ def counted_progress(context: RunContext, total: int, description: str) -> Itera
     finally:
         for _ in bar:  # run the bar to its end, which closes it
             pass
-
-
-def trainer_progress(context: RunContext) -> Callable[..., Iterable[Any]]:
-    """The trainer's ``progress(iterable, total=, desc=)`` drawn with the context's progress bars."""
-    return lambda iterable, total, desc: context.progress(iterable, total, desc)
 
 
 _NAVIGATE_DESCRIPTION = """\
@@ -291,7 +286,7 @@ class TrainCommand:
         start = time.perf_counter()
         result = train_navigation(
             demos, config, trainer_config_from_args(args, validation_metric=VALIDATION_METRIC), args.out,
-            progress=trainer_progress(context), resume_from=args.out if args.resume else None,
+            progress=context.progress, resume_from=args.out if args.resume else None,
         )
         minutes = (time.perf_counter() - start) / 60
         return Report(lines=(f"trained on {len(demos)} demonstrations of {demos.meta.get('level')} in {minutes:.1f} min; "

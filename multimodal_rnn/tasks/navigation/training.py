@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 
 from multimodal_rnn.config import config_to_dict
 from multimodal_rnn.errors import ConfigError, InputError
-from multimodal_rnn.tasks.common import TrainingSetup, run_training, seed_everything
+from multimodal_rnn.tasks.common import TrainingSetup, run_training
 from multimodal_rnn.tasks.navigation import env as nav_env
 from multimodal_rnn.tasks.navigation.demos import (
     Demonstrations,
@@ -38,6 +38,7 @@ from multimodal_rnn.tasks.navigation.rollout import (
     evaluate_agent,
 )
 from multimodal_rnn.text.vocab import Vocabulary, pad_sequences, tokenize
+from multimodal_rnn.training.state import seed_everything
 from multimodal_rnn.training.trainer import TrainerConfig, TrainResult
 
 VALIDATION_METRIC = "success_rate"

@@ -13,7 +13,7 @@ import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, TextIO
+from typing import TYPE_CHECKING, Mapping, TextIO
 
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import write_json
@@ -184,11 +184,6 @@ def vqa_source_from_args(args: argparse.Namespace, prefix: str, *, need_annotati
     return VQASource(questions=questions, annotations=annotations, **location)
 
 
-def keyword_progress(context: RunContext) -> Callable[..., Iterable[Any]]:
-    """The context's progress bars, called as ``progress(iterable, total=, desc=)`` (as the answerer does)."""
-    return lambda iterable, total, desc: context.progress(iterable, total, desc)
-
-
 @dataclass
 class TrainCommand:
     """``mmrnn train vqa``: train a VQA model (shapes world by default)."""
@@ -282,7 +277,7 @@ class PredictCommand:
         if not records:
             raise InputError(f"{source.questions}: no questions")
         predicted = answerer.answer_records(records, load_image, batch_size=args.batch_size,
-                                            max_bad_images=args.max_bad_images, progress=keyword_progress(context),
+                                            max_bad_images=args.max_bad_images, progress=context.progress,
                                             workers=args.workers)
         results = [{"question_id": r.question_id, "answer": a} for r, a in zip(records, predicted.answers) if a is not None]
         if not results:
