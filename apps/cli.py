@@ -1,8 +1,9 @@
 """The ``mmrnn`` command line: subcommand dispatch and one-line error reporting.
 
 User errors (:class:`multimodal_rnn.errors.MMRNNError`) print ``mmrnn: error: <message>`` on
-stderr and exit with status 2, without a traceback; unknown options are argparse's usage errors
-(also status 2). Anything else is a bug and keeps its traceback.
+stderr and exit with status 2, without a traceback. Argument errors (an unknown option, a missing
+one, a value out of its range) are the same one line, naming the command whose ``--help`` lists
+the options. Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Sequence
 from types import ModuleType
-from typing import Sequence
+from typing import NoReturn
 
-from .task_commands import VERBS, add_command_parser, run_command, tasks
 from multimodal_rnn import __version__
 from multimodal_rnn.errors import MMRNNError
+
+from .task_commands import VERBS, add_command_parser, run_command, tasks
 
 COMMANDS: tuple[str, ...] = ("train", "predict", "eval", "data", "serve")
 """The app's own subcommand modules under ``apps.commands``; the tasks' top-level commands
@@ -32,9 +35,17 @@ def _top_level_task_commands() -> list[tuple[str, object]]:
             if key not in VERBS and not key.startswith("data ")]
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, ``mmrnn: error: <problem> (see: PROG --help)``,
+    with exit status 2; its sub-command parsers are of the same class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"mmrnn: error: {' '.join(message.split())} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="mmrnn",
         description="Multimodal recurrent models: captioning, VQA, visual dialog, navigation.",
     )

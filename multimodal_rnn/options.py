@@ -1,0 +1,100 @@
+"""The value ranges of command-line options: argparse ``type=`` callables, one per kind of value.
+
+Every command declares its options with these, so that a range is checked once, when the command
+line is parsed and before any work starts, and every out-of-range value gets the same one-line
+message (``argument --beam: must be an integer from 1 to 50, got '1000000000'``). The caps bound
+the time and memory one command can ask for:
+
+* :data:`MAX_BEAM_SIZE` = 50 beams (the server caps requests lower, at its ``--max-beam-size``);
+* :data:`MAX_DECODE_LENGTH` = 200 tokens per generated caption or answer.
+
+These are parsers of single values, not of argv: the library still never reads ``sys.argv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+MAX_BEAM_SIZE = 50
+"""Largest beam size a command accepts; the cost of beam search grows linearly with it."""
+
+MAX_DECODE_LENGTH = 200
+"""Most tokens a decoder may generate for one caption or answer."""
+
+
+def int_range(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer ``low <= n`` (``<= high`` when given)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {_int_range_words(low, high)}, got {text!r}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in its messages
+    return parse
+
+
+def float_range(
+    low: float | None = None, high: float | None = None, *, low_open: bool = False
+) -> Callable[[str], float]:
+    """An argparse type: a finite number in ``[low, high]`` (``(low, high]`` with ``low_open``);
+    ``nan`` and ``inf`` are always refused."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and value > high
+        if not math.isfinite(value) or too_low or too_high:
+            raise argparse.ArgumentTypeError(f"must be {_float_range_words(low, high, low_open)}, got {text!r}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+positive_int = int_range(1)
+"""An integer >= 1 (batch sizes, counts of epochs, steps, workers per GPU, ...)."""
+
+non_negative_int = int_range(0)
+"""An integer >= 0 (seeds, counts that may be zero such as ``--max-bad-images``)."""
+
+beam_size = int_range(1, MAX_BEAM_SIZE)
+"""A beam size from 1 (greedy) to :data:`MAX_BEAM_SIZE`."""
+
+decode_length = int_range(1, MAX_DECODE_LENGTH)
+"""A decoding length limit from 1 to :data:`MAX_DECODE_LENGTH` tokens."""
+
+finite_float = float_range()
+"""Any finite number (``nan`` and ``inf`` refused), e.g. a length penalty."""
+
+positive_float = float_range(0.0, low_open=True)
+"""A finite number > 0 (learning rates, timeouts in seconds, ...)."""
+
+non_negative_float = float_range(0.0)
+"""A finite number >= 0 (weight decay, gradient clipping, waits, ...)."""
+
+probability = float_range(0.0, 1.0)
+"""A finite number in [0, 1] (dropout, label smoothing, sampling rates, fractions)."""
+
+
+def _int_range_words(low: int, high: int | None) -> str:
+    return f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
+
+
+def _float_range_words(low: float | None, high: float | None, low_open: bool) -> str:
+    if low is not None and high is not None:
+        return f"a number from {low:g} to {high:g}"
+    if low is not None:
+        return f"a number {'>' if low_open else '>='} {low:g}"
+    if high is not None:
+        return f"a number <= {high:g}"
+    return "a finite number"
