@@ -89,7 +89,8 @@ def run_command(args: argparse.Namespace) -> int:
     from multimodal_rnn.tasks.protocol import RunContext
 
     set_threads(args.threads)
-    context = RunContext(progress=progress_bar, log=log_line, emit=lambda line: print(line, flush=True), stdin=sys.stdin)
+    context = RunContext(progress=progress_bar, log=log_line, emit=lambda line: print(line, flush=True), stdin=sys.stdin,
+                         interactive=sys.stderr.isatty())
     report = args._command.run(args, context)
     for note in report.notes:
         print(note, file=sys.stderr)

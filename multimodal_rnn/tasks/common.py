@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the command-line options below are declared without importi
     from multimodal_rnn.training.trainer import Callback, Trainer, TrainerConfig, TrainResult
 
 __all__ = [
+    "TrainingLog",
     "TrainingSetup",
     "add_image_location_arguments",
     "add_trainer_arguments",
@@ -71,21 +72,46 @@ class TrainingSetup:
     on_trainer: Callable[[Trainer], None] | None = None
 
 
+@dataclass(frozen=True)
+class TrainingLog:
+    """Where a run's progress lines go.
+
+    Attributes:
+        write: the sink (a :class:`RunContext`'s ``log``).
+        steps: also a line every ``log_every`` updates (for output that is not a terminal, where no
+            bar is drawn); there is always one line per epoch (loss, items/s, validation scores,
+            elapsed time).
+        start_lines: written once the model and trainer are built, just before the first step
+            (e.g. where the validation data came from), so that a configuration error stays one line.
+    """
+
+    write: Callable[[str], None]
+    steps: bool = False
+    start_lines: Sequence[str] = ()
+
+    @classmethod
+    def of(cls, context: RunContext, start_lines: Sequence[str] = ()) -> TrainingLog:
+        """The log of a command's context: step lines when its output is not a terminal."""
+        return cls(context.log, steps=not context.interactive, start_lines=tuple(start_lines))
+
+
 def run_training(
     setup: TrainingSetup,
     trainer_config: TrainerConfig,
     out_dir: str | Path,
     *,
     progress: ProgressFactory | None = None,
+    log: TrainingLog | None = None,
     resume_from: str | Path | None = None,
 ) -> TrainResult:
     """Train ``setup`` with the one :class:`Trainer`; checkpoints go to ``out_dir``.
 
-    ``progress`` (e.g. a :class:`RunContext`'s) draws each epoch's bar; only the main process of
-    a distributed run draws one.
+    ``progress`` (e.g. a :class:`RunContext`'s) draws each epoch's bar; ``log`` gets the progress
+    lines (see :class:`TrainingLog`). Only the main process of a distributed run draws or logs.
     """
     from multimodal_rnn.checkpoint import save_checkpoint
     from multimodal_rnn.training import distributed
+    from multimodal_rnn.training.progress import ProgressLines
     from multimodal_rnn.training.trainer import Trainer
 
     def save_model(path: Path, module: nn.Module, step: int, metrics: Mapping[str, float]) -> None:
@@ -93,12 +119,21 @@ def run_training(
         save_checkpoint(path, model, task=setup.task, model_name=setup.model_name, model_config=model.config,
                         vocab=setup.vocab, answers=setup.answers, step=step, metrics=dict(metrics), extra=setup.extra)
 
-    show = progress is not None and distributed.is_main_process()
+    main = distributed.is_main_process()
+    show = progress is not None and main
+    log = log if main else None
+    lines = ProgressLines(log.write, epochs=trainer_config.epochs, every_step=log.steps) if log is not None else None
     trainer = Trainer(setup.module or setup.model, trainer_config, setup.train_set, setup.collate, out_dir,
-                      evaluate=setup.evaluate, save_model=save_model, callbacks=setup.callbacks,
+                      evaluate=setup.evaluate, save_model=save_model,
+                      callbacks=(*setup.callbacks, lines) if lines is not None else setup.callbacks,
                       progress=progress if show else None, resume_from=resume_from)
+    if lines is not None:
+        lines.total_steps = trainer.total_steps
     if setup.on_trainer is not None:
         setup.on_trainer(trainer)
+    if log is not None:
+        for line in log.start_lines:
+            log.write(line)
     return trainer.fit()
 
 
@@ -127,7 +162,9 @@ def add_trainer_arguments(parser: argparse.ArgumentParser, *, metric: str, epoch
                         help="one of several processes started by torchrun (DistributedDataParallel; NCCL on GPUs, "
                              "gloo on CPUs); --batch-size is per process")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after N updates (smoke runs)")
-    parser.add_argument("--log-every", type=int, default=10, metavar="N", help="log the training loss every N updates")
+    parser.add_argument("--log-every", type=int, default=10, metavar="N",
+                        help="log the training loss every N updates (metrics.jsonl; also a line on stderr when it is "
+                             "not a terminal, besides one line per epoch) (default: %(default)s)")
     parser.add_argument("--init-from", metavar="CKPT", help="start from this checkpoint's weights and vocabulary")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument("--tensorboard", action="store_true",

@@ -73,12 +73,15 @@ class RunContext:
         log: a sink for log lines (the CLI writes them to stderr).
         emit: a sink for result lines as they come, for interactive commands (stdout).
         stdin: lines typed or piped in, for interactive commands.
+        interactive: whether progress bars are seen (stderr is a terminal); when not, long
+            commands also write progress lines through ``log`` (training: every ``--log-every`` updates).
     """
 
     progress: ProgressFactory = no_progress
     log: Callable[[str], None] = lambda line: None
     emit: Callable[[str], None] = lambda line: None
     stdin: TextIO | None = None
+    interactive: bool = False
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,12 @@ class TrainerEvent:
     """What a callback receives.
 
     ``kind`` is ``step_end`` (after every update; ``metrics`` empty), ``log`` (``metrics`` = the
-    training line just logged), ``evaluation`` (``metrics`` = the evaluation metrics) or
-    ``checkpoint`` (the last pair was just written; ``metrics`` empty). ``epoch`` is 0-based;
+    training line just logged), ``evaluation`` (``metrics`` = the evaluation metrics),
+    ``epoch_end`` (after an epoch and its evaluation, and after the evaluation of a ``max_steps``
+    stop; ``metrics`` = ``{"loss", "items", "seconds", "steps", "skipped_batches", "eval", "best"}``:
+    the epoch's mean training loss, dataset items read by all processes, seconds spent in training
+    steps, updates, batches skipped so far, the evaluation metrics (empty if none) and whether they
+    were the best so far) or ``checkpoint`` (the last pair was just written; ``metrics`` empty). ``epoch`` is 0-based;
     after an epoch's checkpoint it is already the next epoch's index. At ``step_end`` the
     parameters still hold the (clipped) gradients of that update. An exception raised by a
     callback propagates out of :meth:`Trainer.fit` (``KeyboardInterrupt`` simulates a kill).
@@ -36,7 +40,8 @@ class TrainResult:
     """Outcome of :meth:`Trainer.fit`.
 
     ``stop_reason`` is ``completed``, ``early_stopping`` or ``max_steps``; ``history`` holds one
-    ``{"step", "epoch", **metrics}`` per evaluation of the whole run (resumed parts included).
+    ``{"step", "epoch", **metrics}`` per evaluation of the whole run (resumed parts included);
+    ``skipped_batches`` counts the batches without a usable item (e.g. every image unreadable).
     """
 
     best_metric: float | None
@@ -48,6 +53,7 @@ class TrainResult:
     last_checkpoint: Path
     best_checkpoint: Path | None
     metrics_log: Path
+    skipped_batches: int = 0
 
 
 Evaluate = Callable[[nn.Module], Mapping[str, float]]

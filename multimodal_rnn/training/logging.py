@@ -5,11 +5,13 @@ Line kinds written by the trainer:
 * training: ``{"step", "epoch", "loss", "lr", ["encoder_lr"], ["grad_norm"], "time"}``; ``loss`` is
   the mean training loss since the previous training line, ``lr`` the rate of the last update,
   ``grad_norm`` the total gradient norm before clipping (only when clipping), ``time`` Unix seconds;
-* evaluation: ``{"step", "epoch", "eval": {name: value}, "best": bool, "time"}``.
+* evaluation: ``{"step", "epoch", "eval": {name: value}, "best": bool, "time"}``, with ``"at_stop": true``
+  for the evaluation of a run that ``max_steps`` stopped (not part of the resumable state).
 
 ``epoch`` is 0-based. On resume the lines after the resumed step are dropped
-(:func:`truncate_metrics`), so the log of an interrupted and resumed run reads like an
-uninterrupted one.
+(:func:`truncate_metrics`), and so are ``at_stop`` evaluations, so the log of an interrupted and
+resumed run reads like an uninterrupted one. A failed write (e.g. a full disk) raises an
+``OSError`` that names the file.
 """
 
 from __future__ import annotations
@@ -60,8 +62,11 @@ class MetricsLog:
 
     def write(self, record: Mapping[str, Any]) -> None:
         """Append one record (a JSON object with a ``step``) and mirror its numbers to TensorBoard."""
-        self._file.write(json.dumps(dict(record)) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps(dict(record)) + "\n")
+            self._file.flush()
+        except OSError as exc:
+            raise _named(exc, self.path) from None
         if self._writer is None:
             return
         step = int(record["step"])
@@ -76,7 +81,10 @@ class MetricsLog:
 
     def close(self) -> None:
         """Close the file and the TensorBoard writer."""
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as exc:  # flushing what a full disk refused
+            raise _named(exc, self.path) from None
         if self._writer is not None:
             self._writer.close()
 
@@ -114,7 +122,7 @@ def truncate_metrics(path: str | os.PathLike[str], last_step: int) -> None:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if isinstance(record, dict) and int(record.get("step", 0)) <= last_step:
+            if isinstance(record, dict) and int(record.get("step", 0)) <= last_step and not record.get("at_stop"):
                 kept.append(line if line.endswith("\n") else line + "\n")
 
     def write(tmp: str) -> None:
@@ -141,3 +149,8 @@ def open_run_log(
     atomic_write(out_dir / CONFIG_FILE, write)
     truncate_metrics(out_dir / METRICS_FILE, step)
     return MetricsLog(out_dir / METRICS_FILE, tensorboard_dir=out_dir / "tensorboard" if tensorboard else None)
+
+
+def _named(exc: OSError, path: Path) -> OSError:
+    """``exc`` with ``path`` as its file name (a failed write on an open file has none)."""
+    return OSError(exc.errno, exc.strerror or str(exc), str(path)) if exc.filename is None else exc

@@ -20,9 +20,10 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -221,12 +222,18 @@ def write_checkpoint_pair(
 
     ``write_model`` must write a :mod:`multimodal_rnn.checkpoint` file whose header step equals
     ``state.step`` (``save_checkpoint(..., step=state.step)`` does). Returns ``(model_path, state_path)``.
+    If writing fails (an ``OSError`` such as a full disk), the previous pair is left as it was.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     pending_model, pending_state = directory / _PENDING_MODEL_FILE, directory / _PENDING_STATE_FILE
-    write_model(pending_model)
-    save_training_state(pending_state, state)
+    try:
+        write_model(pending_model)
+        save_training_state(pending_state, state)
+    except Exception:  # e.g. a full disk: the last pair is untouched, the half-written new one goes
+        pending_model.unlink(missing_ok=True)
+        pending_state.unlink(missing_ok=True)
+        raise
     model_path, state_path = directory / MODEL_FILE, directory / STATE_FILE
     os.replace(pending_model, model_path)
     os.replace(pending_state, state_path)

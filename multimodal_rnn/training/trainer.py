@@ -12,7 +12,6 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from multimodal_rnn.config import config_to_dict
 from multimodal_rnn.errors import ConfigError, InputError
 from multimodal_rnn.training import distributed
 from multimodal_rnn.training.devices import resolve_device, to_device
@@ -25,32 +24,33 @@ from multimodal_rnn.training.events import (
     TrainResult,
     save_bare_model,
 )
-from multimodal_rnn.training.logging import METRICS_FILE, MetricsLog, open_run_log, require_tensorboard
+from multimodal_rnn.training.logging import METRICS_FILE, MetricsLog, require_tensorboard
 from multimodal_rnn.training.optimizer import build_optimizer, optimizer_update
-from multimodal_rnn.training.resume import restore_checkpoint_pair
+from multimodal_rnn.training.progress import EpochStats, keep_best_before_stop
+from multimodal_rnn.training.run_folder import RunFolderMixin
 from multimodal_rnn.training.state import (
     MODEL_FILE,
     STATE_FILE,
-    TrainingState,
     capture_rng_state,
     restore_rng_state,
     seed_everything,
-    write_checkpoint_pair,
 )
 from multimodal_rnn.training.trainer_config import TrainerConfig
 
 BEST_FILE = "best.safetensors"
 
 
-class Trainer:
+class Trainer(RunFolderMixin):
     """Train ``model`` on ``train_dataset``; see :mod:`multimodal_rnn.training` for the files it writes.
 
     Args:
         model: ``forward(batch: dict) -> dict`` with a scalar ``"loss"``; moved to the device.
         config: the :class:`TrainerConfig`.
         train_dataset: a map-style dataset (``len`` and integer indexing).
-        collate_fn: turns a list of dataset items into one batch, or None when none of them is
-            usable; such a batch is consumed without an update (by every process, when distributed).
+        collate_fn: turns a list of dataset items into one batch, or None (or a dict holding only
+            ``num_skipped``) when none of them is usable, e.g. every image unreadable; such a batch
+            is consumed without an update (by every process, when distributed) and counted in
+            :attr:`TrainResult.skipped_batches`.
         out_dir: the run folder; a fresh run refuses a folder that already holds a training state.
         evaluate: ``evaluate(model) -> {name: float}``, called on every process in eval mode under
             ``torch.no_grad`` with the bare (unwrapped) model; values are averaged over processes.
@@ -64,7 +64,11 @@ class Trainer:
 
     Attributes (read them, do not assign): ``model`` (the bare model), ``optimizer`` (AdamW with
     param groups named ``main`` and ``encoder``), ``device``, ``step`` (updates done), ``epoch``,
-    ``batch_in_epoch``, ``steps_per_epoch``, ``total_steps``, ``best_metric``, ``best_step``, ``history``.
+    ``batch_in_epoch``, ``steps_per_epoch``, ``total_steps``, ``best_metric``, ``best_step``, ``history``,
+    ``skipped_batches``.
+
+    A run that ``max_steps`` stops is evaluated at its last step too (unless that step was just
+    evaluated), so it has a best model; see :mod:`multimodal_rnn.training.progress`.
 
     Raises:
         ConfigError: an impossible configuration (e.g. ``amp`` without CUDA, ``tensorboard``
@@ -129,6 +133,8 @@ class Trainer:
         self._loss_sum = torch.zeros((), device=self.device)
         self._loss_count = 0
         self._saved_rng: dict[str, torch.Tensor] | None = None
+        self.skipped_batches = 0
+        self._epoch_stats = EpochStats(self.device)
         self._fit_started = False
         if resume_from is not None:
             self._resume(resume_from)
@@ -164,6 +170,8 @@ class Trainer:
                     self._save_last()
                     break
                 self._end_epoch(log)
+            if stop_reason == "max_steps":
+                self._evaluate_at_stop(log)
         finally:
             if log is not None:
                 log.close()
@@ -178,6 +186,7 @@ class Trainer:
             last_checkpoint=self.out_dir / MODEL_FILE,
             best_checkpoint=best,
             metrics_log=self.out_dir / METRICS_FILE,
+            skipped_batches=self.skipped_batches,
         )
 
     # -- the loop -----------------------------------------------------------------------------------
@@ -209,13 +218,17 @@ class Trainer:
         batches: Iterable[Any] = loader
         if self.progress is not None:
             batches = self.progress(loader, total=len(remaining), desc=f"epoch {self.epoch + 1}/{config.epochs}")
+        self._epoch_stats.start()
         try:
-            for batch in batches:
-                # None: the collate function found no usable item (e.g. unreadable images). The skip is
-                # decided together: when any process has no batch, every process skips this update, so
-                # that all make the same updates and meet in the same gradient all-reduces.
-                if distributed.all_true(batch is not None, self.device):
-                    self._train_step(batch, log)
+            for indices, batch in zip(remaining, batches):
+                # No usable item (e.g. every image unreadable): the skip is decided together; when any
+                # process has no batch, every process skips this update, so that all make the same
+                # updates and meet in the same gradient all-reduces.
+                if distributed.all_true(_usable(batch), self.device):
+                    self._epoch_stats.add(self._train_step(batch, log), len(indices))
+                else:
+                    self.skipped_batches += 1
+                    self._epoch_stats.add(None, len(indices))
                 self.batch_in_epoch += 1
                 if self.batch_in_epoch == self.steps_per_epoch:
                     break
@@ -224,12 +237,13 @@ class Trainer:
                 if config.checkpoint_every_steps and self.step % config.checkpoint_every_steps == 0:
                     self._save_last()
         finally:
+            self._epoch_stats.stop()
             close = getattr(batches, "close", None)
             if callable(close):
                 close()
         return False
 
-    def _train_step(self, batch: Any, log: MetricsLog | None) -> None:
+    def _train_step(self, batch: Any, log: MetricsLog | None) -> torch.Tensor:
         loss, grad_norm = optimizer_update(
             self._train_model,
             to_device(batch, self.device),
@@ -246,6 +260,7 @@ class Trainer:
         self._emit(TrainerEvent("step_end", self.step, self.epoch))
         if self.step % self.config.log_every == 0:
             self._log_training(log, grad_norm)
+        return loss
 
     def _log_training(self, log: MetricsLog | None, grad_norm: torch.Tensor | None) -> None:
         values = {"loss": self._loss_sum.item() / self._loss_count}
@@ -267,24 +282,50 @@ class Trainer:
         """Evaluate if due, keep the best model, move to the next epoch and write the last pair."""
         config = self.config
         finished = self.epoch
+        figures: dict[str, Any] = {**self._epoch_figures(), "eval": {}, "best": False}
         if self.evaluate is not None and ((finished + 1) % config.eval_every == 0 or finished + 1 == config.epochs):
-            metrics = self._evaluate()
-            improved = self._track_best(metrics)
-            self._last_metrics = metrics
-            self.history.append({"step": self.step, "epoch": finished, **metrics})
-            if log is not None:
-                log.write(
-                    {
-                        "step": self.step,
-                        "epoch": finished,
-                        "eval": metrics,
-                        "best": improved,
-                        "time": round(time.time(), 3),
-                    }
-                )
-            self._emit(TrainerEvent("evaluation", self.step, finished, metrics))
+            figures["eval"], figures["best"] = self._evaluation(log, finished)
+        self._emit(TrainerEvent("epoch_end", self.step, finished, figures))
         self.epoch, self.batch_in_epoch = finished + 1, 0
         self._save_last()
+
+    def _evaluate_at_stop(self, log: MetricsLog | None) -> None:
+        """The evaluation of a ``max_steps`` stop, after its last pair was written (so a resume ignores it)."""
+        if self.evaluate is None or (self.history and self.history[-1]["step"] == self.step):
+            return
+        rng = capture_rng_state(include_cuda=self.device.type == "cuda")
+        metrics, improved = self._evaluation(log, self.epoch, at_stop=True)
+        restore_rng_state(rng)
+        self._emit(
+            TrainerEvent(
+                "epoch_end", self.step, self.epoch, {**self._epoch_figures(), "eval": metrics, "best": improved}
+            )
+        )
+
+    def _epoch_figures(self) -> dict[str, float]:
+        figures = distributed.all_reduce_mean(self._epoch_stats.summary(), self.device)
+        figures["items"] *= self.world_size
+        return {**figures, "skipped_batches": self.skipped_batches}
+
+    def _evaluation(
+        self, log: MetricsLog | None, epoch: int, *, at_stop: bool = False
+    ) -> tuple[dict[str, float], bool]:
+        """Evaluate, keep the best model, record the metrics; returns them and whether they improved."""
+        metrics = self._evaluate()
+        improved = self._track_best(metrics, at_stop=at_stop)
+        self._last_metrics = metrics
+        self.history.append({"step": self.step, "epoch": epoch, **metrics})
+        if log is not None:
+            record = {
+                "step": self.step,
+                "epoch": epoch,
+                "eval": metrics,
+                "best": improved,
+                "time": round(time.time(), 3),
+            }
+            log.write({**record, "at_stop": True} if at_stop else record)
+        self._emit(TrainerEvent("evaluation", self.step, epoch, metrics))
+        return metrics, improved
 
     def _evaluate(self) -> dict[str, float]:
         self.model.eval()
@@ -295,7 +336,7 @@ class Trainer:
             self.model.train()
         return distributed.all_reduce_mean(metrics, self.device)
 
-    def _track_best(self, metrics: Mapping[str, float]) -> bool:
+    def _track_best(self, metrics: Mapping[str, float], *, at_stop: bool = False) -> bool:
         name = self.config.validation_metric
         if name is None:
             return False
@@ -311,6 +352,8 @@ class Trainer:
             self.best_metric, self.best_step = value, self.step
             self.evaluations_without_improvement = 0
             if distributed.is_main_process():
+                if at_stop:
+                    keep_best_before_stop(self.out_dir)
                 self.save_model(self.out_dir / BEST_FILE, self.model, self.step, dict(metrics))
         else:
             self.evaluations_without_improvement += 1
@@ -324,72 +367,8 @@ class Trainer:
         for callback in self.callbacks:
             callback(event)
 
-    # -- checkpoints --------------------------------------------------------------------------------
 
-    def _save_last(self) -> None:
-        """Write the last model + training-state pair (collective: every process must call it)."""
-        rng = distributed.all_gather_tensors(capture_rng_state(include_cuda=self.device.type == "cuda"), self.device)
-        loss_sum = distributed.all_reduce_mean({"loss_sum": self._loss_sum.item()}, self.device)["loss_sum"]
-        self._loss_sum.fill_(loss_sum)
-        if distributed.is_main_process():
-            state = TrainingState(
-                step=self.step,
-                epoch=self.epoch,
-                batch_in_epoch=self.batch_in_epoch,
-                config=config_to_dict(self.config),
-                progress=self._progress_json(),
-                optimizer=self.optimizer.state_dict(),
-                grad_scaler=self.grad_scaler.state_dict() if self.grad_scaler.is_enabled() else None,
-                rng=rng,
-            )
-            metrics = dict(self._last_metrics)
-            write_checkpoint_pair(
-                self.out_dir, lambda path: self.save_model(path, self.model, self.step, metrics), state
-            )
-        distributed.barrier()
-        self._emit(TrainerEvent("checkpoint", self.step, self.epoch))
-
-    def _progress_json(self) -> dict[str, Any]:
-        return {
-            "best_metric": self.best_metric,
-            "best_step": self.best_step,
-            "evaluations_without_improvement": self.evaluations_without_improvement,
-            "loss_sum": self._loss_sum.item(),
-            "loss_count": self._loss_count,
-            "last_metrics": self._last_metrics,
-            "history": self.history,
-            "dataset_size": self.dataset_size,
-            "world_size": self.world_size,
-        }
-
-    def _resume(self, location: str | Path) -> None:
-        state = restore_checkpoint_pair(
-            location,
-            self.model,
-            self.optimizer,
-            self.grad_scaler,
-            config=config_to_dict(self.config),
-            dataset_size=self.dataset_size,
-            world_size=self.world_size,
-        )
-        progress = state.progress
-        self.step, self.epoch, self.batch_in_epoch = state.step, state.epoch, state.batch_in_epoch
-        self.best_metric, self.best_step = progress["best_metric"], progress["best_step"]
-        self.evaluations_without_improvement = int(progress["evaluations_without_improvement"])
-        self._loss_sum.fill_(float(progress["loss_sum"]))
-        self._loss_count = int(progress["loss_count"])
-        self._last_metrics = dict(progress["last_metrics"])
-        self.history = list(progress["history"])
-        self._saved_rng = state.rng[self.rank]
-
-    def _open_log(self) -> MetricsLog:
-        facts = {
-            "device": str(self.device),
-            "world_size": self.world_size,
-            "dataset_size": self.dataset_size,
-            "steps_per_epoch": self.steps_per_epoch,
-            "total_steps": self.total_steps,
-            "resumed_at_step": self.step,
-            "torch_version": torch.__version__,
-        }
-        return open_run_log(self.out_dir, config_to_dict(self.config), facts, self.step, self.config.tensorboard)
+def _usable(batch: Any) -> bool:
+    """False for what a collate function returns when no item was usable: None, or a dict holding
+    only ``num_skipped`` (the dataset collates' answer when every image was unreadable)."""
+    return batch is not None and not (isinstance(batch, Mapping) and set(batch) <= {"num_skipped"})

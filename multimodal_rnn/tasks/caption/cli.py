@@ -18,10 +18,12 @@ from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image
 from multimodal_rnn.shipped import resolve_weights
 from multimodal_rnn.tasks.caption.data import (
     add_caption_data_arguments,
-    caption_records,
+    caption_splits,
+    check_caption_options,
     uses_shapes_world,
 )
 from multimodal_rnn.tasks.common import (
+    TrainingLog,
     add_trainer_arguments,
     ensure_shapes_world,
     model_overrides,
@@ -101,7 +103,10 @@ class TrainCommand:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.description = ("Train an image captioner. Checkpoints (last, best on validation CIDEr-D) and "
-                              "metrics.jsonl go to --out.")
+                              "metrics.jsonl go to --out. The validation split is optional: with --coco-train alone, "
+                              "--val-fraction of the training images (default 0.1, chosen by --seed) are held out for "
+                              "validation (logged, and recorded in the checkpoints' header). Every image is looked up "
+                              "before training: a split whose images are all missing (or more than 100) is an error.")
         parser.add_argument("--model", default="show_attend_tell", choices=MODEL_NAMES,
                             help="caption model (default: %(default)s)")
         add_trainer_arguments(parser, metric="CIDEr-D", epochs=10, batch_size=64, lr=2e-3, warmup_steps=200)
@@ -125,8 +130,11 @@ class TrainCommand:
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
         from multimodal_rnn.tasks.caption.training import CaptionTrainingConfig, train_captioner
 
+        check_caption_options(args)
         if uses_shapes_world(args):
             ensure_shapes_world(args.shapes_dir, "captions_train.json", context)
+        lines: list[str] = []
+        train_records, val_records, validation = caption_splits(args, lines.append)
         model = model_overrides(args.set)
         if args.label_smoothing is not None:
             model["label_smoothing"] = args.label_smoothing
@@ -139,8 +147,9 @@ class TrainCommand:
         trainer_config = trainer_config_from_args(
             args, validation_metric="CIDEr", encoder_prefix="model.encoder." if args.self_critical else "encoder.")
         result = train_captioner(
-            caption_records(args, "train"), caption_records(args, "val"), task_config, trainer_config, args.out,
-            load_image=load_image, progress=context.progress, resume_from=args.out if args.resume else None,
+            train_records, val_records, task_config, trainer_config, args.out, load_image=load_image,
+            validation=validation.header() if validation.source == "holdout" else None, progress=context.progress,
+            log=TrainingLog.of(context, lines), resume_from=args.out if args.resume else None,
         )
         return Report(lines=(train_report_line(result, "CIDEr-D"),))
 

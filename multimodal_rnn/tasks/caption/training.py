@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from PIL import Image
@@ -35,7 +35,7 @@ from multimodal_rnn.metrics.cider import CiderD
 from multimodal_rnn.tasks.caption.models import MODELS, CaptionModel
 from multimodal_rnn.tasks.caption.predictor import Captioner
 from multimodal_rnn.tasks.caption.self_critical import SelfCriticalObjective
-from multimodal_rnn.tasks.common import TrainingSetup, run_training
+from multimodal_rnn.tasks.common import TrainingLog, TrainingSetup, run_training
 from multimodal_rnn.tasks.protocol import ProgressFactory
 from multimodal_rnn.text.vocab import Vocabulary, tokenize
 from multimodal_rnn.training import distributed
@@ -149,7 +149,9 @@ def make_validation(
     """``evaluate(module) -> {"CIDEr", "Bleu_4", "ROUGE_L"}`` on ``records`` (COCO-exact scores).
 
     ``module`` is the caption model, or the :class:`SelfCriticalObjective` holding it; images go
-    to wherever the model is when it is called (the trainer moves it to its device).
+    to wherever the model is when it is called (the trainer moves it to its device). Images that
+    cannot be read are left out of the scores; when none can be read, ``evaluate`` raises an
+    InputError (a score that measured nothing).
     """
     references = {i: [" ".join(tokenize(c)) for c in r.captions] for i, r in enumerate(records) if r.captions}
     if not references:
@@ -168,6 +170,10 @@ def make_validation(
             results = captioner.caption_tensors(batch["image"], beam_size=beam_size)
             for index, result in zip(batch["index"], results):
                 candidates[index] = " ".join(tokenize(result.caption))
+        if not candidates:
+            example = next(iter(dataset.bad_images.values()), records[0].path)
+            raise InputError(f"validation read nothing: none of its {len(dataset)} images could be read "
+                             f"(e.g. {example})")
         scores = caption_metrics({i: references[i] for i in candidates}, candidates, meteor=False)
         return {name: float(scores[name].value) for name in VALIDATION_METRICS}  # type: ignore[union-attr]
 
@@ -180,14 +186,18 @@ def caption_training_setup(
     config: CaptionTrainingConfig,
     *,
     load_image: Callable[[str], Image.Image],
+    validation: Mapping[str, Any] | None = None,
 ) -> TrainingSetup:
     """The model, data, validation and checkpoint header of a caption run (seed the RNGs first:
-    the initial weights depend on them)."""
+    the initial weights depend on them); ``validation`` (where the validation records came from)
+    goes into the header's ``extra["validation"]``."""
     model, vocab = _initial_model(train_records, config)
     transform = build_transform(model.config.encoder)
     evaluate = make_validation(_limit(val_records, config.eval_max_images), vocab, transform, load_image,
                                beam_size=config.eval_beam_size)
     extra = {"training": config_to_dict(config)}  # the checkpoint header carries it with the vocabulary
+    if validation is not None:
+        extra["validation"] = dict(validation)
     if config.self_critical:
         references = [[" ".join(tokenize(c)) for c in r.captions] for r in train_records]
         scst = SelfCriticalObjective(model, CiderD(references), references, vocab.decode,
@@ -222,17 +232,19 @@ def train_captioner(
     out_dir: str | Path,
     *,
     load_image: Callable[[str], Image.Image],
+    validation: Mapping[str, Any] | None = None,
     progress: ProgressFactory | None = None,
+    log: TrainingLog | None = None,
     resume_from: str | Path | None = None,
 ) -> TrainResult:
     """Train (or fine-tune with SCST) a captioner; checkpoints go to ``out_dir``; ``progress``
-    draws the epoch bars.
+    draws the epoch bars and ``log`` gets the progress lines; ``validation`` is recorded in the header.
 
     Returns the trainer's :class:`TrainResult` (best validation CIDEr-D and where it is saved).
     """
     seed_everything(trainer_config.seed)  # the initial weights depend on the seed only
-    setup = caption_training_setup(train_records, val_records, config, load_image=load_image)
-    return run_training(setup, trainer_config, out_dir, progress=progress, resume_from=resume_from)
+    setup = caption_training_setup(train_records, val_records, config, load_image=load_image, validation=validation)
+    return run_training(setup, trainer_config, out_dir, progress=progress, log=log, resume_from=resume_from)
 
 
 def _collate_images(items: list[Any]) -> dict[str, Any] | None:

@@ -25,6 +25,7 @@ from multimodal_rnn.metrics.dialog import (
 )
 from multimodal_rnn.shipped import resolve_weights
 from multimodal_rnn.tasks.common import (
+    TrainingLog,
     add_image_location_arguments,
     add_trainer_arguments,
     ensure_shapes_world,
@@ -34,6 +35,7 @@ from multimodal_rnn.tasks.common import (
     trainer_config_from_args,
 )
 from multimodal_rnn.tasks.protocol import Report, RunContext
+from multimodal_rnn.tasks.training_data import add_validation_arguments, check_options, needs
 
 if TYPE_CHECKING:
     from multimodal_rnn.datasets.visdial import VisDialData, VisDialSource
@@ -100,7 +102,19 @@ Train a visual dialog model on VisDial v1.0 files (default: the shapes world). A
 is one dialog with its 10 rounds (--batch-size counts dialogs); the loss is cross-entropy over
 the 100 answer options (discriminative models) or the answer's likelihood (generative models).
 Validation ranks every validation round and reports MRR (picks best.safetensors), R@1/5/10,
-mean rank and, with dense annotations, NDCG. Checkpoints and metrics.jsonl go to --out."""
+mean rank and, with dense annotations, NDCG. Checkpoints and metrics.jsonl go to --out.
+
+The validation split is optional: without --val-dialogs, --val-fraction of the training images
+(default 0.1, chosen by --seed) are held out for validation with their dialogs; the counts are
+logged and recorded in the checkpoints' header. Every image is looked up before training: a split
+whose images are all missing (or more than 100 of them) is an error naming the pattern."""
+
+TRAIN_NEEDS = {
+    "--dialogs": ("--images",), "--images": ("--dialogs",), "--images-list": ("--dialogs",),
+    "--val-dialogs": ("--dialogs", "--val-images"), "--val-images": ("--val-dialogs",),
+    "--val-images-list": ("--val-dialogs",),
+}
+"""What each ``mmrnn train dialog`` data option needs (all problems are reported at once)."""
 
 _TRAIN_EPILOG = """\
 examples:
@@ -132,23 +146,32 @@ class TrainCommand:
                            help="a shapes world made by `mmrnn data shapes` (generated there if missing; "
                                 "default: %(default)s)")
         add_source_arguments(group, "", "training split")
-        add_source_arguments(group, "val-", "validation split")
+        add_source_arguments(group, "val-", "validation split (optional)")
         group.add_argument("--val-dense", type=Path, metavar="JSON",
                            help="dense annotations of the validation split (NDCG)")
+        add_validation_arguments(group, unit="dialogs' images")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
         from multimodal_rnn.datasets.visdial import check_dense_rounds, read_dense_annotations, shapes_source
-        from multimodal_rnn.tasks.dialog.training import DialogTrainingConfig, train_dialog
+        from multimodal_rnn.tasks.dialog.training import DialogTrainingConfig, dialog_splits, train_dialog
 
+        check_options(needs(args, TRAIN_NEEDS) + (["--val-dense needs --val-dialogs"]
+                                                  if args.dialogs and args.val_dense and not args.val_dialogs else []))
         train_source, val_source = source_from_args(args, ""), source_from_args(args, "val-")
-        if (train_source is None) != (val_source is None):
-            raise InputError("dialog training on your own data needs both --dialogs (training) and --val-dialogs")
         dense_path = args.val_dense
-        if train_source is None or val_source is None:
+        names = ("--dialogs", "--val-dialogs")
+        if train_source is None:
             ensure_shapes_world(args.shapes_dir, "visdial_train.json", context)
             train_source, val_source = shapes_source(args.shapes_dir, "train"), shapes_source(args.shapes_dir, "val")
             dense_path = dense_path or args.shapes_dir / "visdial_val_dense_annotations.json"
-        val_data = val_source.read()
+            names = ("shapes world training split", "shapes world validation split")
+        lines: list[str] = []
+        where = tuple("" if source is None else f"{source.images_dir}/<file_name in {source.images_list}>"
+                      if source.images_list is not None else f"{source.images_dir}/{source.image_pattern}"
+                      for source in (train_source, val_source))
+        train_data, val_data, validation = dialog_splits(
+            train_source.read(), val_source.read() if val_source is not None else None, names=names,
+            where=(where[0], where[1]), val_fraction=args.val_fraction, seed=args.seed, log=lines.append)
         dense = None
         if dense_path is not None:
             dense = read_dense_annotations(dense_path)
@@ -157,9 +180,10 @@ class TrainCommand:
                                       min_word_count=args.min_count, eval_max_dialogs=args.eval_dialogs,
                                       init_from=args.init_from)
         result = train_dialog(
-            train_source.read(), val_data, config, trainer_config_from_args(args, validation_metric=VALIDATION_METRIC),
-            args.out, load_image=load_image, dense=dense, progress=context.progress,
-            resume_from=args.out if args.resume else None,
+            train_data, val_data, config, trainer_config_from_args(args, validation_metric=VALIDATION_METRIC),
+            args.out, load_image=load_image, dense=dense,
+            validation=validation.header() if validation.source == "holdout" else None, progress=context.progress,
+            log=TrainingLog.of(context, lines), resume_from=args.out if args.resume else None,
         )
         return Report(lines=(train_report_line(result, "MRR"),))
 

@@ -32,9 +32,10 @@ from multimodal_rnn.datasets.visdial_batches import DialogText, DialogTextConfig
 from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import ConfigError, InputError
 from multimodal_rnn.metrics.dialog import evaluate_submission
-from multimodal_rnn.tasks.common import TrainingSetup, run_training
+from multimodal_rnn.tasks.common import TrainingLog, TrainingSetup, run_training
 from multimodal_rnn.tasks.dialog.models import MODELS, DialogModel
 from multimodal_rnn.tasks.dialog.predictor import DialogAgent
+from multimodal_rnn.tasks.training_data import ValidationChoice, training_splits
 from multimodal_rnn.text.vocab import Vocabulary, tokenize
 from multimodal_rnn.training.state import seed_everything
 from multimodal_rnn.training.trainer import TrainerConfig, TrainResult
@@ -96,14 +97,42 @@ def validation_metrics(
     """``mrr``, ``r@1``, ``r@5``, ``r@10``, ``mean_rank`` (and ``ndcg`` with ``dense``) on ``data``.
 
     Dense annotations of dialogs that are not in ``data`` (e.g. cut by ``eval_max_dialogs``) are ignored.
+
+    Raises:
+        InputError: no image of ``data`` could be read, or no round has a ground-truth answer.
     """
     ranked = agent.rank(data, load_image, batch_size=batch_size)
+    if not ranked.entries:
+        example = next(iter(ranked.bad_images.values()), data.dialogs[0].image_path if data.dialogs else "none")
+        raise InputError(f"validation read nothing: none of its {len(data.dialogs)} dialogs' images could be read "
+                         f"(e.g. {example})")
     submitted = {(entry["image_id"], entry["round_id"]) for entry in ranked.entries}
     dense = {key: value for key, value in (dense or {}).items() if key in submitted}
     evaluation = evaluate_submission(ranked.entries, data.gt_indices(), dense)
     if evaluation.num_rounds == 0:
         raise InputError("no validation round has a ground-truth answer")
     return {name: value for name, value in evaluation.metrics.items() if value is not None}
+
+
+def dialog_splits(
+    train: VisDialData,
+    val: VisDialData | None,
+    *,
+    names: tuple[str, str],
+    where: tuple[str, str],
+    val_fraction: float,
+    seed: int,
+    log: Callable[[str], None],
+) -> tuple[VisDialData, VisDialData, ValidationChoice]:
+    """Both splits with their images looked up first; without ``val``, a hold-out of
+    ``val_fraction`` of the training dialogs' images (``seed``); see
+    :func:`~multimodal_rnn.tasks.training_data.training_splits`."""
+    kept, taken, choice = training_splits(train.dialogs, val.dialogs if val is not None else None,
+                                          lambda dialog: dialog.image_path, names=names, where=where, unit="dialogs",
+                                          fraction=val_fraction, seed=seed, log=log)
+    if val is None:
+        val = VisDialData(train.split, train.questions, train.answers, taken)
+    return VisDialData(train.split, train.questions, train.answers, kept), val, choice
 
 
 def dialog_training_setup(
@@ -113,8 +142,11 @@ def dialog_training_setup(
     *,
     load_image: Callable[[str], Image.Image],
     dense: Mapping[RoundKey, Sequence[float]] | None = None,
+    validation: Mapping[str, Any] | None = None,
 ) -> TrainingSetup:
-    """The model, datasets, validation and checkpoint header of a dialog run (see the module docstring).
+    """The model, datasets, validation and checkpoint header of a dialog run (see the module
+    docstring); ``validation`` (where the validation dialogs came from) goes into the header's
+    ``extra["validation"]``.
 
     Validation ranks with a :class:`DialogAgent` around the module the trainer hands it, on that
     module's device.
@@ -136,14 +168,14 @@ def dialog_training_setup(
 
     train_set = VisDialDataset(train_data, ImageReader(load_image, transform), DialogText(vocab, text_config))
 
-    def collate(items: list[Any]) -> dict[str, Any] | None:
-        batch = collate_visdial(items, pad_id=vocab.pad_id)
-        return batch if "image" in batch else None  # every image unreadable: the trainer skips it
+    def collate(items: list[Any]) -> dict[str, Any]:
+        return collate_visdial(items, pad_id=vocab.pad_id)  # only num_skipped when no image was readable: skipped
 
     return TrainingSetup(
         task="dialog", model_name=config.model_name, model=model, train_set=train_set, collate=collate,
         evaluate=evaluate, vocab=vocab.to_dict(), answers=list(candidates),
-        extra={"training": config_to_dict(config), "text": config_to_dict(text_config)},
+        extra={"training": config_to_dict(config), "text": config_to_dict(text_config),
+               **({"validation": dict(validation)} if validation is not None else {})},
     )
 
 
@@ -156,18 +188,22 @@ def train_dialog(
     *,
     load_image: Callable[[str], Image.Image],
     dense: Mapping[RoundKey, Sequence[float]] | None = None,
+    validation: Mapping[str, Any] | None = None,
     progress: Any = None,
+    log: TrainingLog | None = None,
     resume_from: str | Path | None = None,
 ) -> TrainResult:
-    """Train a dialog model; checkpoints (best on validation MRR) go to ``out_dir``.
+    """Train a dialog model; checkpoints (best on validation MRR) go to ``out_dir``; ``log`` gets
+    the progress lines, ``validation`` is recorded in the header.
 
     Returns the trainer's :class:`TrainResult` (best validation MRR and where it is saved).
     """
     seed_everything(trainer_config.seed)  # the initial weights depend on the seed only
-    setup = dialog_training_setup(train_data, val_data, config, load_image=load_image, dense=dense)
+    setup = dialog_training_setup(train_data, val_data, config, load_image=load_image, dense=dense,
+                                  validation=validation)
     if trainer_config.validation_metric is None:
         trainer_config = dataclasses.replace(trainer_config, validation_metric=VALIDATION_METRIC)
-    return run_training(setup, trainer_config, out_dir, progress=progress, resume_from=resume_from)
+    return run_training(setup, trainer_config, out_dir, progress=progress, log=log, resume_from=resume_from)
 
 
 def _initial_model(

@@ -17,6 +17,7 @@ from typing import Any
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.shipped import resolve_weights
 from multimodal_rnn.tasks.common import (
+    TrainingLog,
     add_trainer_arguments,
     model_overrides,
     train_report_line,
@@ -286,7 +287,7 @@ class TrainCommand:
         start = time.perf_counter()
         result = train_navigation(
             demos, config, trainer_config_from_args(args, validation_metric=VALIDATION_METRIC), args.out,
-            progress=context.progress, resume_from=args.out if args.resume else None,
+            progress=context.progress, log=TrainingLog.of(context), resume_from=args.out if args.resume else None,
         )
         minutes = (time.perf_counter() - start) / 60
         return Report(lines=(f"trained on {len(demos)} demonstrations of {demos.meta.get('level')} in {minutes:.1f} min; "

@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 
 from multimodal_rnn.config import config_to_dict
 from multimodal_rnn.errors import ConfigError, InputError
-from multimodal_rnn.tasks.common import TrainingSetup, run_training
+from multimodal_rnn.tasks.common import TrainingLog, TrainingSetup, run_training
 from multimodal_rnn.tasks.navigation import env as nav_env
 from multimodal_rnn.tasks.navigation.demos import (
     Demonstrations,
@@ -135,9 +135,11 @@ def train_navigation(
     out_dir: str | Path,
     *,
     progress: Any = None,
+    log: TrainingLog | None = None,
     resume_from: str | Path | None = None,
 ) -> TrainResult:
-    """Train on ``demos`` (one level); checkpoints (best on validation success) go to ``out_dir``."""
+    """Train on ``demos`` (one level); checkpoints (best on validation success) go to ``out_dir``;
+    ``log`` gets the progress lines."""
     if len(demos) == 0:
         raise InputError("no demonstrations to train on")
     if config.model_name not in MODELS.names(task=TASK):
@@ -166,7 +168,7 @@ def train_navigation(
 
     setup = TrainingSetup(task=TASK, model_name=config.model_name, model=model, train_set=EpisodeDataset(demos, vocab),
                           collate=collate, evaluate=evaluate, vocab=vocab.to_dict(), extra=extra)
-    return run_training(setup, trainer_config, out_dir, progress=progress, resume_from=resume_from)
+    return run_training(setup, trainer_config, out_dir, progress=progress, log=log, resume_from=resume_from)
 
 
 def _initial_model(demos: Demonstrations, config: NavigationTrainingConfig,

@@ -21,6 +21,7 @@ from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image
 from multimodal_rnn.metrics.vqa import VQAEvaluation, evaluate_vqa
 from multimodal_rnn.shipped import resolve_weights
 from multimodal_rnn.tasks.common import (
+    TrainingLog,
     add_image_location_arguments,
     add_trainer_arguments,
     ensure_shapes_world,
@@ -30,6 +31,7 @@ from multimodal_rnn.tasks.common import (
     trainer_config_from_args,
 )
 from multimodal_rnn.tasks.protocol import Report, RunContext
+from multimodal_rnn.tasks.training_data import add_validation_arguments, check_options, needs
 
 if TYPE_CHECKING:
     from multimodal_rnn.datasets.vqa import VQASource
@@ -52,12 +54,25 @@ Unknown words are read as <unk>; a question longer than the model's maximum leng
 for the shipped model) is cut to its first words. Probabilities of a model trained with the
 default BCE loss are per-answer scores and need not sum to 1."""
 
+TRAIN_NEEDS = {
+    "--questions": ("--annotations", "--images"), "--annotations": ("--questions",), "--images": ("--questions",),
+    "--images-list": ("--questions",), "--val-questions": ("--questions", "--val-annotations", "--val-images"),
+    "--val-annotations": ("--val-questions",), "--val-images": ("--val-questions",),
+    "--val-images-list": ("--val-questions",),
+}
+"""What each ``mmrnn train vqa`` data option needs (all problems are reported at once)."""
+
 TRAIN_DESCRIPTION = """\
 Train a VQA model on any dataset in VQA v1/v2 format (default: the shapes world). The answer
 vocabulary is the K most frequent normalized training answers; targets are soft scores
 min(1, 0.3 * count). Training skips questions with no answer in the vocabulary; validation
 keeps them and reports the official-style accuracy (overall and per answer type). Checkpoints
-(last, best on validation accuracy) and metrics.jsonl go to --out."""
+(last, best on validation accuracy) and metrics.jsonl go to --out.
+
+The validation split is optional: without --val-questions, --val-fraction of the training images
+(default 0.1, chosen by --seed) are held out for validation, with all their questions; the counts
+are logged and recorded in the checkpoints' header. Every image is looked up before training: a
+split whose images are all missing (or more than 100 of them) is an error naming the pattern."""
 
 TRAIN_EPILOG = """\
 examples:
@@ -211,19 +226,29 @@ class TrainCommand:
                            help="a shapes world made by `mmrnn data shapes` (generated there if missing; "
                                 "default: %(default)s)")
         add_vqa_source_arguments(group, "", "training split")
-        add_vqa_source_arguments(group, "val-", "validation split")
+        add_vqa_source_arguments(group, "val-", "validation split (optional)")
+        add_validation_arguments(group, unit="images")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
         from multimodal_rnn.datasets.vqa import shapes_source
-        from multimodal_rnn.tasks.vqa.training import VALIDATION_METRIC, VQATrainingConfig, train_vqa
+        from multimodal_rnn.tasks.vqa.training import (
+            VALIDATION_METRIC,
+            VQATrainingConfig,
+            train_vqa,
+            vqa_training_records,
+        )
 
+        check_options(needs(args, TRAIN_NEEDS))
         train_source = vqa_source_from_args(args, "", need_annotations=True)
         val_source = vqa_source_from_args(args, "val-", need_annotations=True)
-        if (train_source is None) != (val_source is None):
-            raise InputError("VQA training on your own data needs both --questions (training) and --val-questions")
-        if train_source is None or val_source is None:
+        names = ("--questions", "--val-questions")
+        if train_source is None:
             ensure_shapes_world(args.shapes_dir, "vqa_questions_train.json", context)
             train_source, val_source = shapes_source(args.shapes_dir, "train"), shapes_source(args.shapes_dir, "val")
+            names = ("shapes world training split", "shapes world validation split")
+        lines: list[str] = []
+        train_records, val_records, validation = vqa_training_records(
+            train_source, val_source, val_fraction=args.val_fraction, seed=args.seed, log=lines.append, names=names)
         model = model_overrides(args.set)
         if args.loss is not None:
             model["loss"] = args.loss
@@ -232,10 +257,10 @@ class TrainCommand:
             group_by_image=not args.per_question, eval_max_questions=args.eval_questions, init_from=args.init_from,
         )
         result = train_vqa(
-            train_source.read(), val_source.read(), task_config,
+            train_records, val_records, task_config,
             trainer_config_from_args(args, validation_metric=VALIDATION_METRIC), args.out, load_image=load_image,
-            progress=context.progress,
-            resume_from=args.out if args.resume else None,
+            validation=validation.header() if validation.source == "holdout" else None, progress=context.progress,
+            log=TrainingLog.of(context, lines), resume_from=args.out if args.resume else None,
         )
         return Report(lines=(train_report_line(result, VALIDATION_METRIC),),
                       data={"best_metric": result.best_metric, "best_step": result.best_step,

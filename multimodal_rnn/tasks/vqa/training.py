@@ -16,10 +16,11 @@ then counts images, and each image is encoded once per update however many quest
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from PIL import Image
@@ -29,6 +30,7 @@ from multimodal_rnn.datasets.vqa import (
     AnswerVocabulary,
     VQADataset,
     VQARecord,
+    VQASource,
     build_question_vocabulary,
     collate_vqa,
     encode_question,
@@ -37,8 +39,9 @@ from multimodal_rnn.datasets.vqa import (
 from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import ConfigError, InputError
 from multimodal_rnn.metrics.vqa import question_accuracy
-from multimodal_rnn.tasks.common import TrainingSetup, run_training
+from multimodal_rnn.tasks.common import TrainingLog, TrainingSetup, run_training
 from multimodal_rnn.tasks.protocol import ProgressFactory
+from multimodal_rnn.tasks.training_data import ValidationChoice, training_splits
 from multimodal_rnn.tasks.vqa.models import MODELS, VQAModel
 from multimodal_rnn.tasks.vqa.predictor import Answerer
 from multimodal_rnn.text.vocab import Vocabulary
@@ -85,10 +88,19 @@ def validation_accuracy(
 
     Every record counts; a question whose image cannot be read scores 0. Per-type keys are
     ``accuracy_<type>`` with ``/`` removed (``accuracy_yesno``, ``accuracy_number``, ...).
+
+    Raises:
+        InputError: no record, no answer, or no validation image could be read (an accuracy of
+            0 that measured nothing).
     """
     if not records or not any(record.answers for record in records):
         raise InputError("no validation answers: the validation split is empty or has no annotations")
-    predicted = answerer.answer_records(records, load_image, batch_size=batch_size).answers
+    read = answerer.answer_records(records, load_image, batch_size=batch_size)
+    predicted = read.answers
+    if all(answer is None for answer in predicted):
+        example = next(iter(read.bad_images.values()), records[0].image_path)
+        raise InputError(f"validation read nothing: none of its {len(records)} questions' images could be read "
+                         f"(e.g. {example})")
     scores = [question_accuracy(answer, list(record.answers)) if answer is not None else 0.0
               for answer, record in zip(predicted, records)]
     by_type: dict[str, list[float]] = defaultdict(list)
@@ -100,15 +112,60 @@ def validation_accuracy(
     return metrics
 
 
+def vqa_training_records(
+    train_source: VQASource,
+    val_source: VQASource | None,
+    *,
+    val_fraction: float,
+    seed: int,
+    log: Callable[[str], None],
+    names: tuple[str, str] = ("--questions", "--val-questions"),
+) -> tuple[list[VQARecord], list[VQARecord], ValidationChoice]:
+    """Read both splits, look their images up (before any work) and choose the validation records:
+    ``val_source``'s, or a hold-out of ``val_fraction`` of the training images (``seed``).
+
+    ``names`` name the splits in messages (the options that gave them); ``log`` gets a line per
+    split with missing images and, for a hold-out, one with its counts.
+
+    Raises:
+        InputError: a split whose images are all missing, or more than
+            :data:`~multimodal_rnn.tasks.training_data.MAX_MISSING_IMAGES`; see also
+            :func:`~multimodal_rnn.tasks.training_data.choose_validation`.
+    """
+    train = _read_split(train_source, names[0])
+    val = _read_split(val_source, names[1]) if val_source is not None else None
+    where = (_image_lookup(train_source, ""), _image_lookup(val_source, "val-") if val_source is not None else "")
+    labels = (f"{names[0]} {train_source.questions}", f"{names[1]} {val_source.questions if val_source else ''}")
+    return training_splits(train, val, lambda r: r.image_path, names=labels, where=where, unit="questions",
+                           fraction=val_fraction, seed=seed, log=log)
+
+
+def _read_split(source: VQASource, name: str) -> list[VQARecord]:
+    records = source.read()
+    if not records:
+        raise InputError(f"{name} {source.questions}: no questions")
+    return records
+
+
+def _image_lookup(source: VQASource, prefix: str) -> str:
+    """How ``source``'s image paths are made, for messages."""
+    if source.images_list is not None:
+        return f"{source.images_dir}/<file_name in {source.images_list}>"
+    return f"{os.path.join(source.images_dir, source.image_pattern)} (--{prefix}images, --{prefix}image-pattern)"
+
+
 def training_setup(
     train_records: Sequence[VQARecord],
     val_records: Sequence[VQARecord],
     config: VQATrainingConfig,
     *,
     load_image: Callable[[str], Image.Image],
+    validation: Mapping[str, Any] | None = None,
 ) -> TrainingSetup:
     """The model, datasets, validation and checkpoint header of a VQA run (the initial weights
-    come from the global random state: seed it first)."""
+    come from the global random state: seed it first); ``validation`` (where the validation
+    records came from, e.g. a hold-out's fraction and seed) goes into the header's
+    ``extra["validation"]``."""
     model, vocab, answers = _initial_model(train_records, config)
     transform = build_transform(model.config.encoder)
     val_records = val_records[: config.eval_max_questions] if config.eval_max_questions > 0 else val_records
@@ -132,7 +189,8 @@ def training_setup(
 
     return TrainingSetup(task="vqa", model_name=config.model_name, model=model, train_set=train_set, collate=collate,
                          evaluate=evaluate, vocab=vocab.to_dict(), answers=list(answers.answers),
-                         extra={"training": config_to_dict(config)})
+                         extra={"training": config_to_dict(config),
+                                **({"validation": dict(validation)} if validation is not None else {})})
 
 
 def train_vqa(
@@ -143,18 +201,21 @@ def train_vqa(
     out_dir: str | Path,
     *,
     load_image: Callable[[str], Image.Image],
+    validation: Mapping[str, Any] | None = None,
     progress: ProgressFactory | None = None,
+    log: TrainingLog | None = None,
     resume_from: str | Path | None = None,
 ) -> TrainResult:
     """Train a VQA model; checkpoints (best on validation accuracy) go to ``out_dir``.
 
-    ``progress`` draws each epoch's bar (on the main process of a distributed run only).
+    ``progress`` draws each epoch's bar, ``log`` gets the progress lines (see
+    :func:`~multimodal_rnn.tasks.common.run_training`); ``validation`` is recorded in the header.
 
     Returns the trainer's :class:`TrainResult` (best validation accuracy and where it is saved).
     """
     seed_everything(trainer_config.seed)  # the initial weights depend on the seed only
-    setup = training_setup(train_records, val_records, config, load_image=load_image)
-    return run_training(setup, trainer_config, out_dir, progress=progress, resume_from=resume_from)
+    setup = training_setup(train_records, val_records, config, load_image=load_image, validation=validation)
+    return run_training(setup, trainer_config, out_dir, progress=progress, log=log, resume_from=resume_from)
 
 
 def _initial_model(
