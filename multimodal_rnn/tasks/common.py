@@ -161,7 +161,8 @@ def add_trainer_arguments(parser: argparse.ArgumentParser, *, metric: str, epoch
     parser.add_argument("--distributed", action="store_true",
                         help="one of several processes started by torchrun (DistributedDataParallel; NCCL on GPUs, "
                              "gloo on CPUs); --batch-size is per process")
-    parser.add_argument("--max-steps", type=int, default=None, help="stop after N updates (smoke runs)")
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="stop after N updates (smoke runs); the stop is validated too, so best.safetensors exists")
     parser.add_argument("--log-every", type=int, default=10, metavar="N",
                         help="log the training loss every N updates (metrics.jsonl; also a line on stderr when it is "
                              "not a terminal, besides one line per epoch) (default: %(default)s)")

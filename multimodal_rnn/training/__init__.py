@@ -13,8 +13,10 @@ Run folder (``out_dir``), written by the main process only:
 * ``metrics.jsonl``: see :mod:`multimodal_rnn.training.logging`; ``tensorboard/`` if asked for;
 * ``last.safetensors`` + ``last.trainer.safetensors``: the latest model and training state, one
   consistent pair (see :mod:`multimodal_rnn.training.state`), written after every epoch, every
-  ``checkpoint_every_steps`` updates and when ``max_steps`` stops the run;
-* ``best.safetensors``: the model at the best value of ``validation_metric``.
+  ``checkpoint_every_steps`` updates and when ``max_steps`` stops the run (a failed write, e.g. a
+  full disk, leaves the previous pair as it was);
+* ``best.safetensors``: the model at the best value of ``validation_metric`` (a ``max_steps`` stop
+  is evaluated too; see :mod:`multimodal_rnn.training.progress`).
 
 Resume (``resume_from=`` a run folder or checkpoint file) restores weights, optimizer, grad
 scaler, the RNG streams of Python, NumPy and torch (CUDA included) and the position in the data,
@@ -29,7 +31,8 @@ and DistributedDataParallel averages the gradients, so with a loss that is a mea
 update equals a single process's update on the union of the shards' batches (``world_size *
 batch_size`` samples). Only rank 0 writes the run folder. ``evaluate`` runs on every process and
 its values are averaged, so the best checkpoint and early stopping are decided identically
-everywhere. A batch that any process cannot use (``collate_fn`` returned None) is skipped by all.
+everywhere. A batch that any process cannot use (``collate_fn`` returned None, or a dict holding only
+``num_skipped``) is skipped by all.
 A resume needs the same number of processes; each restores its own RNG streams.
 
 Typical use from task code::
