@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, TextIO
 
+from multimodal_rnn import options
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import write_json
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image
@@ -89,18 +90,16 @@ class ChatCommand:
         parser.add_argument("--weights", metavar="FILE", help=WEIGHTS_HELP)
         parser.add_argument("--caption", default="", help="a caption that starts the dialog history (default: none)")
         parser.add_argument("--json", action="store_true", help="print one JSON object per question")
-        parser.add_argument("--top", type=int, default=1, metavar="N",
+        parser.add_argument("--top", type=options.positive_int, default=1, metavar="N",
                             help="also list the N best candidate answers with probabilities (default: %(default)s)")
-        parser.add_argument("--beam-size", type=int, default=3, metavar="K",
-                            help="generative models (default: %(default)s)")
-        parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
+        parser.add_argument("--beam-size", type=options.beam_size, default=3, metavar="K",
+                            help=f"beam size of generative models, 1-{options.MAX_BEAM_SIZE} (default: %(default)s)")
+        parser.add_argument("--max-pixels", type=options.positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
                             help="refuse images with more pixels than this (default: %(default)s)")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
         from multimodal_rnn.tasks.dialog.predictor import DialogAgent
 
-        if args.top < 1 or args.beam_size < 1:
-            raise InputError(f"--top and --beam-size must be at least 1, got {args.top} and {args.beam_size}")
         if context.stdin is None:
             raise InputError("chat reads its questions from standard input; none is open")
         agent = DialogAgent.from_checkpoint(resolve_weights(args.weights, self.shipped, task="dialog"))
@@ -158,7 +157,8 @@ class AblationCommand:
         parser.add_argument("--weights", metavar="FILE", help=WEIGHTS_HELP)
         parser.add_argument("--conditions", nargs="+", choices=HISTORY_CONDITIONS, default=list(HISTORY_CONDITIONS),
                             help="history conditions to rank (default: all)")
-        parser.add_argument("--batch-size", type=int, default=32, help="dialogs per batch (default: %(default)s)")
+        parser.add_argument("--batch-size", type=options.positive_int, default=32, metavar="N",
+                            help="dialogs per batch (default: %(default)s)")
         parser.add_argument("--json", type=Path, metavar="FILE", help="also write the numbers as JSON")
         add_split_arguments(parser)
 
