@@ -21,7 +21,8 @@ from multimodal_rnn.files import write_json
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image
 from multimodal_rnn.shipped import resolve_weights
 from multimodal_rnn.tasks.dialog.cli import WEIGHTS_HELP, add_split_arguments, agent_and_split
-from multimodal_rnn.tasks.protocol import Report, RunContext
+from multimodal_rnn.tasks.protocol import Report, RunContext, ServingLimits
+from multimodal_rnn.tasks.text_input import check_question, stdin_lines
 
 if TYPE_CHECKING:
     from multimodal_rnn.tasks.dialog.ablation import HistoryAblation
@@ -31,16 +32,21 @@ HISTORY_CONDITIONS = ("full", "caption_only", "none")
 """:data:`multimodal_rnn.tasks.dialog.ablation.HISTORY_CONDITIONS`, for ``--conditions`` without importing
 torch (a test checks that they agree)."""
 
-_CHAT_EPILOG = """\
+_CHAT_EPILOG = f"""\
 examples:
   mmrnn chat photo.png                      (type questions; an empty line or Ctrl-D ends)
   printf 'is there a circle\\nwhat color is it\\n' | mmrnn chat photo.png --json
   mmrnn chat photo.png --caption "a red circle and a blue square" --weights dialog.safetensors
 
 Every answer joins the history the next question is read with ("what color is it?" refers to the
-object of the previous rounds). A discriminative model picks the best of the answers it saw in
-training (--top lists the runners-up); a generative model writes its answer (beam search).
---json prints one object per question: {"round", "question", "answer", "alternatives"}."""
+object of the previous rounds). The history holds the caption and the last
+{ServingLimits.max_history_rounds} rounds (the server's limit), so every question costs the same. Questions are
+read as UTF-8, as by `mmrnn ask -`; blank lines of piped input are skipped, and a question
+without a word (only punctuation, such as "?!?") ends the session with a one-line error and
+exit status 2, after the answers so far.
+A discriminative model picks the best of the answers it saw in training (--top lists the
+runners-up); a generative model writes its answer (beam search).
+--json prints one object per question: {{"round", "question", "answer", "alternatives"}}."""
 
 
 def format_turn(turn: DialogTurn, number: int, as_json: bool, top: int) -> str:
@@ -58,23 +64,31 @@ def chat(agent: DialogAgent, session_input: TextIO, emit: Callable[[str], None],
          as_json: bool, top: int, beam_size: int, max_pixels: int) -> int:
     """Answer every line of ``session_input`` in order, each answer emitted as it comes.
 
-    Blank lines of piped input are skipped; on a terminal an empty line ends the session (and
-    answers are prefixed ``bot> ``). Returns the exit status (0).
+    Lines are decoded as strict UTF-8 and checked as ``mmrnn ask`` checks its question
+    (:mod:`multimodal_rnn.tasks.text_input`); the history keeps the caption and the latest
+    :attr:`~multimodal_rnn.tasks.protocol.ServingLimits.max_history_rounds` rounds. Blank lines
+    of piped input are skipped; on a terminal an empty line ends the session (and answers are
+    prefixed ``bot> ``). Returns the exit status (0).
+
+    Raises:
+        InputError: a line that is not UTF-8 or holds no word (``line N: the question is empty
+            (no words)``); the answers before it were emitted.
     """
-    session = agent.session(load_image(image_path, max_pixels=max_pixels), caption)
+    session = agent.session(load_image(image_path, max_pixels=max_pixels), caption,
+                            max_history_rounds=ServingLimits.max_history_rounds)
     interactive = session_input.isatty()
     number = 0
-    while True:
-        line = session_input.readline()
-        if not line or (interactive and not line.strip()):
-            return 0
-        question = line.strip()
-        if not question:
+    for line_number, line in enumerate(stdin_lines(session_input), start=1):
+        if not line.strip():
+            if interactive:
+                return 0
             continue
+        question = check_question(line, where=f"line {line_number}")
         number += 1
-        turn = session.ask(question, top=max(top, 1), beam_size=beam_size)
+        turn = session.ask(question, top=top, beam_size=beam_size)
         prefix = "bot> " if interactive and not as_json else ""
         emit(prefix + format_turn(turn, number, as_json, top))
+    return 0
 
 
 @dataclass
@@ -105,11 +119,8 @@ class ChatCommand:
         agent = DialogAgent.from_checkpoint(resolve_weights(args.weights, self.shipped, task="dialog"))
         if context.stdin.isatty():
             context.log(f"ask about {args.image}, one question a line; an empty line or Ctrl-D ends")
-        try:
-            chat(agent, context.stdin, context.emit, image_path=args.image, caption=args.caption, as_json=args.json,
-                 top=args.top, beam_size=args.beam_size, max_pixels=args.max_pixels)
-        except UnicodeDecodeError as exc:
-            raise InputError(f"standard input: not UTF-8 text (byte {exc.start})") from None
+        chat(agent, context.stdin, context.emit, image_path=args.image, caption=args.caption, as_json=args.json,
+             top=args.top, beam_size=args.beam_size, max_pixels=args.max_pixels)
         return Report()
 
 

@@ -31,6 +31,7 @@ from multimodal_rnn.tasks.common import (
     trainer_config_from_args,
 )
 from multimodal_rnn.tasks.protocol import Report, RunContext
+from multimodal_rnn.tasks.text_input import check_question, read_stdin
 
 if TYPE_CHECKING:
     from multimodal_rnn.datasets.vqa import VQASource
@@ -50,8 +51,10 @@ examples:
   echo "is there a red square?" | mmrnn ask photo.png - --attention-map where.png
 
 Unknown words are read as <unk>; a question longer than the model's maximum length (30 words
-for the shipped model) is cut to its first words. Probabilities of a model trained with the
-default BCE loss are per-answer scores and need not sum to 1."""
+for the shipped model) is cut to its first words. A question without a word (empty, or only
+punctuation such as "?!?") or that is not UTF-8 is an error, as at the server (HTTP 422).
+Probabilities of a model trained with the default BCE loss are per-answer scores and need not
+sum to 1."""
 
 TRAIN_DESCRIPTION = """\
 Train a VQA model on any dataset in VQA v1/v2 format (default: the shapes world). The answer
@@ -139,26 +142,14 @@ class AskCommand:
 
 
 def read_question(text: str, stdin: TextIO | None) -> str:
-    """The question from the command line, or from ``stdin`` for ``-``; one-line errors."""
+    """The question from the command line, or from ``stdin`` for ``-`` (strict UTF-8), stripped;
+    one-line errors for text that is not UTF-8 or holds no word
+    (:func:`~multimodal_rnn.tasks.text_input.check_question`, the server's rule)."""
     if text == "-":
         if stdin is None:
             raise InputError("question '-': no standard input to read it from")
-        buffer = getattr(stdin, "buffer", None)
-        if buffer is None:
-            text = stdin.read()
-        else:
-            data = buffer.read()
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError(f"question on standard input: not UTF-8 text (byte {exc.start})") from None
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:  # undecodable argv bytes arrive as lone surrogates
-        raise InputError(f"question: not UTF-8 text (character {exc.start})") from None
-    if not text.strip():
-        raise InputError("the question is empty")
-    return text
+        text = read_stdin(stdin)
+    return check_question(text)
 
 
 def add_vqa_source_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, prefix: str, split: str) -> None:
