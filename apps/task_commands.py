@@ -13,6 +13,8 @@ import argparse
 import sys
 from typing import Any, Iterable, Iterator
 
+from multimodal_rnn.options import positive_int
+
 VERBS = ("train", "predict", "eval")
 """Commands whose sub-command is a task name."""
 
@@ -37,9 +39,14 @@ def add_command_parser(subparsers: Any, name: str, command: Any) -> argparse.Arg
     parser = subparsers.add_parser(name, help=command.help, description=command.help,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     command.add_arguments(parser)
-    parser.add_argument("--threads", type=int, default=None, metavar="N", help=THREADS_HELP)
+    add_threads_argument(parser)
     parser.set_defaults(_command=command)
     return parser
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """``--threads N`` (N >= 1), which :func:`set_threads` applies before the command runs."""
+    parser.add_argument("--threads", type=positive_int, default=None, metavar="N", help=THREADS_HELP)
 
 
 THREADS_HELP = ("torch CPU threads (intra- and inter-op) for this command (default: torch's, one per core); on a "
@@ -47,14 +54,10 @@ THREADS_HELP = ("torch CPU threads (intra- and inter-op) for this command (defau
 
 
 def set_threads(threads: int | None) -> None:
-    """``torch.set_num_threads(threads)`` and, unless torch has started its inter-op pool, the
-    inter-op threads too; ``None`` leaves torch's defaults."""
+    """``torch.set_num_threads(threads)`` (``threads`` >= 1, as ``--threads`` parses it) and, unless
+    torch has started its inter-op pool, the inter-op threads too; ``None`` leaves torch's defaults."""
     if threads is None:
         return
-    if threads < 1:
-        from multimodal_rnn.errors import ConfigError
-
-        raise ConfigError(f"--threads must be at least 1, got {threads}")
     import torch
 
     torch.set_num_threads(threads)

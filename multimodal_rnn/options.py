@@ -41,10 +41,10 @@ def int_range(low: int, high: int | None = None) -> Callable[[str], int]:
 
 
 def float_range(
-    low: float | None = None, high: float | None = None, *, low_open: bool = False
+    low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False
 ) -> Callable[[str], float]:
-    """An argparse type: a finite number in ``[low, high]`` (``(low, high]`` with ``low_open``);
-    ``nan`` and ``inf`` are always refused."""
+    """An argparse type: a finite number in ``[low, high]``; ``low_open`` / ``high_open`` leave the
+    bound out (``(low, high]``, ``[low, high)``); ``nan`` and ``inf`` are always refused."""
 
     def parse(text: str) -> float:
         try:
@@ -52,9 +52,10 @@ def float_range(
         except ValueError:
             value = math.nan
         too_low = low is not None and (value <= low if low_open else value < low)
-        too_high = high is not None and value > high
+        too_high = high is not None and (value >= high if high_open else value > high)
         if not math.isfinite(value) or too_low or too_high:
-            raise argparse.ArgumentTypeError(f"must be {_float_range_words(low, high, low_open)}, got {text!r}")
+            words = _float_range_words(low, high, low_open, high_open)
+            raise argparse.ArgumentTypeError(f"must be {words}, got {text!r}")
         return value
 
     parse.__name__ = "number"
@@ -83,18 +84,23 @@ non_negative_float = float_range(0.0)
 """A finite number >= 0 (weight decay, gradient clipping, waits, ...)."""
 
 probability = float_range(0.0, 1.0)
-"""A finite number in [0, 1] (dropout, label smoothing, sampling rates, fractions)."""
+"""A finite number in [0, 1] (dropout, label smoothing, sampling rates)."""
+
+proper_fraction = float_range(0.0, 1.0, low_open=True, high_open=True)
+"""A finite number strictly between 0 and 1 (a share of the data to hold out)."""
 
 
 def _int_range_words(low: int, high: int | None) -> str:
     return f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
 
 
-def _float_range_words(low: float | None, high: float | None, low_open: bool) -> str:
+def _float_range_words(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
     if low is not None and high is not None:
+        if low_open or high_open:
+            return f"a number {'>' if low_open else '>='} {low:g} and {'<' if high_open else '<='} {high:g}"
         return f"a number from {low:g} to {high:g}"
     if low is not None:
         return f"a number {'>' if low_open else '>='} {low:g}"
     if high is not None:
-        return f"a number <= {high:g}"
+        return f"a number {'<' if high_open else '<='} {high:g}"
     return "a finite number"

@@ -24,7 +24,8 @@ PUBLIC_API: dict[str, str] = {
     "multimodal_rnn.images": "load_image, load_image_bytes, DEFAULT_MAX_PIXELS: the user's image, with size limits",
     "multimodal_rnn.shipped": "weights_dir, resolve_weights: the weights that ship with the package",
     "multimodal_rnn.training.launch": "torchrun_process_group, is_main_process: the app joins torchrun's process group",
-    "multimodal_rnn.datasets.shapes": "ShapesConfig, generate_shapes_world: the built-in synthetic world",
+    "multimodal_rnn.datasets.shapes": "ShapesConfig, generate_shapes_world, MAX_OBJECTS, MIN_IMAGE_SIZE, "
+    "MAX_IMAGE_SIZE: the built-in synthetic world",
 }
 """The modules ``apps/`` may import, with what they offer (docs/architecture.md lists the same)."""
 

@@ -17,6 +17,7 @@ from multimodal_rnn import options
         (options.finite_float, "-2.5", -2.5),
         (options.positive_float, "1e-4", 1e-4),
         (options.probability, "1", 1.0),
+        (options.proper_fraction, "0.1", 0.1),
     ],
 )
 def test_values_in_range_parse(parse, text: str, value: float) -> None:
@@ -38,6 +39,8 @@ def test_values_in_range_parse(parse, text: str, value: float) -> None:
         (options.non_negative_float, "-0.1", "must be a number >= 0, got '-0.1'"),
         (options.probability, "1.5", "must be a number from 0 to 1, got '1.5'"),
         (options.probability, "x", "must be a number from 0 to 1, got 'x'"),
+        (options.proper_fraction, "1", "must be a number > 0 and < 1, got '1'"),
+        (options.proper_fraction, "0", "must be a number > 0 and < 1, got '0'"),
     ],
 )
 def test_values_out_of_range_are_one_message(parse, text: str, message: str) -> None:

@@ -86,8 +86,6 @@ def test_threads_option_sets_torch_threads(shapes: Path, tmp_path: Path, capsys:
             )
             == 0
         )
-        assert main(["caption", image, "--threads", "0"]) == 2
-        assert "--threads must be at least 1" in capsys.readouterr().err
     finally:
         torch.set_num_threads(before)
     for command in (

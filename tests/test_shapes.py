@@ -274,4 +274,3 @@ def test_cli_generates_and_refuses_a_non_empty_directory(
     assert apps.cli.main(argv) == 2
     assert "not empty" in capsys.readouterr().err
     assert apps.cli.main(argv + ["--force"]) == 0
-    assert apps.cli.main(["data", "shapes", "--out", str(tmp_path / "x"), "--max-objects", "9"]) == 2

@@ -98,7 +98,6 @@ def test_ask_errors_are_one_line_with_exit_status_2(tmp_path: Path, image: Path,
         ([str(image), "what is it?", "--weights", str(text)], "not a readable safetensors checkpoint"),
         ([str(image), "what is it?", "--weights", str(no_attention), "--attention-map", str(tmp_path / "a.png")],
          "has no attention"),
-        ([str(image), "what is it?", "--weights", str(weights), "--top", "0"], "--top"),
     ]
     for arguments, message in cases:
         assert main(["ask", *arguments]) == 2, arguments

@@ -6,8 +6,15 @@ import argparse
 import time
 from pathlib import Path
 
-from multimodal_rnn.datasets.shapes import ShapesConfig, generate_shapes_world
-from multimodal_rnn.errors import InputError
+from multimodal_rnn.datasets.shapes import (
+    MAX_IMAGE_SIZE,
+    MAX_OBJECTS,
+    MIN_IMAGE_SIZE,
+    ShapesConfig,
+    generate_shapes_world,
+)
+from multimodal_rnn.errors import ConfigError, InputError
+from multimodal_rnn.options import int_range, non_negative_int
 
 from ..task_commands import add_command_parser, run_command, tasks
 
@@ -43,18 +50,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     shapes.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory (created if missing)")
-    shapes.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: %(default)s)")
-    shapes.add_argument("--train", type=int, default=defaults.train_size, metavar="N", help="train images (default: %(default)s)")
-    shapes.add_argument("--val", type=int, default=defaults.val_size, metavar="N", help="val images (default: %(default)s)")
-    shapes.add_argument("--test", type=int, default=defaults.test_size, metavar="N", help="test images (default: %(default)s)")
+    shapes.add_argument("--seed", type=non_negative_int, default=defaults.seed,
+                        help="random seed, >= 0 (default: %(default)s)")
+    shapes.add_argument("--train", type=non_negative_int, default=defaults.train_size, metavar="N",
+                        help="train images (default: %(default)s)")
+    shapes.add_argument("--val", type=non_negative_int, default=defaults.val_size, metavar="N",
+                        help="val images (default: %(default)s)")
+    shapes.add_argument("--test", type=non_negative_int, default=defaults.test_size, metavar="N",
+                        help="test images (default: %(default)s)")
     shapes.add_argument(
-        "--image-size", type=int, default=defaults.image_size, metavar="PIXELS",
-        help="side of the square images in pixels (default: %(default)s)",
+        "--image-size", type=int_range(MIN_IMAGE_SIZE, MAX_IMAGE_SIZE), default=defaults.image_size, metavar="PIXELS",
+        help=f"side of the square images in pixels, {MIN_IMAGE_SIZE}-{MAX_IMAGE_SIZE} (default: %(default)s)",
     )
-    shapes.add_argument("--min-objects", type=int, default=defaults.min_objects, metavar="N",
-                        help="fewest objects per scene (default: %(default)s)")
-    shapes.add_argument("--max-objects", type=int, default=defaults.max_objects, metavar="N",
-                        help="most objects per scene, at most 4 (default: %(default)s)")
+    objects = int_range(1, MAX_OBJECTS)
+    shapes.add_argument("--min-objects", type=objects, default=defaults.min_objects, metavar="N",
+                        help=f"fewest objects per scene, 1-{MAX_OBJECTS} (default: %(default)s)")
+    shapes.add_argument("--max-objects", type=objects, default=defaults.max_objects, metavar="N",
+                        help=f"most objects per scene, 1-{MAX_OBJECTS}, at least --min-objects (default: %(default)s)")
     shapes.add_argument("--force", action="store_true",
                         help="write into a non-empty OUT, replacing a previous shapes world there")
 
@@ -74,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
 
     if getattr(args, "_command", None) is not None:  # a dataset of a task
         return run_command(args)
+    if args.min_objects > args.max_objects:
+        raise ConfigError(f"--min-objects {args.min_objects} is more than --max-objects {args.max_objects}")
     config = ShapesConfig(
         seed=args.seed,
         image_size=args.image_size,

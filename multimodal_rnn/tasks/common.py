@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from multimodal_rnn.errors import ConfigError, InputError
+from multimodal_rnn.options import non_negative_float, non_negative_int, positive_float, positive_int
 from multimodal_rnn.tasks.protocol import ProgressFactory, RunContext
 
 if TYPE_CHECKING:  # the command-line options below are declared without importing torch
@@ -143,27 +144,27 @@ def add_trainer_arguments(parser: argparse.ArgumentParser, *, metric: str, epoch
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="run folder")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="model option, e.g. --set hidden_size=512 --set cell=gru (JSON values)")
-    parser.add_argument("--epochs", type=int, default=epochs, help="(default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=batch_size, help="(default: %(default)s)")
-    parser.add_argument("--lr", type=float, default=lr, help="(default: %(default)s)")
-    parser.add_argument("--encoder-lr", type=float, default=None,
+    parser.add_argument("--epochs", type=positive_int, default=epochs, help="(default: %(default)s)")
+    parser.add_argument("--batch-size", type=positive_int, default=batch_size, help="(default: %(default)s)")
+    parser.add_argument("--lr", type=positive_float, default=lr, help="(default: %(default)s)")
+    parser.add_argument("--encoder-lr", type=non_negative_float, default=None,
                         help="learning rate of the image encoder (default: --lr; 0 freezes it)")
-    parser.add_argument("--weight-decay", type=float, default=0.0)
-    parser.add_argument("--grad-clip", type=float, default=5.0)
+    parser.add_argument("--weight-decay", type=non_negative_float, default=0.0)
+    parser.add_argument("--grad-clip", type=positive_float, default=5.0)
     parser.add_argument("--schedule", choices=["constant", "cosine", "step"], default="cosine")
-    parser.add_argument("--warmup-steps", type=int, default=warmup_steps, help="(default: %(default)s)")
-    parser.add_argument("--patience", type=int, default=None,
+    parser.add_argument("--warmup-steps", type=non_negative_int, default=warmup_steps, help="(default: %(default)s)")
+    parser.add_argument("--patience", type=positive_int, default=None,
                         help=f"early stopping after N evaluations without a better {metric}")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=non_negative_int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
     parser.add_argument("--amp", choices=["off", "bf16", "fp16"], default="off",
                         help="mixed precision on CUDA: bfloat16, or float16 with loss scaling (default: %(default)s)")
     parser.add_argument("--distributed", action="store_true",
                         help="one of several processes started by torchrun (DistributedDataParallel; NCCL on GPUs, "
                              "gloo on CPUs); --batch-size is per process")
-    parser.add_argument("--max-steps", type=int, default=None,
+    parser.add_argument("--max-steps", type=positive_int, default=None,
                         help="stop after N updates (smoke runs); the stop is validated too, so best.safetensors exists")
-    parser.add_argument("--log-every", type=int, default=10, metavar="N",
+    parser.add_argument("--log-every", type=positive_int, default=10, metavar="N",
                         help="log the training loss every N updates (metrics.jsonl; also a line on stderr when it is "
                              "not a terminal, besides one line per epoch) (default: %(default)s)")
     parser.add_argument("--init-from", metavar="CKPT", help="start from this checkpoint's weights and vocabulary")

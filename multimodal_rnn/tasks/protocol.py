@@ -183,13 +183,14 @@ class FieldError(InputError):
 
 def check_text(text: str, *, field: str, max_chars: int, required: bool = True) -> str:
     """``text`` stripped, at most ``max_chars`` characters and (when ``required``) holding at least
-    one word of the tokenizer (:func:`multimodal_rnn.text.vocab.tokenize`); else :class:`FieldError`."""
-    from multimodal_rnn.text.vocab import tokenize
+    one word (:func:`multimodal_rnn.text.vocab.words`: a token with a letter or a digit, so ``"?!?"``
+    is empty); else :class:`FieldError`."""
+    from multimodal_rnn.text.vocab import words
 
     text = text.strip()
     if len(text) > max_chars:
         raise FieldError(f"{field}: {len(text)} characters, over the limit of {max_chars}")
-    if required and not tokenize(text):
+    if required and not words(text):
         raise FieldError(f"{field}: empty (no words)")
     return text
 

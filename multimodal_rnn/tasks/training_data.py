@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from multimodal_rnn.errors import InputError
+from multimodal_rnn.options import proper_fraction
 
 T = TypeVar("T")
 
@@ -54,7 +55,7 @@ def add_validation_arguments(parser: argparse.ArgumentParser | argparse._Argumen
     """``--val-fraction``: what is held out when no validation split is given (``unit``: images, ...)."""
     parser.add_argument(
         "--val-fraction",
-        type=float,
+        type=proper_fraction,
         default=DEFAULT_VAL_FRACTION,
         metavar="F",
         help=f"without a validation split, hold out this fraction of the training {unit} for validation, chosen "

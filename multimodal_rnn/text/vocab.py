@@ -39,6 +39,19 @@ def tokenize(text: str) -> list[str]:
     return coco_tokenize(text)
 
 
+BRACKET_TOKENS = frozenset({"-lrb-", "-rrb-", "-lsb-", "-rsb-", "-lcb-", "-rcb-"})
+"""The tokens :func:`tokenize` makes of brackets (kept, as the COCO tool keeps them)."""
+
+
+def words(text: str) -> list[str]:
+    """The tokens of ``text`` that are words: those with at least one letter or digit.
+
+    Punctuation-only tokens (``?!?``, ``%``) and brackets (:data:`BRACKET_TOKENS`) are not words,
+    so ``"?!?"`` has none. A question or caption without a word is empty, for the CLI and the server alike.
+    """
+    return [token for token in tokenize(text) if token not in BRACKET_TOKENS and any(c.isalnum() for c in token)]
+
+
 class Vocabulary:
     """An ordered token list; a token's id is its position. The special tokens come first."""
 

@@ -36,6 +36,8 @@ SIZES: dict[str, float] = {"small": 0.08, "large": 0.13}
 NUMBER_WORDS: tuple[str, ...] = ("zero", "one", "two", "three", "four")
 RELATIONS: tuple[str, ...] = ("left of", "right of", "above", "below")
 MAX_OBJECTS = 4
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 32, 1024
+"""The smallest and largest side of the square images, pixels."""
 
 # Circumscribed radius of each shape per unit of nominal radius (areas are roughly equal).
 _EXTENT = {"circle": 1.0, "square": 0.88 * math.sqrt(2.0), "triangle": 1.35}
@@ -68,8 +70,8 @@ class ShapesConfig:
     relation_margin: float = 0.12
 
     def __post_init__(self) -> None:
-        if not 32 <= self.image_size <= 1024:
-            raise ConfigError(f"image_size must be in 32..1024 pixels, got {self.image_size}")
+        if not MIN_IMAGE_SIZE <= self.image_size <= MAX_IMAGE_SIZE:
+            raise ConfigError(f"image_size must be in {MIN_IMAGE_SIZE}..{MAX_IMAGE_SIZE} pixels, got {self.image_size}")
         for name in ("train_size", "val_size", "test_size"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")

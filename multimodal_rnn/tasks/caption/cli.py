@@ -15,6 +15,16 @@ from typing import TYPE_CHECKING, Mapping
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import read_json, write_json
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image
+from multimodal_rnn.options import (
+    MAX_BEAM_SIZE,
+    MAX_DECODE_LENGTH,
+    beam_size,
+    decode_length,
+    finite_float,
+    non_negative_int,
+    positive_int,
+    probability,
+)
 from multimodal_rnn.shipped import resolve_weights
 from multimodal_rnn.tasks.caption.data import (
     add_caption_data_arguments,
@@ -59,16 +69,17 @@ class CaptionCommand:
         parser.add_argument("images", nargs="+", metavar="IMG", help="image files (JPEG, PNG, ...)")
         parser.add_argument("--weights", metavar="FILE",
                             help="caption checkpoint (.safetensors); default: weights/caption_shapes.safetensors")
-        parser.add_argument("--beam", type=int, default=3, metavar="N", help="beam size; 1 = greedy (default: %(default)s)")
-        parser.add_argument("--max-length", type=int, default=None, metavar="N",
-                            help="most words per caption (default: the model's)")
-        parser.add_argument("--length-penalty", type=float, default=0.0, metavar="ALPHA",
-                            help="GNMT length penalty alpha (default: 0)")
+        parser.add_argument("--beam", type=beam_size, default=3, metavar="N",
+                            help=f"beam size, 1-{MAX_BEAM_SIZE}; 1 = greedy (default: %(default)s)")
+        parser.add_argument("--max-length", type=decode_length, default=None, metavar="N",
+                            help=f"most words per caption, 1-{MAX_DECODE_LENGTH} (default: the model's)")
+        parser.add_argument("--length-penalty", type=finite_float, default=0.0, metavar="ALPHA",
+                            help="GNMT length penalty alpha, a finite number (default: 0)")
         parser.add_argument("--json", action="store_true", help="print JSON lines {image, caption, score}")
         parser.add_argument("--attention-map", metavar="OUT.png", type=Path,
                             help="save the attention of each word as a picture "
                                  "(with several images: OUT-1.png, OUT-2.png, ...)")
-        parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
+        parser.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
                             help="refuse images with more pixels than this (default: %(default)s)")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
@@ -110,18 +121,22 @@ class TrainCommand:
         parser.add_argument("--model", default="show_attend_tell", choices=MODEL_NAMES,
                             help="caption model (default: %(default)s)")
         add_trainer_arguments(parser, metric="CIDEr-D", epochs=10, batch_size=64, lr=2e-3, warmup_steps=200)
-        parser.add_argument("--label-smoothing", type=float, default=None)
-        parser.add_argument("--scheduled-sampling", type=float, default=0.0, metavar="MAX_P",
-                            help="rise the probability of feeding the model's own word by 0.05 per epoch up to MAX_P")
-        parser.add_argument("--eval-images", type=int, default=0, metavar="N",
+        parser.add_argument("--label-smoothing", type=probability, default=None, metavar="EPSILON",
+                            help="label smoothing of the cross-entropy, 0-1 (default: the model's)")
+        parser.add_argument("--scheduled-sampling", type=probability, default=0.0, metavar="MAX_P",
+                            help="rise the probability of feeding the model's own word by 0.05 per epoch up to "
+                                 "MAX_P, 0-1 (default: 0)")
+        parser.add_argument("--eval-images", type=non_negative_int, default=0, metavar="N",
                             help="validate on the first N images (0 = all)")
-        parser.add_argument("--eval-beam", type=int, default=1, metavar="N",
-                            help="beam size for validation (default: greedy)")
-        parser.add_argument("--min-count", type=int, default=1, help="rarer words become <unk> (default: %(default)s)")
+        parser.add_argument("--eval-beam", type=beam_size, default=1, metavar="N",
+                            help=f"beam size for validation, 1-{MAX_BEAM_SIZE} (default: greedy)")
+        parser.add_argument("--min-count", type=positive_int, default=1,
+                            help="rarer words become <unk> (default: %(default)s)")
         parser.add_argument("--self-critical", action="store_true",
                             help="SCST stage with CIDEr-D reward; needs --init-from")
         parser.add_argument("--scst-baseline", choices=["greedy", "mean"], default="greedy")
-        parser.add_argument("--scst-samples", type=int, default=5)
+        parser.add_argument("--scst-samples", type=positive_int, default=5, metavar="K",
+                            help="captions sampled per image in the SCST stage (default: %(default)s)")
         parser.add_argument("--feature-cache", metavar="DIR",
                             help="precompute the frozen encoder's grid features here once and train on them "
                                  "(needs --set 'encoder={\"trainable\": false}')")
@@ -173,10 +188,13 @@ class PredictCommand:
                             help="image folder of --annotations (default: next to it)")
         parser.add_argument("--out", type=Path, required=True, metavar="results.json")
         parser.add_argument("--weights", metavar="FILE", help="caption checkpoint (default: the shipped shapes weights)")
-        parser.add_argument("--beam", type=int, default=3, metavar="N")
-        parser.add_argument("--batch-size", type=int, default=64)
-        parser.add_argument("--max-bad-images", type=int, default=100, help="give up after this many unreadable images")
-        parser.add_argument("--workers", type=int, default=None, metavar="N",
+        parser.add_argument("--beam", type=beam_size, default=3, metavar="N",
+                            help=f"beam size, 1-{MAX_BEAM_SIZE}; 1 = greedy (default: %(default)s)")
+        parser.add_argument("--batch-size", type=positive_int, default=64, metavar="N",
+                            help="images per batch (default: %(default)s)")
+        parser.add_argument("--max-bad-images", type=non_negative_int, default=100, metavar="N",
+                            help="give up after this many unreadable images (default: %(default)s)")
+        parser.add_argument("--workers", type=non_negative_int, default=None, metavar="N",
                             help="processes reading images while the model runs; 0: none "
                                  "(default: 2 with more than 2 cores, else 0)")
 

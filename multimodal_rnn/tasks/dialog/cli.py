@@ -23,6 +23,7 @@ from multimodal_rnn.metrics.dialog import (
     evaluate_submission,
     read_submission,
 )
+from multimodal_rnn.options import non_negative_int, positive_int
 from multimodal_rnn.shipped import resolve_weights
 from multimodal_rnn.tasks.common import (
     TrainingLog,
@@ -138,8 +139,9 @@ class TrainCommand:
                             help="late fusion or hierarchical encoder, discriminative or generative decoder "
                                  "(default: %(default)s)")
         add_trainer_arguments(parser, metric=VALIDATION_METRIC, epochs=4, batch_size=16, lr=2e-3, warmup_steps=50)
-        parser.add_argument("--min-count", type=int, default=1, help="rarer words become <unk> (default: %(default)s)")
-        parser.add_argument("--eval-dialogs", type=int, default=0, metavar="N",
+        parser.add_argument("--min-count", type=positive_int, default=1,
+                            help="rarer words become <unk> (default: %(default)s)")
+        parser.add_argument("--eval-dialogs", type=non_negative_int, default=0, metavar="N",
                             help="validate on the first N dialogs (0 = all)")
         group = parser.add_argument_group("data (default: the shapes world in --shapes-dir)")
         group.add_argument("--shapes-dir", type=Path, default=Path("data/shapes"), metavar="DIR",
@@ -202,10 +204,11 @@ class PredictCommand:
         parser.add_argument("--weights", metavar="FILE", help=WEIGHTS_HELP)
         parser.add_argument("--last-round-only", action="store_true",
                             help="one entry per dialog, its last round (the VisDial test-std submission)")
-        parser.add_argument("--batch-size", type=int, default=32, help="dialogs per batch (default: %(default)s)")
-        parser.add_argument("--max-bad-images", type=int, default=100, metavar="N",
+        parser.add_argument("--batch-size", type=positive_int, default=32, metavar="N",
+                            help="dialogs per batch (default: %(default)s)")
+        parser.add_argument("--max-bad-images", type=non_negative_int, default=100, metavar="N",
                             help="give up after N unreadable images (default: %(default)s)")
-        parser.add_argument("--workers", type=int, default=None, metavar="N",
+        parser.add_argument("--workers", type=non_negative_int, default=None, metavar="N",
                             help="processes reading images while the model runs; 0: none "
                                  "(default: 2 with more than 2 cores, else 0)")
         add_split_arguments(parser)

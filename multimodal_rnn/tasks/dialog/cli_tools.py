@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, TextIO
 
+from multimodal_rnn import options
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import write_json
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image
 from multimodal_rnn.shipped import resolve_weights
 from multimodal_rnn.tasks.dialog.cli import WEIGHTS_HELP, add_split_arguments, agent_and_split
-from multimodal_rnn.tasks.protocol import Report, RunContext
+from multimodal_rnn.tasks.protocol import Report, RunContext, ServingLimits
+from multimodal_rnn.tasks.text_input import check_question, stdin_lines
 
 if TYPE_CHECKING:
     from multimodal_rnn.tasks.dialog.ablation import HistoryAblation
@@ -30,16 +32,21 @@ HISTORY_CONDITIONS = ("full", "caption_only", "none")
 """:data:`multimodal_rnn.tasks.dialog.ablation.HISTORY_CONDITIONS`, for ``--conditions`` without importing
 torch (a test checks that they agree)."""
 
-_CHAT_EPILOG = """\
+_CHAT_EPILOG = f"""\
 examples:
   mmrnn chat photo.png                      (type questions; an empty line or Ctrl-D ends)
   printf 'is there a circle\\nwhat color is it\\n' | mmrnn chat photo.png --json
   mmrnn chat photo.png --caption "a red circle and a blue square" --weights dialog.safetensors
 
 Every answer joins the history the next question is read with ("what color is it?" refers to the
-object of the previous rounds). A discriminative model picks the best of the answers it saw in
-training (--top lists the runners-up); a generative model writes its answer (beam search).
---json prints one object per question: {"round", "question", "answer", "alternatives"}."""
+object of the previous rounds). The history holds the caption and the last
+{ServingLimits.max_history_rounds} rounds (the server's limit), so every question costs the same. Questions are
+read as UTF-8, as by `mmrnn ask -`; blank lines of piped input are skipped, and a question
+without a word (only punctuation, such as "?!?") ends the session with a one-line error and
+exit status 2, after the answers so far.
+A discriminative model picks the best of the answers it saw in training (--top lists the
+runners-up); a generative model writes its answer (beam search).
+--json prints one object per question: {{"round", "question", "answer", "alternatives"}}."""
 
 
 def format_turn(turn: DialogTurn, number: int, as_json: bool, top: int) -> str:
@@ -57,23 +64,31 @@ def chat(agent: DialogAgent, session_input: TextIO, emit: Callable[[str], None],
          as_json: bool, top: int, beam_size: int, max_pixels: int) -> int:
     """Answer every line of ``session_input`` in order, each answer emitted as it comes.
 
-    Blank lines of piped input are skipped; on a terminal an empty line ends the session (and
-    answers are prefixed ``bot> ``). Returns the exit status (0).
+    Lines are decoded as strict UTF-8 and checked as ``mmrnn ask`` checks its question
+    (:mod:`multimodal_rnn.tasks.text_input`); the history keeps the caption and the latest
+    :attr:`~multimodal_rnn.tasks.protocol.ServingLimits.max_history_rounds` rounds. Blank lines
+    of piped input are skipped; on a terminal an empty line ends the session (and answers are
+    prefixed ``bot> ``). Returns the exit status (0).
+
+    Raises:
+        InputError: a line that is not UTF-8 or holds no word (``line N: the question is empty
+            (no words)``); the answers before it were emitted.
     """
-    session = agent.session(load_image(image_path, max_pixels=max_pixels), caption)
+    session = agent.session(load_image(image_path, max_pixels=max_pixels), caption,
+                            max_history_rounds=ServingLimits.max_history_rounds)
     interactive = session_input.isatty()
     number = 0
-    while True:
-        line = session_input.readline()
-        if not line or (interactive and not line.strip()):
-            return 0
-        question = line.strip()
-        if not question:
+    for line_number, line in enumerate(stdin_lines(session_input), start=1):
+        if not line.strip():
+            if interactive:
+                return 0
             continue
+        question = check_question(line, where=f"line {line_number}")
         number += 1
-        turn = session.ask(question, top=max(top, 1), beam_size=beam_size)
+        turn = session.ask(question, top=top, beam_size=beam_size)
         prefix = "bot> " if interactive and not as_json else ""
         emit(prefix + format_turn(turn, number, as_json, top))
+    return 0
 
 
 @dataclass
@@ -89,28 +104,23 @@ class ChatCommand:
         parser.add_argument("--weights", metavar="FILE", help=WEIGHTS_HELP)
         parser.add_argument("--caption", default="", help="a caption that starts the dialog history (default: none)")
         parser.add_argument("--json", action="store_true", help="print one JSON object per question")
-        parser.add_argument("--top", type=int, default=1, metavar="N",
+        parser.add_argument("--top", type=options.positive_int, default=1, metavar="N",
                             help="also list the N best candidate answers with probabilities (default: %(default)s)")
-        parser.add_argument("--beam-size", type=int, default=3, metavar="K",
-                            help="generative models (default: %(default)s)")
-        parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
+        parser.add_argument("--beam-size", type=options.beam_size, default=3, metavar="K",
+                            help=f"beam size of generative models, 1-{options.MAX_BEAM_SIZE} (default: %(default)s)")
+        parser.add_argument("--max-pixels", type=options.positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
                             help="refuse images with more pixels than this (default: %(default)s)")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
         from multimodal_rnn.tasks.dialog.predictor import DialogAgent
 
-        if args.top < 1 or args.beam_size < 1:
-            raise InputError(f"--top and --beam-size must be at least 1, got {args.top} and {args.beam_size}")
         if context.stdin is None:
             raise InputError("chat reads its questions from standard input; none is open")
         agent = DialogAgent.from_checkpoint(resolve_weights(args.weights, self.shipped, task="dialog"))
         if context.stdin.isatty():
             context.log(f"ask about {args.image}, one question a line; an empty line or Ctrl-D ends")
-        try:
-            chat(agent, context.stdin, context.emit, image_path=args.image, caption=args.caption, as_json=args.json,
-                 top=args.top, beam_size=args.beam_size, max_pixels=args.max_pixels)
-        except UnicodeDecodeError as exc:
-            raise InputError(f"standard input: not UTF-8 text (byte {exc.start})") from None
+        chat(agent, context.stdin, context.emit, image_path=args.image, caption=args.caption, as_json=args.json,
+             top=args.top, beam_size=args.beam_size, max_pixels=args.max_pixels)
         return Report()
 
 
@@ -158,7 +168,8 @@ class AblationCommand:
         parser.add_argument("--weights", metavar="FILE", help=WEIGHTS_HELP)
         parser.add_argument("--conditions", nargs="+", choices=HISTORY_CONDITIONS, default=list(HISTORY_CONDITIONS),
                             help="history conditions to rank (default: all)")
-        parser.add_argument("--batch-size", type=int, default=32, help="dialogs per batch (default: %(default)s)")
+        parser.add_argument("--batch-size", type=options.positive_int, default=32, metavar="N",
+                            help="dialogs per batch (default: %(default)s)")
         parser.add_argument("--json", type=Path, metavar="FILE", help="also write the numbers as JSON")
         add_split_arguments(parser)
 

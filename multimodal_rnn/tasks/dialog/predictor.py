@@ -40,8 +40,8 @@ from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import CheckpointError, ConfigError, InputError, MMRNNError
 from multimodal_rnn.metrics.dialog import ranks_from_scores
 from multimodal_rnn.tasks.dialog.models import MODELS, DialogModel, GenerativeDialogConfig
-from multimodal_rnn.tasks.protocol import Predictor
-from multimodal_rnn.text.vocab import Vocabulary, pad_sequences, tokenize
+from multimodal_rnn.tasks.protocol import Predictor, ServingLimits
+from multimodal_rnn.text.vocab import Vocabulary, pad_sequences, words
 
 
 @dataclass(frozen=True)
@@ -175,9 +175,11 @@ class DialogAgent(Predictor):
         bad_images = {path: images.bad_images[path] for path in paths if path in images.bad_images}
         return RankedDialogs(entries, bad_images)
 
-    def session(self, image: Image.Image, caption: str = "") -> "DialogSession":
-        """A new dialog about an RGB PIL image, with an optional caption starting the history."""
-        return DialogSession(self, image, caption)
+    def session(self, image: Image.Image, caption: str = "", *,
+                max_history_rounds: int = ServingLimits.max_history_rounds) -> "DialogSession":
+        """A new dialog about an RGB PIL image, with an optional caption starting the history; the
+        session keeps the latest ``max_history_rounds`` rounds (see :class:`DialogSession`)."""
+        return DialogSession(self, image, caption, max_history_rounds=max_history_rounds)
 
     @torch.no_grad()
     def answer_last(self, dialogs: Sequence[DialogQuery], *, top: int = 5, beam_size: int = 3) -> list[DialogTurn]:
@@ -193,7 +195,7 @@ class DialogAgent(Predictor):
         """
         items = []
         for index, dialog in enumerate(dialogs):
-            if not tokenize(dialog.questions[-1]):
+            if not words(dialog.questions[-1]):
                 raise InputError("the question is empty (no words)")
             answers: list[str | None] = [*dialog.answers, None]
             items.append({"image": dialog.image, "image_id": index, "index": index,
@@ -228,17 +230,25 @@ class DialogAgent(Predictor):
 
 
 class DialogSession:
-    """A dialog about one image; every :meth:`ask` sees the earlier questions and answers."""
+    """A dialog about one image; every :meth:`ask` sees the caption and the earlier questions and
+    answers, at most ``max_history_rounds`` of them (the latest; by default the server's bound,
+    :attr:`~multimodal_rnn.tasks.protocol.ServingLimits.max_history_rounds` = 20), so that a long
+    session costs the same per question as a short one."""
 
-    def __init__(self, agent: DialogAgent, image: Image.Image, caption: str = "") -> None:
+    def __init__(self, agent: DialogAgent, image: Image.Image, caption: str = "", *,
+                 max_history_rounds: int = ServingLimits.max_history_rounds) -> None:
+        if max_history_rounds < 0:
+            raise ConfigError(f"max_history_rounds must be >= 0, got {max_history_rounds}")
         self.agent = agent
         self.caption = caption
         self.image = agent.transform(image)
+        self.max_history_rounds = max_history_rounds
         self.questions: list[str] = []
         self.answers: list[str] = []
 
     def ask(self, question: str, *, top: int = 5, beam_size: int = 3) -> DialogTurn:
-        """Answer ``question``; the question and the answer join the history.
+        """Answer ``question``; the question and the answer join the history (the oldest round
+        leaves it when it is full).
 
         Raises:
             InputError: the question has no word.
@@ -247,4 +257,6 @@ class DialogSession:
         turn = self.agent.answer_last([query], top=top, beam_size=beam_size)[0]
         self.questions.append(question)
         self.answers.append(turn.answer)
+        if len(self.questions) > self.max_history_rounds:
+            del self.questions[0], self.answers[0]
         return turn

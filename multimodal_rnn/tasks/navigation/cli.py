@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from multimodal_rnn.errors import InputError
+from multimodal_rnn.options import int_range, non_negative_float, non_negative_int, positive_int
 from multimodal_rnn.shipped import resolve_weights
 from multimodal_rnn.tasks.common import (
     TrainingLog,
@@ -25,6 +26,13 @@ from multimodal_rnn.tasks.common import (
 )
 from multimodal_rnn.tasks.navigation import env as nav_env
 from multimodal_rnn.tasks.protocol import Report, RunContext
+
+training_seed = int_range(0, nav_env.VALIDATION_SEED_OFFSET - 1)
+"""A first seed of demonstrations: the seeds from ``VALIDATION_SEED_OFFSET`` on are held out."""
+training_seed_count = int_range(1, nav_env.VALIDATION_SEED_OFFSET)
+"""A number of demonstration seeds (episodes), at most the training seed range."""
+tile_size = int_range(1, nav_env.MAX_TILE_SIZE)
+"""Pixels per grid cell of the rendered view, 1 to ``MAX_TILE_SIZE``."""
 
 
 @contextlib.contextmanager
@@ -77,11 +85,12 @@ class NavigateCommand:
         parser.epilog = _NAVIGATE_EPILOG
         parser.formatter_class = argparse.RawDescriptionHelpFormatter
         parser.add_argument("--level", metavar="ID", help="BabyAI level id (default: the level the --weights agent was trained on)")
-        parser.add_argument("--episodes", type=int, default=1000, metavar="N", help="episodes to play (default: %(default)s)")
+        parser.add_argument("--episodes", type=positive_int, default=1000, metavar="N",
+                            help="episodes to play (default: %(default)s)")
         parser.add_argument("--weights", metavar="FILE", help="navigation checkpoint (default: the shipped agent of --level)")
-        parser.add_argument("--seed", type=int, default=0, metavar="S",
+        parser.add_argument("--seed", type=non_negative_int, default=0, metavar="S",
                             help=f"first seed offset: episodes use seeds {nav_env.EVAL_SEED_OFFSET} + S + i (default: %(default)s)")
-        parser.add_argument("--batch-size", type=int, default=100, metavar="N",
+        parser.add_argument("--batch-size", type=positive_int, default=100, metavar="N",
                             help="environments stepped in lockstep (default: %(default)s)")
         parser.add_argument("--render", type=Path, metavar="OUT.gif", help="save the first episode as a GIF, mission as caption")
         parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
@@ -92,10 +101,6 @@ class NavigateCommand:
         from multimodal_rnn.tasks.navigation.render import save_gif
         from multimodal_rnn.tasks.navigation.rollout import TASK, NavigationAgent, evaluate_agent, run_episodes
 
-        if args.episodes < 1:
-            raise InputError(f"--episodes must be >= 1, got {args.episodes}")
-        if args.seed < 0:
-            raise InputError(f"--seed must be >= 0, got {args.seed}")
         if args.level is None and args.weights is None:
             raise InputError("give --level (to use its shipped agent) or --weights FILE")
         if args.level is not None:
@@ -169,14 +174,16 @@ class DemosCommand:
         parser.epilog = _DEMOS_EPILOG
         parser.formatter_class = argparse.RawDescriptionHelpFormatter
         parser.add_argument("--level", required=True, metavar="ID", help="BabyAI level id, e.g. BabyAI-GoToRedBall-v0")
-        parser.add_argument("--episodes", type=int, required=True, metavar="N", help="seeds to run the bot on")
+        parser.add_argument("--episodes", type=training_seed_count, required=True, metavar="N",
+                            help=f"seeds to run the bot on, 1-{nav_env.VALIDATION_SEED_OFFSET:,}")
         parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="output .npz file")
-        parser.add_argument("--seed", type=int, default=0, metavar="S", help="first seed (default: %(default)s)")
-        parser.add_argument("--workers", type=int, default=nav_env.cpu_count(), metavar="N",
+        parser.add_argument("--seed", type=training_seed, default=0, metavar="S",
+                            help=f"first seed, 0-{nav_env.VALIDATION_SEED_OFFSET - 1:,} (default: %(default)s)")
+        parser.add_argument("--workers", type=positive_int, default=nav_env.cpu_count(), metavar="N",
                             help="worker processes (default: all %(default)s cores)")
         parser.add_argument("--pixels", action="store_true", help="store the RGB partial view instead of the symbolic one")
-        parser.add_argument("--tile-size", type=int, default=nav_env.DEFAULT_TILE_SIZE, metavar="PX",
-                            help="pixels per grid cell with --pixels (default: %(default)s)")
+        parser.add_argument("--tile-size", type=tile_size, default=nav_env.DEFAULT_TILE_SIZE, metavar="PX",
+                            help=f"pixels per grid cell with --pixels, 1-{nav_env.MAX_TILE_SIZE} (default: %(default)s)")
         parser.add_argument("--agent", metavar="CKPT",
                             help="on-policy data (DAgger): this navigation agent acts, the bot labels every state "
                                  "it reaches; seeds must differ from the agent's training seeds")
@@ -259,13 +266,13 @@ class TrainCommand:
                             help="demonstrations from `mmrnn data babyai-demos` (several files: concatenated)")
         parser.add_argument("--model", default="babyai_film", help="navigation model (default: %(default)s)")
         add_trainer_arguments(parser, metric="success rate", epochs=10, batch_size=64, lr=1e-3, warmup_steps=0)
-        parser.add_argument("--tbptt", type=int, default=0, metavar="STEPS",
+        parser.add_argument("--tbptt", type=non_negative_int, default=0, metavar="STEPS",
                             help="truncate backpropagation through time every STEPS frames (default: 0 = whole episodes)")
-        parser.add_argument("--entropy", type=float, default=0.0, metavar="COEF",
-                            help="entropy bonus weight (default: %(default)s)")
-        parser.add_argument("--val-episodes", type=int, default=200, metavar="N",
+        parser.add_argument("--entropy", type=non_negative_float, default=0.0, metavar="COEF",
+                            help="entropy bonus weight, >= 0 (default: %(default)s)")
+        parser.add_argument("--val-episodes", type=positive_int, default=200, metavar="N",
                             help="held-out episodes played after each epoch (default: %(default)s)")
-        parser.add_argument("--max-demos", type=int, default=0, metavar="N",
+        parser.add_argument("--max-demos", type=non_negative_int, default=0, metavar="N",
                             help="use only the first N demonstrations (0 = all)")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:

@@ -35,6 +35,8 @@ ACTION_NAMES = ("left", "right", "forward", "pickup", "drop", "toggle", "done")
 VALIDATION_SEED_OFFSET = 500_000_000
 EVAL_SEED_OFFSET = 1_000_000_000
 DEFAULT_TILE_SIZE = 8
+MAX_TILE_SIZE = 32
+"""Largest ``--tile-size`` of ``mmrnn data babyai-demos``: a 224 x 224 pixel view (7 cells of 32 px)."""
 
 
 @contextlib.contextmanager

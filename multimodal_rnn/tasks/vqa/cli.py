@@ -19,6 +19,7 @@ from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import write_json
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image
 from multimodal_rnn.metrics.vqa import VQAEvaluation, evaluate_vqa
+from multimodal_rnn.options import non_negative_int, positive_int
 from multimodal_rnn.shipped import resolve_weights
 from multimodal_rnn.tasks.common import (
     TrainingLog,
@@ -31,6 +32,7 @@ from multimodal_rnn.tasks.common import (
     trainer_config_from_args,
 )
 from multimodal_rnn.tasks.protocol import Report, RunContext
+from multimodal_rnn.tasks.text_input import check_question, read_stdin
 from multimodal_rnn.tasks.training_data import add_validation_arguments, check_options, needs
 
 if TYPE_CHECKING:
@@ -51,8 +53,10 @@ examples:
   echo "is there a red square?" | mmrnn ask photo.png - --attention-map where.png
 
 Unknown words are read as <unk>; a question longer than the model's maximum length (30 words
-for the shipped model) is cut to its first words. Probabilities of a model trained with the
-default BCE loss are per-answer scores and need not sum to 1."""
+for the shipped model) is cut to its first words. A question without a word (empty, or only
+punctuation such as "?!?") or that is not UTF-8 is an error, as at the server (HTTP 422).
+Probabilities of a model trained with the default BCE loss are per-answer scores and need not
+sum to 1."""
 
 TRAIN_NEEDS = {
     "--questions": ("--annotations", "--images"), "--annotations": ("--questions",), "--images": ("--questions",),
@@ -116,22 +120,20 @@ class AskCommand:
         parser.epilog = ASK_EPILOG
         parser.add_argument("image", metavar="IMG", help="image file (JPEG, PNG, ...)")
         parser.add_argument("question", help='the question, in quotes; "-" reads it from standard input (UTF-8)')
-        parser.add_argument("--top", type=int, default=5, metavar="N",
+        parser.add_argument("--top", type=positive_int, default=5, metavar="N",
                             help="how many answers to list (default: %(default)s)")
         parser.add_argument("--json", action="store_true", help="print one JSON object {image, question, answers}")
         parser.add_argument("--weights", metavar="FILE",
                             help="VQA checkpoint (.safetensors); default: weights/vqa_shapes.safetensors")
         parser.add_argument("--attention-map", metavar="OUT.png", type=Path,
                             help="save where each attention glimpse looked as a picture (attention models only)")
-        parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
+        parser.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
                             help="refuse images with more pixels than this (default: %(default)s)")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
         from multimodal_rnn.attention_figure import attention_figure
         from multimodal_rnn.tasks.vqa.predictor import Answerer
 
-        if args.top < 1:
-            raise InputError(f"--top must be at least 1, got {args.top}")
         question = read_question(args.question, context.stdin)
         answerer = Answerer.from_checkpoint(resolve_weights(args.weights, self.shipped, task="vqa"))
         if args.attention_map is not None and not answerer.model.attends:
@@ -155,26 +157,14 @@ class AskCommand:
 
 
 def read_question(text: str, stdin: TextIO | None) -> str:
-    """The question from the command line, or from ``stdin`` for ``-``; one-line errors."""
+    """The question from the command line, or from ``stdin`` for ``-`` (strict UTF-8), stripped;
+    one-line errors for text that is not UTF-8 or holds no word
+    (:func:`~multimodal_rnn.tasks.text_input.check_question`, the server's rule)."""
     if text == "-":
         if stdin is None:
             raise InputError("question '-': no standard input to read it from")
-        buffer = getattr(stdin, "buffer", None)
-        if buffer is None:
-            text = stdin.read()
-        else:
-            data = buffer.read()
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError(f"question on standard input: not UTF-8 text (byte {exc.start})") from None
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:  # undecodable argv bytes arrive as lone surrogates
-        raise InputError(f"question: not UTF-8 text (character {exc.start})") from None
-    if not text.strip():
-        raise InputError("the question is empty")
-    return text
+        text = read_stdin(stdin)
+    return check_question(text)
 
 
 def add_vqa_source_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, prefix: str, split: str) -> None:
@@ -210,13 +200,13 @@ class TrainCommand:
         parser.add_argument("--model", default="saaa", choices=MODEL_NAMES,
                             help="VQA model (default: %(default)s)")
         add_trainer_arguments(parser, metric="accuracy", epochs=40, batch_size=32, lr=2e-3, warmup_steps=100)
-        parser.add_argument("--answers", type=int, default=3000, metavar="K",
+        parser.add_argument("--answers", type=positive_int, default=3000, metavar="K",
                             help="answer vocabulary: the K most frequent training answers (default: %(default)s)")
         parser.add_argument("--loss", choices=["bce", "softmax"], default=None,
                             help="bce on soft scores (default) or softmax cross-entropy on a sampled answer")
-        parser.add_argument("--min-count", type=int, default=1,
+        parser.add_argument("--min-count", type=positive_int, default=1,
                             help="rarer question words become <unk> (default: %(default)s)")
-        parser.add_argument("--eval-questions", type=int, default=0, metavar="N",
+        parser.add_argument("--eval-questions", type=non_negative_int, default=0, metavar="N",
                             help="validate on the first N questions (0 = all)")
         parser.add_argument("--per-question", action="store_true",
                             help="one training item per question (default: per image with all its questions; "
@@ -280,9 +270,11 @@ class PredictCommand:
                               "Default data: the test split of the shapes world in --shapes-dir.")
         parser.add_argument("--out", type=Path, required=True, metavar="results.json")
         parser.add_argument("--weights", metavar="FILE", help="VQA checkpoint (default: the shipped shapes weights)")
-        parser.add_argument("--batch-size", type=int, default=256, help="questions per batch (default: %(default)s)")
-        parser.add_argument("--max-bad-images", type=int, default=100, help="give up after this many unreadable images")
-        parser.add_argument("--workers", type=int, default=None, metavar="N",
+        parser.add_argument("--batch-size", type=positive_int, default=256, metavar="N",
+                            help="questions per batch (default: %(default)s)")
+        parser.add_argument("--max-bad-images", type=non_negative_int, default=100, metavar="N",
+                            help="give up after this many unreadable images (default: %(default)s)")
+        parser.add_argument("--workers", type=non_negative_int, default=None, metavar="N",
                             help="processes reading images while the model runs; 0: none "
                                  "(default: 2 with more than 2 cores, else 0)")
         group = parser.add_argument_group("data")

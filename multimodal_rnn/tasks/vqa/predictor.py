@@ -32,7 +32,7 @@ from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import CheckpointError, ConfigError, MMRNNError, InputError
 from multimodal_rnn.tasks.protocol import Predictor
 from multimodal_rnn.tasks.vqa.models import MODELS, VQAModel
-from multimodal_rnn.text.vocab import Vocabulary, tokenize
+from multimodal_rnn.text.vocab import Vocabulary, words
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ class Answerer(Predictor):
         Raises:
             InputError: the question has no word.
         """
-        if not tokenize(question):
+        if not words(question):
             raise InputError("the question is empty (no words)")
         return encode_question(self.vocab, question, self.model.config.max_question_length)
 
