@@ -113,6 +113,18 @@ def test_stalled_headers_get_408_and_the_connection_closes(served, sent):
     assert answer.startswith(b"HTTP/1.1 408 ") and b'"request headers not received within 0.5 s"' in answer
 
 
+def test_a_stalled_second_request_on_a_keep_alive_connection_gets_408(served):
+    with served.connect() as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        first = b""
+        while not first.endswith(b"}"):  # the whole JSON answer
+            first += sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200 ")
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 12")  # stops the keep-alive timer of uvicorn
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 408 ") and b"request headers not received" in answer
+
+
 def test_a_stalled_body_gets_408_and_the_connection_closes(served):
     body, content_type = _multipart([("image", "a.png", _png())])
     with served.connect() as sock:
@@ -122,6 +134,20 @@ def test_a_stalled_body_gets_408_and_the_connection_closes(served):
     with served.connect() as sock:  # and the server goes on
         sock.sendall(_request(served.port, body, content_type))
         assert b'"a fake caption"' in _read_all(sock)
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        b"POST /v1/caption HTTP/1.1\r\nBad Header Line\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"a" * 70_000,
+    ],
+)
+def test_malformed_or_oversized_headers_get_a_json_400(served, sent):
+    with served.connect() as sock:
+        sock.sendall(sent)
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 400 ") and b'{"error": "invalid HTTP request (malformed' in answer
 
 
 def test_connections_beyond_the_limit_get_503():

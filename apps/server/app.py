@@ -87,7 +87,7 @@ class ServerSettings:
     max_top: int = 20
     max_field_bytes: int = 1024 * 1024
     request_timeout_s: float = 30.0
-    max_decodes: int = 2
+    max_decodes: int = 1
     allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
     token: str | None = None
     batching: BatchingConfig = field(default_factory=BatchingConfig)

@@ -7,6 +7,7 @@
   gets 408 ``{"error": ...}`` and is closed;
 * **body timeout**: the whole body must arrive within ``body_timeout_s`` of the headers; else 408
   and closed (the app's read of the body ends as a client disconnect);
+* **malformed HTTP** (or a request line and headers over :data:`MAX_HEADER_BYTES`): 400 JSON, closed;
 * **connection limit**: a connection beyond ``max_connections`` open ones gets 503 at once and is
   closed;
 * **lingering close**: a connection the server closes is half-closed first and its unread input
@@ -129,6 +130,11 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
         def on_response_complete(self) -> None:
             self._disarm()  # a response out (maybe before the whole body): no read timeout now
             super().on_response_complete()
+
+        def send_400_response(self, msg: str) -> None:  # uvicorn's answer to unparsable HTTP, as JSON
+            self._refuse(
+                400, "Bad Request", f"invalid HTTP request (malformed, or headers over {MAX_HEADER_BYTES} bytes)"
+            )
 
         def _follow_request(self) -> None:
             """Arm the timeout of what the connection is waiting for: headers, body or nothing."""
