@@ -164,7 +164,7 @@ def test_connections_beyond_the_limit_get_503():
                 sock.close()
 
 
-def test_shutdown_ends_with_a_stalled_request_and_a_slow_one():
+def test_shutdown_answers_a_stalled_upload_503_and_ends_despite_a_slow_request():
     limits = ConnectionLimits(header_timeout_s=30, body_timeout_s=30, linger_s=0.5)
     body, content_type = _multipart([("image", "a.png", _png())])
     with Served(limits, delay=2.0, shutdown_timeout_s=0.5) as server:
@@ -175,6 +175,7 @@ def test_shutdown_ends_with_a_stalled_request_and_a_slow_one():
         server.server.should_exit = True  # what SIGTERM sets
         server.thread.join(20)
         assert not server.thread.is_alive()
+        assert _read_all(stalled).startswith(b"HTTP/1.1 503 ")  # its body would never have come
         stalled.close()
         slow.close()
 

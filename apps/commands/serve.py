@@ -38,8 +38,8 @@ non-loopback address needs a token or --allow-unauthenticated.
 
 Connections: request headers must arrive within --header-timeout seconds and the body within
 --body-timeout seconds of them (else 408 and closed); connections beyond --max-connections get 503;
-idle keep-alive connections close after 5 s. On SIGTERM or Ctrl+C the server stops accepting and
-gives requests in flight up to --timeout seconds before cancelling them."""
+idle keep-alive connections close after 5 s. On SIGTERM or Ctrl+C the server stops accepting,
+answers 503 to uploads still arriving and gives other requests up to --timeout seconds."""
 
 TOKEN_ENV = "MMRNN_TOKEN"
 """Environment variable holding the bearer token when ``--token`` is not given."""

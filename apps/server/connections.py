@@ -17,8 +17,8 @@
 Idle keep-alive connections are closed by uvicorn after its ``timeout_keep_alive`` (5 s).
 :func:`bind_sockets` binds the listening sockets before the models load, so that a port in use or a
 bad host is one :class:`~multimodal_rnn.errors.InputError` line; :func:`run_server` serves on them
-and, on SIGTERM/SIGINT, stops accepting, gives requests in flight ``shutdown_timeout_s`` seconds,
-then cancels them and returns.
+and, on SIGTERM/SIGINT, stops accepting, answers 503 to requests whose body is still arriving,
+gives the others ``shutdown_timeout_s`` seconds, then cancels them and returns.
 """
 
 from __future__ import annotations
@@ -164,15 +164,27 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
             if self.transport.is_closing():
                 return
             LOG.warning("%s: request %s not received within %g s; closing", self._peer(), what, seconds)
-            cycle = self.cycle if what == "body" else None
-            if cycle is not None:
-                if cycle.response_started:
+            if what == "body" and self.cycle is not None:
+                if self.cycle.response_started:
                     self.transport.close()
                     return
-                cycle.response_started = True
-                cycle.disconnected = True  # the app's next read of the body is a disconnect
-                cycle.message_event.set()
+                self._drop_request()
             self._refuse(408, "Request Timeout", f"request {what} not received within {seconds:g} s")
+
+        def shutdown(self) -> None:
+            """Server shutdown: a request whose body is still arriving gets 503 now, not at the end of the grace time."""
+            if self.conn.their_state is h11.SEND_BODY and self.cycle is not None and not self.cycle.response_started:
+                self._drop_request()
+                self._refuse(503, "Service Unavailable", "the server is shutting down")
+                return
+            super().shutdown()
+
+        def _drop_request(self) -> None:
+            """The app's next read of the body is a disconnect, and nothing it answers is sent."""
+            assert self.cycle is not None
+            self.cycle.response_started = True
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
 
         def _refuse(self, status: int, reason: str, message: str) -> None:
             self.transport.write(_raw_response(status, reason, message))
