@@ -172,7 +172,7 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
             self._refuse(408, "Request Timeout", f"request {what} not received within {seconds:g} s")
 
         def shutdown(self) -> None:
-            """Server shutdown: a request whose body is still arriving gets 503 now, not at the end of the grace time."""
+            """Server shutdown: a request whose body is still arriving gets 503 now, not after the grace time."""
             if self.conn.their_state is h11.SEND_BODY and self.cycle is not None and not self.cycle.response_started:
                 self._drop_request()
                 self._refuse(503, "Service Unavailable", "the server is shutting down")
