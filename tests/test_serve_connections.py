@@ -17,7 +17,8 @@ import pytest
 import torch
 from PIL import Image
 
-from apps.cli import main
+from apps.cli import build_parser, main
+from apps.commands.serve import token_of
 from apps.server.app import ServerSettings, create_app
 from apps.server.connections import ConnectionLimits, bind_sockets, make_server
 from apps.server.inference import LoadedModel
@@ -197,6 +198,15 @@ def test_a_non_loopback_host_needs_a_token_or_the_explicit_option(capsys, monkey
     monkeypatch.delenv("MMRNN_TOKEN", raising=False)
     assert main(["serve", "--tasks", "caption", "--host", "0.0.0.0"]) == 2
     assert "other machines could reach the server without a token" in capsys.readouterr().err
+    parse = build_parser().parse_args
+    assert token_of(parse(["serve", "--host", "0.0.0.0", "--allow-unauthenticated"])) is None
+    assert token_of(parse(["serve", "--host", "0.0.0.0", "--token", "abc"])) == "abc"
+    monkeypatch.setenv("MMRNN_TOKEN", "from-env")
+    assert token_of(parse(["serve", "--host", "0.0.0.0"])) == "from-env"
+    assert token_of(parse(["serve", "--token", "given"])) == "given"
+    monkeypatch.setenv("MMRNN_TOKEN", " ")
+    with pytest.raises(InputError, match="empty token"):
+        token_of(parse(["serve"]))
 
 
 def test_a_mix_of_bad_requests_from_many_threads_is_always_answered(served):
