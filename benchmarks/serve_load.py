@@ -71,7 +71,7 @@ def peak_rss_mib(pid: int) -> float:
 def start_server(port: int, batching: bool, args: argparse.Namespace) -> subprocess.Popen:
     command = [sys.executable, "-m", "apps.cli", "serve", "--tasks", "caption", "--port", str(port),
                "--threads", str(args.threads), "--log-level", "warning", "--max-batch-size", str(args.max_batch_size),
-               "--max-wait-ms", str(args.max_wait_ms)]
+               "--max-wait-ms", str(args.max_wait_ms), "--max-connections", str(max(args.clients) + 16)]
     if not batching:
         command.append("--no-batching")
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}

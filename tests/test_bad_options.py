@@ -170,12 +170,9 @@ def _commands(parser: argparse.ArgumentParser, path: list[str]) -> list[tuple[st
 
 
 COMMANDS = _commands(build_parser(), [])
-SERVE_IS_TYPED_ELSEWHERE = pytest.mark.xfail(strict=True, reason="mmrnn serve's options are typed on their own branch")
 
 
-@pytest.mark.parametrize(
-    "name", [pytest.param(name, marks=SERVE_IS_TYPED_ELSEWHERE if name == "serve" else ()) for name, _ in COMMANDS]
-)
+@pytest.mark.parametrize("name", [name for name, _ in COMMANDS])
 def test_every_numeric_option_has_a_range_type(name: str) -> None:
     """A bare ``int`` or ``float`` accepts 0, negatives, nan and inf: every numeric option declares
     its range with a type from :mod:`multimodal_rnn.options`."""

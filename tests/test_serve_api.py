@@ -28,6 +28,8 @@ from multimodal_rnn.images import load_image
 from multimodal_rnn.shipped import card_path, read_card, resolve_weights
 from multimodal_rnn.tasks import TASKS
 
+LOOPBACK = "http://127.0.0.1"  # the test client's Host: the server serves loopback names only
+
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 IMAGE_PATHS = [SAMPLES / f"shapes_test_{i}.png" for i in (1, 2, 3)]
 MAX_UPLOAD = 50_000
@@ -48,7 +50,7 @@ def models():
 def client(models):
     settings = ServerSettings(max_upload_bytes=MAX_UPLOAD, max_pixels=MAX_PIXELS, max_question_chars=100,
                               batching=BatchingConfig(max_batch_size=8, max_wait_ms=2))
-    with TestClient(create_app(models, settings)) as test_client:
+    with TestClient(create_app(models, settings), base_url=LOOPBACK) as test_client:
         yield test_client
 
 
@@ -141,7 +143,7 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(models):
     expected = [r.caption for r in models["caption"].predictor.caption([load_image(p) for p in IMAGE_PATHS] * 2,
                                                                        beam_size=2)]
     settings = ServerSettings(batching=BatchingConfig(max_batch_size=8, max_wait_ms=400))  # a wide window
-    with TestClient(create_app(models, settings)) as client:
+    with TestClient(create_app(models, settings), base_url=LOOPBACK) as client:
         _post_concurrently(client, expected)
 
 
@@ -284,7 +286,7 @@ def test_timeout_gives_504_and_a_bug_gives_500_then_serving_goes_on():
     info = {"file": "fake.safetensors"}
     app = create_app({"caption": LoadedModel("caption", Path("fake.safetensors"), fake, info)},
                      ServerSettings(request_timeout_s=0.2))
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    with TestClient(app, raise_server_exceptions=False, base_url=LOOPBACK) as test_client:
         fake.delay = 1.0
         slow = test_client.post("/v1/caption", files=_files(_sample()))
         assert slow.status_code == 504 and "within 0.2 s" in slow.json()["error"]
@@ -303,6 +305,6 @@ def test_a_large_image_is_decoded_off_the_event_loop_with_the_same_result(models
     buffer = io.BytesIO()
     Image.open(IMAGE_PATHS[2]).resize((400, 300)).save(buffer, format="PNG")
     expected = models["caption"].predictor.caption([Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")])[0]
-    with TestClient(create_app(models)) as client:
+    with TestClient(create_app(models), base_url=LOOPBACK) as client:
         response = client.post("/v1/caption", files=_files(buffer.getvalue()))
     assert response.status_code == 200 and response.json()["caption"] == expected.caption

@@ -86,3 +86,28 @@ def test_page_captions_an_uploaded_image(tmp_path):
                 page.screenshot(path=screenshot, full_page=True)
         finally:
             context.close()
+
+
+def test_page_asks_for_the_token_of_a_server_that_needs_one(tmp_path):
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium or point MMRNN_CHROMIUM at a Chromium binary")
+    from playwright.sync_api import sync_playwright
+
+    models = load_models({"caption": shipped_weights("caption")})
+    expected = models["caption"].predictor.caption([load_image(IMAGE)], beam_size=3)[0]
+    with ServerThread(create_app(models, ServerSettings(token="s3cret"))) as server, sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = context.new_page()
+            page.goto(f"http://127.0.0.1:{server.port}/", timeout=20_000)
+            page.wait_for_selector("#token", state="visible", timeout=20_000)
+            assert page.inner_text("#models") == "token needed"
+            page.fill("#token", "s3cret")
+            page.click("#token-form button")
+            page.wait_for_selector("#token", state="hidden", timeout=20_000)
+            page.set_input_files("#file", str(IMAGE))
+            page.wait_for_selector("#caption.done", timeout=20_000)
+            assert page.inner_text("#caption") == expected.caption
+        finally:
+            context.close()

@@ -23,6 +23,8 @@ from multimodal_rnn.registry import Registry
 from multimodal_rnn.tasks import TASKS
 from multimodal_rnn.tasks.protocol import FieldError, FormField, Serving, ServingLimits, TaskSpec, check_text
 
+LOOPBACK = "http://127.0.0.1"  # the test client's Host: the server serves loopback names only
+
 
 @dataclass(frozen=True)
 class EchoRequest:
@@ -101,7 +103,7 @@ def _app(predictor: EchoPredictor, **settings: Any):
 
 def test_a_new_task_gets_its_route_and_its_json():
     predictor = EchoPredictor()
-    with TestClient(_app(predictor)) as client:
+    with TestClient(_app(predictor), base_url=LOOPBACK) as client:
         response = client.post("/v1/echo", files=_png(), data={"word": "  hello ", "times": "3"})
         assert response.status_code == 200, response.text
         assert response.json() == {"echo": "hello hello hello", "height": 5, "model": "echo.safetensors"}
@@ -123,14 +125,14 @@ def test_a_new_task_gets_its_route_and_its_json():
 )
 def test_the_fields_are_checked_at_the_boundary(data, files, message):
     predictor = EchoPredictor()
-    with TestClient(_app(predictor)) as client:
+    with TestClient(_app(predictor), base_url=LOOPBACK) as client:
         response = client.post("/v1/echo", files=_png() if files else None, data=data)
     assert response.status_code == 422 and message in response.json()["error"]
     assert predictor.calls == []
 
 
 def test_the_openapi_schema_lists_the_task_fields():
-    with TestClient(_app(EchoPredictor())) as client:
+    with TestClient(_app(EchoPredictor()), base_url=LOOPBACK) as client:
         paths = client.get("/openapi.json").json()["paths"]
     assert "/v1/silent" not in paths
     operation = paths["/v1/echo"]["post"]
@@ -146,7 +148,9 @@ def test_the_openapi_schema_lists_the_task_fields():
 def test_requests_with_different_keys_never_share_a_batch():
     predictor = EchoPredictor()
     statuses: list[int] = []
-    with TestClient(_app(predictor, batching=BatchingConfig(max_batch_size=8, max_wait_ms=300))) as client:
+    with TestClient(
+        _app(predictor, batching=BatchingConfig(max_batch_size=8, max_wait_ms=300)), base_url=LOOPBACK
+    ) as client:
 
         def call(times: int) -> None:
             response = client.post("/v1/echo", files=_png(), data={"word": "x", "times": str(times)})
@@ -175,7 +179,7 @@ def test_models_load_through_the_task(tmp_path):
 def test_the_registered_tasks_with_serving_are_served():
     assert servable_tasks() == [name for name, task in TASKS.items() if task.serving is not None]
     assert {"caption", "vqa", "dialog"} <= set(servable_tasks()) and "navigation" not in servable_tasks()
-    with TestClient(create_app({}, ServerSettings(max_beam_size=4))) as client:
+    with TestClient(create_app({}, ServerSettings(max_beam_size=4)), base_url=LOOPBACK) as client:
         paths = client.get("/openapi.json").json()["paths"]
         assert {f"/v1/{name}" for name in servable_tasks()} <= set(paths) and "/v1/navigation" not in paths
         body = paths["/v1/caption"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]

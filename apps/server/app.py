@@ -11,9 +11,15 @@ and :class:`ServerSettings`; tests pass small limits. Routes:
 * ``GET /healthz``, ``GET /v1/models``; the OpenAPI schema at ``/openapi.json`` (no ``/docs``
   page: FastAPI's loads its script from a CDN, and the project works offline).
 
-Errors are JSON ``{"error": "..."}``: 400 corrupt image, 413 body or pixels over the limit, 415
-not an image, 422 bad or missing fields (empty or overlong question), 503 task without a model,
-504 request timeout, 500 a bug (logged). The server keeps serving after each.
+Errors are JSON ``{"error": "..."}``: 400 corrupt or truncated image or malformed form, 401 no
+or wrong token (:mod:`.access`), 408 request not received in time (:mod:`.connections`), 413 body,
+form field or pixels over the limit, 415 not an image, 421 Host not allowed, 422 bad or missing
+fields (empty or overlong question), 503 task without a model or too many connections, 504 request
+timeout, 500 a bug (logged). The server keeps serving after each.
+
+A request that times out stops costing work: its image decode, if still waiting for one of the
+``max_decodes`` decoding threads, and its model call, if still queued, never run (a decode or a
+batch already running ends, its result unused).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,16 +37,18 @@ import torch
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 
 from multimodal_rnn import __version__
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS
 from multimodal_rnn.tasks.protocol import Serving, ServingLimits, Task
 
+from .access import LOOPBACK_HOSTS, AccessMiddleware
 from .batching import BatchingConfig, DynamicBatcher
-from .forms import check_fields, openapi_request_body, read_form
+from .forms import check_fields, openapi_request_body, parse_form, read_form
 from .inference import LoadedModel, check_servable, servings
 from .limits import ApiError, BodyLimitMiddleware, decode_image, header_pixels
 
@@ -61,7 +70,12 @@ class ServerSettings:
         max_history_rounds: most earlier rounds in a dialog request.
         max_beam_size: largest beam size a request may ask for.
         max_top: most answers a request may ask for.
+        max_field_bytes: largest text field of a form, bytes (more: 413).
         request_timeout_s: a request not answered within this many seconds gets 504.
+        max_decodes: most images decoded at once (larger than :data:`INLINE_DECODE_PIXELS`, each in
+            one of this many threads); bounds the memory of concurrent big images.
+        allowed_hosts: the ``Host`` header values served (see :mod:`.access`; ``("*",)``: any).
+        token: the bearer token every API request needs; None: none.
         batching: dynamic batching of concurrent requests (see :class:`BatchingConfig`).
     """
 
@@ -71,7 +85,11 @@ class ServerSettings:
     max_history_rounds: int = 20
     max_beam_size: int = 10
     max_top: int = 20
+    max_field_bytes: int = 1024 * 1024
     request_timeout_s: float = 30.0
+    max_decodes: int = 1
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
+    token: str | None = None
     batching: BatchingConfig = field(default_factory=BatchingConfig)
 
     def limits(self) -> ServingLimits:
@@ -103,6 +121,8 @@ def create_app(
             lambda items, p=predictor, b=batch: b(p, items), settings.batching, name=f"{task}-batcher"
         )
 
+    decoders = ThreadPoolExecutor(max_workers=settings.max_decodes, thread_name_prefix="decode")
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         for batcher in batchers.values():
@@ -110,6 +130,7 @@ def create_app(
         yield
         for batcher in batchers.values():
             await batcher.stop()
+        decoders.shutdown(wait=False, cancel_futures=True)
 
     routes = "; ".join(f"/v1/{task}: {serving.summary}" for task, serving in served.items())
     app = FastAPI(
@@ -124,6 +145,7 @@ def create_app(
     app.state.batchers = batchers
     app.state.models = models
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(AccessMiddleware, hosts=settings.allowed_hosts, token=settings.token)  # outermost
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -132,6 +154,10 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(_: Request, exc: ClientDisconnect) -> Response:
+        return Response(status_code=400)  # nobody reads it: the client left while sending
 
     @app.exception_handler(Exception)
     async def _bug(_: Request, exc: Exception) -> JSONResponse:
@@ -148,8 +174,6 @@ def create_app(
             return await asyncio.wait_for(work, settings.request_timeout_s)
         except TimeoutError:
             raise ApiError(504, f"request not answered within {settings.request_timeout_s:g} s") from None
-
-    large_decodes = asyncio.Semaphore(2)  # bounds the memory of concurrent big decodes
 
     async def read_pixels(upload: UploadFile, task: str) -> torch.Tensor:
         """The upload decoded and put through the ``task`` model's transform: (3, H, W)."""
@@ -168,8 +192,8 @@ def create_app(
 
         if header_pixels(data) <= INLINE_DECODE_PIXELS:  # small: cheaper than a thread hop (and its GIL traffic)
             return decode()
-        async with large_decodes:
-            return await run_in_threadpool(decode)
+        # at most max_decodes at once, also after timeouts; a cancelled request's queued decode never starts
+        return await asyncio.get_running_loop().run_in_executor(decoders, decode)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
@@ -196,7 +220,8 @@ def create_app(
         fields = tuple(serving.fields(limits))
 
         async def answer(request: Request) -> dict[str, Any]:
-            async with request.form() as form:
+            form = await parse_form(request, max_field_bytes=settings.max_field_bytes)
+            try:
                 upload, values = read_form(form, fields)
                 loaded = model_of(task)
                 values = check_fields(fields, values)
@@ -208,6 +233,8 @@ def create_app(
                     return {**serving.to_json(item, result), "model": loaded.info["file"]}
 
                 return await within_timeout(work())
+            finally:
+                await form.close()
 
         app.add_api_route(
             f"/v1/{task}",

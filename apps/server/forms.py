@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 
 from multimodal_rnn.tasks.protocol import FieldError, FormField
 
@@ -20,6 +22,28 @@ from .limits import ApiError
 
 IMAGE_FIELD = "image"
 IMAGE_DESCRIPTION = "the image (JPEG, PNG, ...)"
+
+
+_TOO_LARGE = ("Part exceeded maximum size", "Field exceeded maximum size", "Too many fields", "Too many files")
+"""Starts of the form parser's messages about a form over its limits (413); its others are malformed forms (400)."""
+
+
+async def parse_form(request: Request, *, max_field_bytes: int) -> FormData:
+    """The request's form (close it after use); a text field over ``max_field_bytes`` bytes or
+    over 1,000 fields is 413, a malformed multipart body 400.
+
+    Raises:
+        ApiError: 413 or 400 as above.
+    """
+    try:
+        return await request.form(max_part_size=max_field_bytes)
+    except HTTPException as exc:
+        detail = str(exc.detail)
+        if detail.startswith(_TOO_LARGE[:2]):
+            raise ApiError(413, f"a form field is over the limit of {max_field_bytes} bytes") from None
+        if detail.startswith(_TOO_LARGE[2:]):
+            raise ApiError(413, f"too many form fields or files ({detail.rstrip('.')})") from None
+        raise ApiError(400, f"malformed form ({detail})") from None
 
 
 def read_form(form: FormData, fields: Sequence[FormField]) -> tuple[UploadFile, dict[str, Any]]:

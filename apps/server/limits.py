@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 import warnings
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from PIL import Image
@@ -55,7 +55,7 @@ class BodyLimitMiddleware:
         message = f"request body over the limit of {self.max_bytes} bytes"
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _send_json(send, 413, {"error": message})
+            await send_json(send, 413, {"error": message})
             return
         received = 0
         exceeded = False
@@ -76,7 +76,7 @@ class BodyLimitMiddleware:
             if exceeded:  # whatever the app answers to the interrupted body, the client gets 413
                 if event["type"] == "http.response.start" and not started:
                     started = True
-                    await _send_json(send, 413, {"error": message})
+                    await send_json(send, 413, {"error": message})
                 return
             started = started or event["type"] == "http.response.start"
             await send(event)
@@ -85,16 +85,19 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, guarded_send)
         except _BodyTooLarge:
             if not started:
-                await _send_json(send, 413, {"error": message})
+                await send_json(send, 413, {"error": message})
 
 
-async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
+async def send_json(
+    send: Send, status: int, payload: dict[str, Any], headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """Answer an ASGI request with ``payload`` as JSON."""
     body = json.dumps(payload).encode("utf-8")
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers],
         }
     )
     await send({"type": "http.response.body", "body": body})
@@ -114,17 +117,23 @@ def header_pixels(data: bytes) -> int:
 _IMAGE_STATUS = {"too_large": 413, "not_image": 415, "corrupt": 400}
 """HTTP status of each :class:`~multimodal_rnn.errors.ImageError` kind."""
 
+_IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*")
+"""Leading bytes of PNG, JPEG, GIF and TIFF files: data starting so is a (broken) image."""
+
 
 def decode_image(data: bytes, *, name: str, max_bytes: int, max_pixels: int) -> Image.Image:
     """Decode an uploaded image as RGB.
 
     Raises:
         ApiError: 413 over ``max_bytes`` or ``max_pixels`` (decompression bombs are refused from
-            the header, before decoding); 415 not an image; 400 empty, truncated or corrupt.
+            the header, before decoding); 415 not an image; 400 empty, truncated or corrupt (also
+            data that starts like a PNG, JPEG, GIF or TIFF file but whose header is cut).
     """
     if len(data) > max_bytes:
         raise ApiError(413, f"{name}: upload is {len(data)} bytes, over the limit of {max_bytes}")
     try:
         return load_image_bytes(data, name=name, max_pixels=max_pixels)
     except ImageError as exc:
+        if exc.kind == "not_image" and data.startswith(_IMAGE_SIGNATURES):  # an image cut before its header ends
+            raise ApiError(400, f"{name}: truncated or corrupt image (the header is incomplete)") from None
         raise ApiError(_IMAGE_STATUS[exc.kind], str(exc)) from None

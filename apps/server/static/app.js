@@ -9,11 +9,24 @@ function setStatus(text, busy = false) {
   $("status").className = busy ? "busy" : "";
 }
 
+// A server started with a token (--token / MMRNN_TOKEN) answers 401 without it: the page then shows
+// a token field; the token is kept for this tab (sessionStorage) and sent as a bearer token.
+function authHeaders() {
+  const token = sessionStorage.getItem("mmrnn-token");
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+function askForToken() {
+  $("token-form").hidden = false;
+  setStatus("this server needs its token: enter it above");
+}
+
 async function post(path, fields) {
   const form = new FormData();
   form.append("image", state.file, state.file.name || "image");
   for (const [key, value] of Object.entries(fields)) form.append(key, value);
-  const response = await fetch(path, { method: "POST", body: form });
+  const response = await fetch(path, { method: "POST", body: form, headers: authHeaders() });
+  if (response.status === 401) askForToken();
   let body = null;
   try { body = await response.json(); } catch (_) { body = { error: `HTTP ${response.status}` }; }
   if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
@@ -159,7 +172,12 @@ async function chat(event) {
 
 async function listModels() {
   try {
-    const response = await fetch("/v1/models");
+    const response = await fetch("/v1/models", { headers: authHeaders() });
+    if (response.status === 401) {
+      askForToken();
+      $("models").textContent = "token needed";
+      return;
+    }
     const { models } = await response.json();
     $("models").textContent = models.map((m) => `${m.task}: ${m.model}`).join(" · ") || "no models";
   } catch (_) {
@@ -167,6 +185,13 @@ async function listModels() {
   }
 }
 
+$("token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  sessionStorage.setItem("mmrnn-token", $("token").value.trim());
+  $("token-form").hidden = true;
+  setStatus("");
+  listModels();
+});
 $("file").addEventListener("change", (event) => choose(event.target.files[0]));
 $("beam").addEventListener("change", caption);
 $("vqa-form").addEventListener("submit", ask);
