@@ -3,11 +3,18 @@
 Every component owns one frozen dataclass config. Configs are written into every checkpoint as
 JSON and rebuilt from it with :func:`config_from_dict`, which refuses unknown keys so that a typo
 in an override or a checkpoint from another model never passes silently.
+
+It also bounds every value, whatever the config class (a checkpoint header or a ``--set`` is
+user input): integers are from 0 to :data:`MAX_CONFIG_INT` (2**31 - 1); sizes and counts (a field
+named ``*_size``, ``*_layers`` or ``num_*``) are from 1 to :data:`MAX_CONFIG_SIZE` (2**24); floats
+are finite. The memory a model's sizes add up to is bounded when it is built
+(:data:`multimodal_rnn.registry.MAX_PARAMETER_BYTES`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -16,6 +23,12 @@ from typing import Any, TypeVar
 from multimodal_rnn.errors import ConfigError
 
 C = TypeVar("C")
+
+MAX_CONFIG_INT = 2**31 - 1
+"""Largest integer a config field takes."""
+
+MAX_CONFIG_SIZE = 2**24
+"""Largest size or count (fields named ``*_size``, ``*_layers``, ``num_*``): 16,777,216."""
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -87,8 +100,27 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         return float(value)
     if hint in (int, float, str, bool):
         if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
-            raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
+            raise ConfigError(f"{where}: expected {hint.__name__}, got {_short(value)}")
+    if hint is int:
+        _check_int(value, where)
+    if hint is float and not math.isfinite(value):
+        raise ConfigError(f"{where}: expected a finite number, got {value!r}")
     return value
+
+
+def _check_int(value: int, where: str) -> None:
+    name = where.rsplit(".", 1)[-1]
+    if name.endswith(("_size", "_layers")) or name.startswith("num_"):
+        low, high = 1, MAX_CONFIG_SIZE
+    else:
+        low, high = 0, MAX_CONFIG_INT
+    if not low <= value <= high:
+        raise ConfigError(f"{where}: must be an integer from {low} to {high}, got {_short(value)}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def override_config(config: C, overrides: Mapping[str, Any], *, where: str = "override") -> C:
