@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 from multimodal_rnn.datasets.shapes import ShapesConfig, generate_shapes_world
 from multimodal_rnn.errors import InputError
+from multimodal_rnn.options import add_output_argument, check_outputs
 
 from ..task_commands import add_command_parser, run_command, tasks
 
@@ -42,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         epilog=_SHAPES_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    shapes.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory (created if missing)")
+    add_output_argument(shapes, "--out", folder=True, required=True, metavar="DIR",
+                        help="output directory (created if missing)")
     shapes.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: %(default)s)")
     shapes.add_argument("--train", type=int, default=defaults.train_size, metavar="N", help="train images (default: %(default)s)")
     shapes.add_argument("--val", type=int, default=defaults.val_size, metavar="N", help="val images (default: %(default)s)")
@@ -74,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
 
     if getattr(args, "_command", None) is not None:  # a dataset of a task
         return run_command(args)
+    for note in check_outputs(args):
+        print(note, file=sys.stderr)
     config = ShapesConfig(
         seed=args.seed,
         image_size=args.image_size,
