@@ -187,11 +187,19 @@ _HEADER_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+_JSON_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number",
+                    bool: "true or false", type(None): "null"}
+
+
+def _json_type(value: Any) -> str:
+    return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+
+
 def _check_header_types(path: str | os.PathLike[str], header: dict[str, Any]) -> None:
     for key, types in _HEADER_TYPES.items():
         if key in header and (not isinstance(header[key], types) or isinstance(header[key], bool)):
-            raise CheckpointError(f"{path}: checkpoint header field {key!r} is a {type(header[key]).__name__}, "
-                                  f"expected {' or '.join('null' if t is type(None) else t.__name__ for t in types)}")
+            raise CheckpointError(f"{path}: checkpoint header field {key!r} is {_json_type(header[key])}, "
+                                  f"expected {' or '.join(_JSON_TYPE_NAMES[t] for t in types)}")
 
 
 def read_json_header(path: str | os.PathLike[str], fmt: HeaderFormat, *,

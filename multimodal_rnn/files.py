@@ -210,13 +210,13 @@ def check_output_file(
     (permission denied, a read-only file system, ``/proc``).
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: cannot write the {what}: is a directory, expected a file name")
     if suffixes is not None and path.suffix.lower() not in suffixes:
         raise InputError(
             f"{path}: unknown extension {path.suffix or '(none)'!r} for the {what} "
             f"(expected {', '.join(sorted(suffixes))})"
         )
-    if path.is_dir():
-        raise InputError(f"{path}: cannot write the {what}: is a directory, expected a file name")
     if path.exists() and not path.is_file():
         raise InputError(f"{path}: cannot write the {what}: not a regular file")
     _check_writable_folder(path.parent, for_path=path)

@@ -8,7 +8,7 @@ corrupt, more pixels than ``max_pixels`` or a side more than :data:`MAX_ASPECT_R
 the other (both read from the header before anything is decoded, so a decompression bomb costs
 nothing: the models shrink every image to 64 or 224 px a side, so a 1 x 50,000,000 strip would
 cost gigabytes in the transforms for nothing). Image files over :data:`MAX_IMAGE_FILE_BYTES` are
-refused unread. A JPEG is decoded at a reduced scale (``Image.draft``) when it is more than twice
+refused unread. A JPEG is decoded at a reduced scale (``Image.draft``) when it is at least twice
 :data:`DECODE_MIN_SIDE` on its short side, which bounds the decode cost of a large photograph.
 PIL's own bomb guard (``DecompressionBombError``, at twice ``Image.MAX_IMAGE_PIXELS``) is reported
 the same way; its warning is left to ``max_pixels``. Grayscale, palette, RGBA
