@@ -17,7 +17,8 @@ line is parsed): missing folders are created; a directory where a file is wanted
 folder is wanted, an unknown extension or a place we cannot write is refused. Atomic writes put
 the data in a temporary file ``.<name>.<random>.tmp`` next to the destination, flush it to disk
 and rename it over the destination, so a crash or a kill never leaves a half-written file where
-the last good one was; :func:`remove_stale_temporaries` removes such files left by a killed run.
+the last good one was; :func:`remove_stale_temporaries` removes such files left by a killed run
+(those untouched for :data:`STALE_TMP_AGE_S` = 60 s).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import json
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Collection, Iterable, Mapping
 from itertools import compress
 from pathlib import Path
@@ -49,6 +51,9 @@ MAX_RESULT_WORDS = 1_000
 """Longest caption or answer text in a results file, in words (whitespace-separated)."""
 
 _IS_CONTAINER = frozenset({dict, list}).__contains__
+STALE_TMP_AGE_S = 60.0
+"""Age (seconds since the last change) from which a temporary file of an atomic write is stale."""
+
 _STALE_TMP_PATTERN = ".*.tmp"  # what atomic_write's mkstemp(prefix=".<name>.", suffix=".tmp") makes
 
 
@@ -233,14 +238,21 @@ def check_output_dir(path: str | os.PathLike[str], *, what: str = "output folder
     return path
 
 
-def remove_stale_temporaries(folder: str | os.PathLike[str]) -> int:
+def remove_stale_temporaries(folder: str | os.PathLike[str], *, min_age_s: float = STALE_TMP_AGE_S) -> int:
     """Remove the temporary files ``.<name>.<random>.tmp`` that a killed :func:`atomic_write`
-    left in ``folder`` (not in its subfolders); returns how many were removed."""
+    left in ``folder`` (not in its subfolders), those not modified for ``min_age_s`` seconds (a
+    write still under way, e.g. by another process of a distributed run, keeps its file);
+    returns how many were removed."""
     removed = 0
+    now = time.time()
     for stale in Path(folder).glob(_STALE_TMP_PATTERN):
-        if stale.is_file():
-            stale.unlink(missing_ok=True)
-            removed += 1
+        try:
+            info = stale.stat()
+            if stat.S_ISREG(info.st_mode) and now - info.st_mtime >= min_age_s:
+                stale.unlink()
+                removed += 1
+        except FileNotFoundError:  # removed meanwhile
+            continue
     return removed
 
 
@@ -254,7 +266,7 @@ def _check_writable_folder(folder: Path, *, for_path: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=f".{for_path.name}.", suffix=".tmp", dir=folder)
         os.close(fd)
-        os.unlink(probe)
+        Path(probe).unlink(missing_ok=True)  # another process may have removed it as stale
     except OSError as exc:
         raise InputError(f"{for_path}: cannot write in {folder} ({exc.strerror or exc})") from None
 

@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import struct
+import subprocess
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -234,15 +235,11 @@ def make_workspace(root: Path) -> Workspace:
     )
 
 
-def unblock_fifos(root: Path) -> None:
-    """Open every FIFO under ``root`` for writing and close it: a reader blocked in ``open`` (even
-    in native code, which a Python signal handler cannot interrupt) then sees end-of-file."""
-    for path in root.rglob("*"):
-        if path.is_fifo():
-            try:
-                os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
-            except OSError:  # nobody reading it
-                pass
+def fifo_watchdog(fifo: Path, seconds: float) -> subprocess.Popen[bytes]:
+    """A process that opens ``fifo`` for reading and writing after ``seconds`` (which never blocks
+    on Linux) and closes it, freeing a reader or writer blocked in ``open``, even in native code
+    that holds the GIL; it has exited only if it did so."""
+    return subprocess.Popen(["sh", "-c", f'sleep {seconds}; : <> "$0"', str(fifo)])
 
 
 Case = Callable[[Workspace], tuple[list[str], str]]

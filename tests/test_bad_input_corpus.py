@@ -4,17 +4,18 @@ Each case (tests/bad_input_cases.py, tests/bad_input_paths.py) runs ``apps.cli.m
 process on files made here (tiny: image bombs are headers only, checkpoints a tiny caption model)
 and must exit with status 2 and print exactly one line on stderr, ``mmrnn: error: ...`` naming the
 file or the option, with no traceback. A case that hangs fails instead of blocking the run: an
-alarm interrupts Python code, and a watchdog opens the workspace's FIFOs for writing, which frees
-a reader blocked in native code. Categories: nested JSON, hostile checkpoint headers, image bombs,
-FIFOs and devices, paths, and oversized evaluation input.
+alarm interrupts Python code, and a watchdog process opens the case's FIFO, which frees a reader
+or writer blocked in native code (code that holds the GIL, so no Python thread could).
+Categories: nested JSON, hostile checkpoint headers, image bombs, FIFOs and devices, paths, and
+oversized evaluation input.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ import pytest
 import tests.bad_input_cases  # noqa: F401  (registers its cases)
 from apps.cli import main
 from tests.bad_input_paths import PERMISSION_CASES
-from tests.bad_inputs import CASES, Workspace, make_workspace, unblock_fifos
+from tests.bad_inputs import CASES, Workspace, fifo_watchdog, make_workspace
 
 TIMEOUT_S = 20
 """Seconds a case may run before it counts as a hang."""
@@ -45,20 +46,14 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
         server.close()
 
 
-def run_cli(argv: list[str], ws: Workspace, capsys: pytest.CaptureFixture[str]) -> tuple[int | str | None, str]:
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int | str | None, str]:
     """``(exit status, stderr)`` of ``main(argv)``; a run over :data:`TIMEOUT_S` raises :class:`Hang`."""
-    hung = threading.Event()
-
-    def watchdog() -> None:
-        hung.set()
-        unblock_fifos(ws.root)
 
     def alarm(signum: int, frame: Any) -> None:
         raise Hang(f"no answer after {TIMEOUT_S} s")
 
-    timer = threading.Timer(TIMEOUT_S, watchdog)
+    watchdogs = [fifo_watchdog(Path(arg), TIMEOUT_S) for arg in argv if _is_fifo(arg)]
     previous = signal.signal(signal.SIGALRM, alarm)
-    timer.start()
     signal.alarm(TIMEOUT_S + 1)
     try:
         try:
@@ -67,11 +62,21 @@ def run_cli(argv: list[str], ws: Workspace, capsys: pytest.CaptureFixture[str]) 
             status = exc.code
     finally:
         signal.alarm(0)
-        timer.cancel()
         signal.signal(signal.SIGALRM, previous)
-    if hung.is_set():
-        raise Hang(f"blocked for {TIMEOUT_S} s (freed by opening its FIFOs)")
+        freed = [watchdog.poll() is not None for watchdog in watchdogs]
+        for watchdog in watchdogs:
+            watchdog.kill()
+            watchdog.wait()
+    if any(freed):
+        raise Hang(f"blocked on a FIFO for {TIMEOUT_S} s")
     return status, capsys.readouterr().err
+
+
+def _is_fifo(arg: str) -> bool:
+    try:
+        return Path(arg).is_fifo()
+    except OSError:  # an argument too long to be a file name
+        return False
 
 
 @pytest.mark.parametrize(("category", "name"), ALL_CASES, ids=[f"{c}: {n}" for c, n in ALL_CASES])
@@ -81,7 +86,7 @@ def test_bad_input_is_one_line_and_exit_2(
     if name in PERMISSION_CASES and IS_ROOT:
         pytest.skip("root reads files without read permission")
     argv, mention = CASES[category][name](workspace)
-    status, stderr = run_cli(argv, workspace, capsys)
+    status, stderr = run_cli(argv, capsys)
     assert status == 2, f"exit {status}, stderr {stderr!r}"
     assert stderr.startswith("mmrnn: error: ") and stderr.endswith("\n") and stderr.count("\n") == 1, stderr
     assert "Traceback" not in stderr

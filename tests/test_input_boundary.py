@@ -87,10 +87,12 @@ def test_output_checks(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot write in /proc"):
         check_output_file("/proc/mmrnn-test.json")
     run = check_output_dir(tmp_path / "run")
-    for name in (".last.safetensors.abc123.tmp", ".metrics.json.x.tmp", "keep.tmp", ".hidden"):
+    for name in (".last.safetensors.abc123.tmp", ".metrics.json.x.tmp", "keep.tmp", ".hidden", ".fresh.json.y.tmp"):
         (run / name).write_text("stale")
+        if name != ".fresh.json.y.tmp":
+            os.utime(run / name, (1e9, 1e9))
     assert remove_stale_temporaries(run) == 2
-    assert sorted(p.name for p in run.iterdir()) == [".hidden", "keep.tmp"]
+    assert sorted(p.name for p in run.iterdir()) == [".fresh.json.y.tmp", ".hidden", "keep.tmp"]  # a write under way
 
 
 def test_train_out_folder_notes_the_stale_temporaries_it_removed(
@@ -99,6 +101,7 @@ def test_train_out_folder_notes_the_stale_temporaries_it_removed(
     run = tmp_path / "run"
     run.mkdir()
     (run / ".last.safetensors.k1ll3d.tmp").write_bytes(b"half")
+    os.utime(run / ".last.safetensors.k1ll3d.tmp", (1e9, 1e9))
     assert (
         main(
             [
