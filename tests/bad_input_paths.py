@@ -61,7 +61,6 @@ for _name, _device, _slot in [
     ("/dev/null as image", "/dev/null", "image"),
     ("/dev/urandom as results", "/dev/urandom", "results"),
     ("/dev/zero as annotations", "/dev/zero", "annotations"),
-    ("/dev/null as --out", "/dev/null", "out"),
 ]:
 
     def _dev(ws: Workspace, device: str = _device, slot: str = _slot) -> tuple[list[str], str]:
@@ -69,11 +68,16 @@ for _name, _device, _slot in [
             return ws.caption(device), device
         if slot == "weights":
             return ws.caption(ws.image, weights=device), device
-        if slot == "out":
-            return ws.eval_caption(None, None, "--out", device), device
         return (ws.eval_caption(Path(device)) if slot == "results" else ws.eval_caption(None, Path(device))), device
 
     case("FIFOs and devices", _name)(_dev)
+
+
+@case("FIFOs and devices", "a link to /dev/null as eval --out")
+def _device_out(ws: Workspace) -> tuple[list[str], str]:
+    link = ws.root / "null-link.json"  # a link: a regression that renames over it cannot replace /dev/null itself
+    link.symlink_to("/dev/null")
+    return ws.eval_caption(None, None, "--out", str(link)), str(link)
 
 
 @case("FIFOs and devices", "UNIX socket as image")

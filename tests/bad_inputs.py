@@ -238,7 +238,7 @@ def make_workspace(root: Path) -> Workspace:
 def fifo_watchdog(fifo: Path, seconds: float) -> subprocess.Popen[bytes]:
     """A process that opens ``fifo`` for reading and writing after ``seconds`` (which never blocks
     on Linux) and closes it, freeing a reader or writer blocked in ``open``, even in native code
-    that holds the GIL; it has exited only if it did so."""
+    that holds the GIL."""
     return subprocess.Popen(["sh", "-c", f'sleep {seconds}; : <> "$0"', str(fifo)])
 
 

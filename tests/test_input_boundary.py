@@ -146,6 +146,7 @@ def test_aspect_ratio_limit_and_jpeg_draft() -> None:
 class SizesConfig:
     hidden_size: int = 3
     num_layers: int = 1
+    num_heads: int = 0
     offset: int = 0
     scale: float = 1.0
 
@@ -162,6 +163,7 @@ def test_config_bounds_apply_to_every_config_and_override() -> None:
         ({"hidden_size": -4}, "hidden_size: must be an integer from 1 to 16777216, got -4"),
         ({"hidden_size": MAX_CONFIG_SIZE + 1}, "from 1 to 16777216"),
         ({"num_layers": 0}, "num_layers: must be an integer from 1"),
+        ({"num_heads": -1}, "num_heads: must be an integer from 0 to 16777216"),
         ({"offset": -1}, "offset: must be an integer from 0 to 2147483647"),
         ({"scale": float("inf")}, "scale: expected a finite number, got inf"),
     ]:
