@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,3 +220,15 @@ def test_an_os_error_in_a_command_is_one_line(
     monkeypatch.setattr(evaluation, "evaluate_captions", unreadable)
     status = main(["eval", "caption", "--results", "r.json", "--annotations", "a.json", "--no-meteor"])
     assert (status, capsys.readouterr().err) == (2, "mmrnn: error: /data/captions_val.json: Permission denied\n")
+
+
+def test_dialog_history_field_is_parsed_within_the_json_limits() -> None:
+    from multimodal_rnn.tasks.dialog.serving import parse_history
+    from multimodal_rnn.tasks.protocol import FieldError
+
+    with pytest.raises(FieldError, match="^history: JSON nested deeper than the limit of 64 levels$"):
+        parse_history("[" * 5_000 + "]" * 5_000, max_rounds=10, max_chars=200)
+    with pytest.raises(FieldError, match="^history: JSON of .* bytes is over the limit"):
+        parse_history(json.dumps([["q", "a" * 5000]] * 20), max_rounds=2, max_chars=200)
+    with pytest.raises(FieldError, match="^history: malformed JSON"):
+        parse_history("[{", max_rounds=10, max_chars=200)
