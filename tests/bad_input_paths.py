@@ -189,6 +189,14 @@ case("oversized eval input", "caption of 2,000 words")(lambda ws: _results_with(
 case("oversized eval input", "caption of 1 MB")(lambda ws: _results_with(ws, "long-mb.json", "dog " * 250_000))
 
 
+@case("oversized eval input", "reference caption of 20,000 characters")
+def _long_reference(ws: Workspace) -> tuple[list[str], str]:
+    data = json.loads(ws.caption_files[1].read_text())
+    data["annotations"][0]["caption"] = "b" * 20_000
+    path = ws.file("long-reference.json", json.dumps(data))
+    return ws.eval_caption(None, path), f"{path}: caption of image_id {data['annotations'][0]['image_id']}"
+
+
 @case("oversized eval input", "VQA answer of 20,000 characters")
 def _long_answer(ws: Workspace) -> tuple[list[str], str]:
     entries = json.loads(ws.vqa_files[2].read_text())
