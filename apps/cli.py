@@ -1,9 +1,10 @@
 """The ``mmrnn`` command line: subcommand dispatch and one-line error reporting.
 
 User errors (:class:`multimodal_rnn.errors.MMRNNError`) print ``mmrnn: error: <message>`` on
-stderr and exit with status 2, without a traceback. Argument errors (an unknown option, a missing
-one, a value out of its range) are the same one line, naming the command whose ``--help`` lists
-the options. Anything else is a bug and keeps its traceback.
+stderr and exit with status 2, without a traceback; so does an ``OSError`` (a full disk, a
+permission denied, a read-only file system), as ``mmrnn: error: <file>: <reason>``. Argument
+errors (an unknown option, a missing one, a value out of its range) are the same one line, naming
+the command whose ``--help`` lists the options. Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -74,6 +75,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        print(f"mmrnn: error: {os_error_line(exc)}", file=sys.stderr)
+        return 2
+
+
+def os_error_line(exc: OSError) -> str:
+    """``<file>: <reason>`` of an OS error (``<reason>`` alone when it names no file), one line."""
+    reason = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+    return f"{exc.filename}: {reason}" if exc.filename is not None else reason
 
 
 if __name__ == "__main__":

@@ -89,11 +89,14 @@ def log_line(line: str) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run the task command the parser chose and print its report."""
+    from multimodal_rnn.options import check_outputs
     from multimodal_rnn.tasks.protocol import RunContext
 
     set_threads(args.threads)
     context = RunContext(progress=progress_bar, log=log_line, emit=lambda line: print(line, flush=True), stdin=sys.stdin,
                          interactive=sys.stderr.isatty())
+    for note in check_outputs(args):
+        context.log(note)
     report = args._command.run(args, context)
     for note in report.notes:
         print(note, file=sys.stderr)

@@ -11,31 +11,45 @@ Layout of ``model.safetensors``:
 
 Writes are atomic: the file is written next to its destination under a temporary name, flushed
 to disk and renamed over it, so a crash or a kill never leaves a half-written checkpoint where
-the last good one was. Loading never unpickles anything; every problem a user can cause
-(wrong file type, truncation, unknown model name, config mismatch) is a :class:`CheckpointError`.
+the last good one was; a failed write (a full disk) is a :class:`CheckpointError` naming the file.
+Loading never unpickles anything; every problem a user can cause (wrong file type, truncation,
+unknown model name, config mismatch) is a :class:`CheckpointError`. A file is checked before
+anything is allocated: a regular file (no FIFO or device), a safetensors header of at most
+:data:`MAX_HEADER_BYTES` = 16 MiB whose JSON nests at most 64 levels, a model config within the
+bounds of :mod:`multimodal_rnn.config` whose model takes at most 4 GiB
+(:data:`multimodal_rnn.registry.MAX_PARAMETER_BYTES`), and declared tensors of the names and shapes
+the model has. Weights holding NaN or infinity are refused once read.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
 from multimodal_rnn.build_info import PACKAGE_VERSION, git_commit
 from multimodal_rnn.config import config_to_dict
 from multimodal_rnn.errors import CheckpointError, MMRNNError
-from multimodal_rnn.files import atomic_write
+from multimodal_rnn.files import atomic_write, loads_json, open_input
 from multimodal_rnn.registry import Registry
 
 FORMAT_VERSION = 1
 METADATA_KEY = "multimodal_rnn"
+
+MAX_HEADER_BYTES = 16 * 1024**2
+"""Largest safetensors header read (16 MiB; the shipped checkpoints' are under 100 KB, and
+safetensors itself stops at 100 MB)."""
+
+TensorShapes = dict[str, tuple[str, tuple[int, ...]]]
+"""``{tensor name: (safetensors dtype such as "F32", shape)}`` as a file's header declares them."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +138,23 @@ def save_checkpoint(
     )
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     metadata = {METADATA_KEY: json.dumps(ckpt.header(), sort_keys=True)}
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    write_safetensors(path, lambda tmp: save_file(tensors, tmp, metadata=metadata), noun="checkpoint")
+
+
+def write_safetensors(path: str | os.PathLike[str], write: Callable[[str], None], *, noun: str) -> None:
+    """``atomic_write(path, write)`` for a safetensors file: a failed write leaves the previous
+    file as it was and names ``path``: safetensors' own error (``SafetensorError: ... No space
+    left on device``) becomes a one-line :class:`CheckpointError`, an ``OSError`` without a file
+    name gets ``path`` as its ``filename`` (the command line prints ``<file>: <reason>``)."""
+    try:
+        atomic_write(path, write)
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+    except SafetensorError as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise CheckpointError(f"{path}: cannot write the {noun} ({reason})") from None
 
 
 def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -135,6 +165,7 @@ def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Read a checkpoint file; raises :class:`CheckpointError` naming the file and the problem."""
     header, tensors = read_json_header(path, CHECKPOINT_FORMAT, load_tensors=True)
+    _check_header_types(path, header)
     return Checkpoint(
         task=header["task"],
         model_name=header["model_name"],
@@ -150,44 +181,103 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     )
 
 
+_HEADER_TYPES: dict[str, tuple[type, ...]] = {
+    "task": (str,), "model_name": (str,), "model_config": (dict,), "vocab": (dict, type(None)),
+    "answers": (list, type(None)), "step": (int,), "metrics": (dict, type(None)), "extra": (dict, type(None)),
+}
+
+
+_JSON_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number",
+                    bool: "true or false", type(None): "null"}
+
+
+def _json_type(value: Any) -> str:
+    return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def _check_header_types(path: str | os.PathLike[str], header: dict[str, Any]) -> None:
+    for key, types in _HEADER_TYPES.items():
+        if key in header and (not isinstance(header[key], types) or isinstance(header[key], bool)):
+            raise CheckpointError(f"{path}: checkpoint header field {key!r} is {_json_type(header[key])}, "
+                                  f"expected {' or '.join(_JSON_TYPE_NAMES[t] for t in types)}")
+
+
 def read_json_header(path: str | os.PathLike[str], fmt: HeaderFormat, *,
                      load_tensors: bool) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """``(header, tensors)`` of a safetensors file of kind ``fmt``; ``tensors`` is empty unless
-    ``load_tensors``. Every problem (missing, a directory, truncated or another format, no or a
-    malformed header, an unsupported version) is a one-line :class:`CheckpointError` naming the file.
+    ``load_tensors``. Every problem (missing, a directory, a FIFO or device, unreadable, truncated
+    or another format, a header over :data:`MAX_HEADER_BYTES` or nested over 64 levels, no or a
+    malformed header, an unsupported version, NaN or infinite weights) is a one-line
+    :class:`CheckpointError` naming the file.
     """
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"{path}: no such {fmt.noun} file")
-    if path.is_dir():
-        raise CheckpointError(f"{path}: is a directory, expected a .safetensors {fmt.noun} file")
+    header, _ = read_tensor_table(path, fmt)
+    if not load_tensors:
+        return header, {}
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
-            metadata = handle.metadata() or {}
-            tensors = {k: handle.get_tensor(k) for k in handle.keys()} if load_tensors else {}
-    except MMRNNError:
-        raise
+            tensors = {k: handle.get_tensor(k) for k in handle.keys()}
     except Exception as exc:  # safetensors raises its own error types for bad headers/sizes
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CheckpointError(
-            f"{path}: not a readable safetensors {fmt.noun} (truncated, corrupt or another format: {reason})"
-        ) from None
-    if fmt.key not in metadata:
-        raise CheckpointError(f"{path}: safetensors file without a {fmt.key} header (not a {fmt.noun} of this package)")
+        raise _unreadable(path, fmt, str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(
+                f"{path}: tensor {name} holds NaN or infinite values (a diverged or corrupt {fmt.noun})"
+            )
+    return header, tensors
+
+
+def read_tensor_table(path: str | os.PathLike[str], fmt: HeaderFormat) -> tuple[dict[str, Any], TensorShapes]:
+    """``(header, declared tensors)`` of a safetensors file of kind ``fmt``, reading only its
+    header (at most :data:`MAX_HEADER_BYTES`); raises :class:`CheckpointError` as
+    :func:`read_json_header` does."""
+    path = Path(path)
+    with open_input(path, what=f"{fmt.noun} file", error=CheckpointError) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        prefix = handle.read(8)
+        length = int.from_bytes(prefix, "little") if len(prefix) == 8 else -1
+        if length < 0 or length > MAX_HEADER_BYTES or 8 + length > size:
+            raise _unreadable(path, fmt, f"a header of {length} bytes in a file of {size} bytes")
+        raw = handle.read(length)
     try:
-        header = json.loads(metadata[fmt.key])
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}: {fmt.noun} header is not valid JSON ({exc.msg})") from None
+        table = loads_json(raw, where="safetensors header", max_bytes=MAX_HEADER_BYTES, error=CheckpointError)
+    except CheckpointError as exc:
+        raise _unreadable(path, fmt, str(exc)) from None
+    if not isinstance(table, dict):
+        raise _unreadable(path, fmt, "the header is not a JSON object")
+    metadata = table.pop("__metadata__", None) or {}
+    shapes: TensorShapes = {}
+    data_end = 0
+    for name, entry in table.items():
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if (not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape)
+                or not isinstance(offsets, list) or len(offsets) != 2 or not all(type(n) is int for n in offsets)):
+            raise _unreadable(path, fmt, f"tensor {str(name)[:80]} has no valid shape and offsets")
+        shapes[name] = (str(entry.get("dtype")), tuple(shape))
+        data_end = max(data_end, offsets[1])
+    if data_end != size - 8 - length:
+        raise _unreadable(path, fmt, f"the tensors take {data_end} bytes, the file holds {size - 8 - length}")
+    if not isinstance(metadata, dict) or not isinstance(metadata.get(fmt.key), str):
+        raise CheckpointError(f"{path}: safetensors file without a {fmt.key} header (not a {fmt.noun} of this package)")
+    header = loads_json(metadata[fmt.key], where=f"{path}: {fmt.noun} header", max_bytes=MAX_HEADER_BYTES,
+                        error=CheckpointError)
     if not isinstance(header, dict):
         raise CheckpointError(f"{path}: {fmt.noun} header is not a JSON object")
     if "format_version" in header and header["format_version"] != fmt.version:  # before the keys: they may differ
         raise CheckpointError(
-            f"{path}: {fmt.noun} format version {header['format_version']} is not supported (expected {fmt.version})"
+            f"{path}: {fmt.noun} format version {str(header['format_version'])[:40]} is not supported "
+            f"(expected {fmt.version})"
         )
     missing = [k for k in fmt.required if k not in header]
     if missing:
         raise CheckpointError(f"{path}: {fmt.noun} header lacks {', '.join(missing)}")
-    return header, tensors
+    return header, shapes
+
+
+def _unreadable(path: str | os.PathLike[str], fmt: HeaderFormat, reason: str) -> CheckpointError:
+    return CheckpointError(
+        f"{path}: not a readable safetensors {fmt.noun} (truncated, corrupt or another format: {reason[:200]})"
+    )
 
 
 def load_model(
@@ -211,25 +301,42 @@ def load_model(
         in channels_last order: the same values, laid out as oneDNN runs them fastest (shipped
         models, 33 images on 2 threads: VQA answers 1.4x and beam-3 captions 1.25x faster).
     """
-    ckpt = load_checkpoint(path)
-    if task is not None and ckpt.task != task:
-        raise CheckpointError(f"{path}: checkpoint is for task {ckpt.task!r}, expected {task!r}")
+    header, declared = read_tensor_table(path, CHECKPOINT_FORMAT)
+    _check_header_types(path, header)
+    if task is not None and header["task"] != task:
+        raise CheckpointError(f"{path}: checkpoint is for task {str(header['task'])[:40]!r}, expected {task!r}")
+    name = header["model_name"]
     try:
-        model = registry.build(ckpt.model_name, registry.stored_config(ckpt.model_name, ckpt.model_config), **context)
+        config = registry.stored_config(name, header["model_config"], where=f"{name} config")
+        expected = registry.shapes(name, config, **context)
     except MMRNNError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
-    try:
-        result = model.load_state_dict(ckpt.tensors, strict=False)
-    except RuntimeError as exc:  # shape mismatches
-        detail = " ".join(str(exc).split())[:300]
-        raise CheckpointError(f"{path}: weights do not match model {ckpt.model_name!r}: {detail}") from None
-    problems = []
-    if result.missing_keys:
-        problems.append(f"missing {len(result.missing_keys)} tensor(s) e.g. {result.missing_keys[0]}")
-    if result.unexpected_keys:
-        problems.append(f"unexpected {len(result.unexpected_keys)} tensor(s) e.g. {result.unexpected_keys[0]}")
-    if problems:
-        raise CheckpointError(f"{path}: weights do not match model {ckpt.model_name!r}: {'; '.join(problems)}")
+    mismatch = _shape_mismatch(declared, expected)
+    if mismatch:
+        raise CheckpointError(f"{path}: weights do not match model {name!r}: {mismatch}")
+    ckpt = load_checkpoint(path)
+    model = registry.get(name).build(config, **context)
+    model.load_state_dict(ckpt.tensors, strict=True)
     model.to(memory_format=torch.channels_last)
     model.eval()
     return model, ckpt
+
+
+def _shape_mismatch(declared: TensorShapes, expected: dict[str, tuple[torch.dtype, tuple[int, ...]]]) -> str:
+    """What differs between a file's declared tensors and the model's state dict ("" if nothing)."""
+    problems = []
+    missing = [k for k in expected if k not in declared]
+    unexpected = [k for k in declared if k not in expected]
+    if missing:
+        problems.append(f"missing {len(missing)} tensor(s) e.g. {missing[0]}")
+    if unexpected:
+        problems.append(f"unexpected {len(unexpected)} tensor(s) e.g. {str(unexpected[0])[:80]}")
+    for key, (_, shape) in expected.items():
+        if key in declared and declared[key][1] != shape:
+            problems.append(f"tensor {key} is {_dims(declared[key][1])} in the file, the model has {_dims(shape)}")
+            break
+    return "; ".join(problems)
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape)) or "a scalar"

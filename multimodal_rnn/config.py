@@ -3,11 +3,18 @@
 Every component owns one frozen dataclass config. Configs are written into every checkpoint as
 JSON and rebuilt from it with :func:`config_from_dict`, which refuses unknown keys so that a typo
 in an override or a checkpoint from another model never passes silently.
+
+It also bounds every value, whatever the config class (a checkpoint header or a ``--set`` is
+user input): integers are from 0 to :data:`MAX_CONFIG_INT` (2**31 - 1); sizes (a field named ``*_size`` or
+``*_layers``) from 1 and counts (``num_*``) from 0 to :data:`MAX_CONFIG_SIZE` (2**24); floats are
+finite. The memory a model's sizes add up to is bounded when it is built
+(:data:`multimodal_rnn.registry.MAX_PARAMETER_BYTES`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -16,6 +23,12 @@ from typing import Any, TypeVar
 from multimodal_rnn.errors import ConfigError
 
 C = TypeVar("C")
+
+MAX_CONFIG_INT = 2**31 - 1
+"""Largest integer a config field takes."""
+
+MAX_CONFIG_SIZE = 2**24
+"""Largest size or count (fields named ``*_size``, ``*_layers``, ``num_*``): 16,777,216."""
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -46,19 +59,21 @@ def config_from_dict(cls: type[C], data: Mapping[str, Any], *, where: str = "con
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)} for {cls.__name__} "
-            f"(known: {', '.join(sorted(fields))})"
+            f"{where}: unknown key(s) {', '.join(unknown)} for {cls.__name__} (known: {', '.join(sorted(fields))})"
         )
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
         kwargs[name] = _coerce(hints.get(name, Any), value, f"{where}.{name}")
     try:
-        return cls(**kwargs)
+        config = cls(**kwargs)
     except TypeError as exc:  # missing required fields
         raise ConfigError(f"{where}: {exc}") from None
     except ValueError as exc:  # __post_init__ validation
         raise ConfigError(f"{where}: {exc}") from None
+    for name, value in kwargs.items():  # after the class's own checks, whose messages say more
+        _check_bounds(value, f"{where}.{name}")
+    return config
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:
@@ -87,8 +102,36 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         return float(value)
     if hint in (int, float, str, bool):
         if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
-            raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
+            raise ConfigError(f"{where}: expected {hint.__name__}, got {_short(value)}")
     return value
+
+
+def _check_bounds(value: Any, where: str) -> None:
+    """The bounds of the module docstring, for a coerced field value (tuples item by item)."""
+    if isinstance(value, tuple):
+        for item in value:
+            _check_bounds(item, where)
+    elif type(value) is float and not math.isfinite(value):
+        raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+    elif type(value) is int:
+        _check_int(value, where)
+
+
+def _check_int(value: int, where: str) -> None:
+    name = where.rsplit(".", 1)[-1]
+    if name.endswith(("_size", "_layers")):
+        low, high = 1, MAX_CONFIG_SIZE
+    elif name.startswith("num_"):
+        low, high = 0, MAX_CONFIG_SIZE
+    else:
+        low, high = 0, MAX_CONFIG_INT
+    if not low <= value <= high:
+        raise ConfigError(f"{where}: must be an integer from {low} to {high}, got {_short(value)}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def override_config(config: C, overrides: Mapping[str, Any], *, where: str = "override") -> C:

@@ -3,10 +3,15 @@
 :func:`load_image` (a file) and :func:`load_image_bytes` (e.g. an upload) return a fully decoded
 RGB ``PIL.Image`` with the EXIF orientation applied, so a truncated file fails here and not
 later inside a data loader. Every problem a user can cause is an :class:`InputError` naming
-the file: missing, a directory, empty, not an image, truncated or corrupt, or more pixels than
-``max_pixels`` (read from the header before anything is decoded, so a decompression bomb costs
-nothing). PIL's own bomb guard (``DecompressionBombError``, at twice ``Image.MAX_IMAGE_PIXELS``)
-is reported the same way; its warning is left to ``max_pixels``. Grayscale, palette, RGBA
+the file: missing, a directory, a FIFO or device, unreadable, empty, not an image, truncated or
+corrupt, more pixels than ``max_pixels`` or a side more than :data:`MAX_ASPECT_RATIO` = 20 times
+the other (both read from the header before anything is decoded, so a decompression bomb costs
+nothing: the models shrink every image to 64 or 224 px a side, so a 1 x 50,000,000 strip would
+cost gigabytes in the transforms for nothing). Image files over :data:`MAX_IMAGE_FILE_BYTES` are
+refused unread. A JPEG is decoded at a reduced scale (``Image.draft``) when it is at least twice
+:data:`DECODE_MIN_SIDE` on its short side, which bounds the decode cost of a large photograph.
+PIL's own bomb guard (``DecompressionBombError``, at twice ``Image.MAX_IMAGE_PIXELS``) is reported
+the same way; its warning is left to ``max_pixels``. Grayscale, palette, RGBA
 (composited on white), CMYK and 16-bit images are converted to 8-bit RGB.
 """
 
@@ -20,24 +25,27 @@ from typing import BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from multimodal_rnn.errors import ImageError, InputError
+from multimodal_rnn.errors import ImageError
+from multimodal_rnn.files import open_input
 
 DEFAULT_MAX_PIXELS = 50_000_000
 """Largest accepted width x height (50 megapixels)."""
+
+MAX_ASPECT_RATIO = 20
+"""Largest accepted ratio of the long side to the short side (panoramas reach about 10)."""
+
+MAX_IMAGE_FILE_BYTES = 256 * 1024**2
+"""Largest image file read (256 MiB; a 50-megapixel PNG of noise is about 150 MB)."""
+
+DECODE_MIN_SIDE = 1024
+"""Short side (pixels) a large JPEG is still decoded at, at least: ``Image.draft`` reduces it by a
+power of two no further than this, far above the 64 or 224 px the models see."""
 
 
 def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Read an image file as RGB (see the module docstring for the checks)."""
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, expected an image file")
-    try:
-        handle = open(path, "rb")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    with handle:
+    with open_input(path, what="file", max_bytes=MAX_IMAGE_FILE_BYTES) as handle:
         return _decode(handle, str(path), max_pixels)
 
 
@@ -66,6 +74,11 @@ def _decode(stream: BinaryIO, name: str, max_pixels: int) -> Image.Image:
                              f"over the limit of {max_pixels}", "too_large")
         if width == 0 or height == 0:
             raise ImageError(f"{name}: image has no pixels ({width}x{height})", "corrupt")
+        if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+            raise ImageError(f"{name}: image is {width}x{height}, one side over {MAX_ASPECT_RATIO} times "
+                             "the other (the limit of the aspect ratio)", "too_large")
+        if image.format == "JPEG" and min(width, height) >= 2 * DECODE_MIN_SIDE:
+            image.draft("RGB", (DECODE_MIN_SIDE, DECODE_MIN_SIDE))
         try:
             image.load()  # decode everything now: truncated data fails here
             return to_rgb(ImageOps.exif_transpose(image))

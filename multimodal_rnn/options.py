@@ -8,6 +8,10 @@ the time and memory one command can ask for:
 * :data:`MAX_BEAM_SIZE` = 50 beams (the server caps requests lower, at its ``--max-beam-size``);
 * :data:`MAX_DECODE_LENGTH` = 200 tokens per generated caption or answer.
 
+Output paths are declared with :func:`add_output_argument` and checked by :func:`check_outputs`
+before a command starts its work, so every command refuses a directory, a FIFO, an unknown
+extension or an unwritable folder the same way.
+
 These are parsers of single values, not of argv: the library still never reads ``sys.argv``.
 """
 
@@ -15,7 +19,11 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from multimodal_rnn.files import check_output_dir, check_output_file, remove_stale_temporaries
 
 MAX_BEAM_SIZE = 50
 """Largest beam size a command accepts; the cost of beam search grows linearly with it."""
@@ -104,3 +112,42 @@ def _float_range_words(low: float | None, high: float | None, low_open: bool, hi
     if high is not None:
         return f"a number {'<' if high_open else '<='} {high:g}"
     return "a finite number"
+
+
+IMAGE_OUTPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
+"""Extensions an image output (``--attention-map``) may have: formats PIL writes."""
+
+
+def add_output_argument(
+    parser: argparse.ArgumentParser, *flags: str, folder: bool = False, suffixes: Sequence[str] = (), **kwargs: Any
+) -> argparse.Action:
+    """Add an option naming a file (or, with ``folder``, a folder) the command writes; its value
+    is a ``Path``, checked by :func:`check_outputs` before the command starts its work."""
+    action = parser.add_argument(*flags, type=Path, **kwargs)
+    outputs = [*(parser.get_default("_outputs") or ()), (action.dest, folder, tuple(suffixes))]
+    parser.set_defaults(_outputs=outputs)
+    return action
+
+
+def check_outputs(args: argparse.Namespace) -> list[str]:
+    """Check every output option of the parsed command (see :func:`add_output_argument`) with
+    :func:`multimodal_rnn.files.check_output_file` / :func:`~multimodal_rnn.files.check_output_dir`
+    (nothing is created: the writes make missing folders), and remove the temporary files a killed write left in output
+    folders. Returns notes for the user (how many such files were removed, where).
+
+    Raises:
+        InputError: a directory where a file is wanted, a file where a folder is wanted, an
+            extension not in the option's ``suffixes``, or a place we cannot write.
+    """
+    notes = []
+    for dest, folder, suffixes in getattr(args, "_outputs", None) or ():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if not folder:
+            check_output_file(value, suffixes=suffixes or None)
+            continue
+        removed = remove_stale_temporaries(check_output_dir(value))
+        if removed:
+            notes.append(f"{value}: removed {removed} temporary file(s) left by an interrupted write")
+    return notes

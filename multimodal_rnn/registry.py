@@ -4,6 +4,11 @@ A registry is a plain object built from an explicit list of :class:`ModelEntry` 
 ``models`` module declares its entries and :mod:`multimodal_rnn.tasks` unites the tasks' registries
 into one. Nothing registers itself by being imported, and there is no global service locator:
 :func:`multimodal_rnn.checkpoint.load_model` takes the registry to look names up in.
+
+Every :meth:`Registry.build` first builds the model on PyTorch's ``meta`` device (shapes only, no
+memory, no random numbers drawn) and refuses, as a one-line :class:`ConfigError`, a model whose
+parameters and buffers would take more than :data:`MAX_PARAMETER_BYTES` = 4 GiB, so a config such
+as ``hidden_size=100000000`` fails at once instead of trying to allocate terabytes.
 """
 
 from __future__ import annotations
@@ -12,10 +17,15 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, TypeVar
 
+import torch
 from torch import nn
 
 from multimodal_rnn.config import config_from_dict
-from multimodal_rnn.errors import CheckpointError
+from multimodal_rnn.errors import CheckpointError, ConfigError
+
+MAX_PARAMETER_BYTES = 4 * 1024**3
+"""Largest model :meth:`Registry.build` builds: parameters and buffers of at most 4 GiB (the
+shipped models take 5 to 45 MB)."""
 
 M = TypeVar("M", bound=nn.Module)
 
@@ -93,11 +103,30 @@ class Registry:
         return self.config(name, upgrade(dict(data)) if upgrade is not None else data, where=where)
 
     def build(self, name: str, config: dict[str, Any] | Any, **context: Any) -> nn.Module:
-        """Build model ``name`` from a config instance or its JSON dict."""
+        """Build model ``name`` from a config instance or its JSON dict, after :meth:`shapes`
+        (so a model over :data:`MAX_PARAMETER_BYTES` is refused before anything is allocated)."""
         entry = self.get(name)
         if isinstance(config, dict):
             config = self.config(name, config)
+        self.shapes(name, config, **context)
         return entry.build(config, **context)
+
+    def shapes(self, name: str, config: Any, **context: Any) -> dict[str, tuple[torch.dtype, tuple[int, ...]]]:
+        """``{state_dict key: (dtype, shape)}`` of model ``name`` built from ``config`` on the
+        ``meta`` device (nothing allocated, no weights read, no random numbers drawn).
+
+        Raises:
+            ConfigError: the parameters and buffers would take over :data:`MAX_PARAMETER_BYTES`.
+        """
+        context = {k: v for k, v in context.items() if k != "load_encoder_weights"}
+        with torch.device("meta"):
+            model = self.get(name).build(config, **context)
+        shapes = {k: (v.dtype, tuple(v.shape)) for k, v in model.state_dict().items()}
+        size = sum(v.numel() * v.element_size() for v in model.state_dict().values())
+        if size > MAX_PARAMETER_BYTES:
+            raise ConfigError(f"{name} config: the model would take {size / 1024**3:.1f} GiB of parameters, "
+                              f"over the limit of {MAX_PARAMETER_BYTES // 1024**3} GiB (smaller sizes, please)")
+        return shapes
 
     def names(self, task: str | None = None) -> list[str]:
         """Registered names, sorted, optionally only those of one task."""

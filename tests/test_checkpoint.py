@@ -124,7 +124,7 @@ def test_bad_header_json_and_version(tmp_path: Path) -> None:
 
     path = tmp_path / "badjson.safetensors"
     save_file({"w": torch.zeros(2)}, str(path), metadata={"multimodal_rnn": "{not json"})
-    with pytest.raises(CheckpointError, match="not valid JSON"):
+    with pytest.raises(CheckpointError, match="checkpoint header: malformed JSON"):
         load_checkpoint(path)
     header = {"format_version": 99, "task": "toy", "model_name": "tiny", "model_config": {}}
     save_file({"w": torch.zeros(2)}, str(path), metadata={"multimodal_rnn": json.dumps(header)})

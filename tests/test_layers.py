@@ -20,7 +20,8 @@ PUBLIC_API: dict[str, str] = {
     "ServingLimits, FieldError, check_text",
     "multimodal_rnn.checkpoint": "read_header, load_model: checkpoints are data the server lists and loads",
     "multimodal_rnn.files": "read_json, write_json, atomic_write: JSON files with one-line errors, written atomically",
-    "multimodal_rnn.options": "int_range, float_range, positive_int, beam_size, ...: the value ranges of options",
+    "multimodal_rnn.options": "int_range, float_range, positive_int, beam_size, ...: the value ranges of options; "
+    "add_output_argument, check_outputs: output paths checked before a command starts",
     "multimodal_rnn.images": "load_image, load_image_bytes, DEFAULT_MAX_PIXELS: the user's image, with size limits",
     "multimodal_rnn.shipped": "weights_dir, resolve_weights: the weights that ship with the package",
     "multimodal_rnn.training.launch": "torchrun_process_group, is_main_process: the app joins torchrun's process group",

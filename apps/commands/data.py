@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from multimodal_rnn.datasets.shapes import (
     generate_shapes_world,
 )
 from multimodal_rnn.errors import ConfigError, InputError
-from multimodal_rnn.options import int_range, non_negative_int
+from multimodal_rnn.options import add_output_argument, check_outputs, int_range, non_negative_int
 
 from ..task_commands import add_command_parser, run_command, tasks
 
@@ -49,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         epilog=_SHAPES_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    shapes.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory (created if missing)")
+    add_output_argument(shapes, "--out", folder=True, required=True, metavar="DIR",
+                        help="output directory (created if missing)")
     shapes.add_argument("--seed", type=non_negative_int, default=defaults.seed,
                         help="random seed, >= 0 (default: %(default)s)")
     shapes.add_argument("--train", type=non_negative_int, default=defaults.train_size, metavar="N",
@@ -88,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
         return run_command(args)
     if args.min_objects > args.max_objects:
         raise ConfigError(f"--min-objects {args.min_objects} is more than --max-objects {args.max_objects}")
+    for note in check_outputs(args):
+        print(note, file=sys.stderr)
     config = ShapesConfig(
         seed=args.seed,
         image_size=args.image_size,

@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 
 from multimodal_rnn.datasets.image_reader import ImageReader
 from multimodal_rnn.errors import DataFormatError, InputError
-from multimodal_rnn.files import read_json, require_keys
+from multimodal_rnn.files import check_result_texts, read_json, require_keys
 from multimodal_rnn.text.vocab import pad_sequences
 
 T = TypeVar("T")
@@ -54,7 +54,8 @@ def load_coco_captions(
     Raises:
         InputError: the file is missing or not JSON.
         DataFormatError: not a COCO captions dict: ``annotations`` must be a list of objects
-            with an integer ``id`` and ``image_id`` and a string ``caption``; ``images`` a list
+            with an integer ``id`` and ``image_id`` and a string ``caption`` (of at most 10,000
+            characters and 1,000 words, :func:`multimodal_rnn.files.check_result_texts`); ``images`` a list
             of objects with an integer ``id``, each listed once; every caption's image listed.
     """
     if isinstance(annotations, (str, os.PathLike)):
@@ -68,6 +69,7 @@ def load_coco_captions(
         if not (isinstance(annotation, dict) and _is_int(annotation.get("image_id"))
                 and isinstance(annotation.get("caption"), str)):
             raise DataFormatError(f"{where}: annotations[{index}] needs an integer 'image_id' and a string 'caption'")
+    check_result_texts(data["annotations"], text_key="caption", id_key="image_id", where=where)
     if need_captions and not data["annotations"]:
         raise DataFormatError(f"{where}: no caption annotations")
     require_keys(data, ("images",), where=where)

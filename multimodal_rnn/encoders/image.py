@@ -30,7 +30,8 @@ from PIL import Image
 from torch import nn
 
 from multimodal_rnn.encoders.small_cnn import SmallCNN, pooled_size
-from multimodal_rnn.errors import CheckpointError, ConfigError, InputError
+from multimodal_rnn.errors import CheckpointError, ConfigError
+from multimodal_rnn.files import check_input_file
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -240,8 +241,7 @@ def _torchvision_trunk(backbone: str, weights: str | None) -> tuple[nn.Module, i
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise InputError(f"{path}: no such weights file")
+    check_input_file(path, what="weights file")
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file

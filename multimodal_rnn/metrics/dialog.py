@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from multimodal_rnn.errors import DataFormatError, InputError
-from multimodal_rnn.files import read_json, require_keys, write_json
+from multimodal_rnn.files import MAX_RESULTS_FILE_BYTES, read_json, require_keys, write_json
 
 __all__ = [
     "DialogEvaluation",
@@ -156,7 +156,7 @@ def write_submission(path: str | os.PathLike[str], entries: Sequence[Mapping[str
 
 def read_submission(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Read and check a submission file (see :func:`check_submission`)."""
-    return check_submission(read_json(path), where=str(path))
+    return check_submission(read_json(path, max_bytes=MAX_RESULTS_FILE_BYTES), where=str(path))
 
 
 def check_submission(entries: Any, *, where: str = "submission") -> list[dict[str, Any]]:

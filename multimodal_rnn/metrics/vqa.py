@@ -35,7 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from multimodal_rnn.errors import DataFormatError, InputError, first_ids
-from multimodal_rnn.files import read_json, require_keys
+from multimodal_rnn.files import (
+    MAX_JSON_FILE_BYTES,
+    MAX_RESULTS_FILE_BYTES,
+    check_result_texts,
+    read_json,
+    require_keys,
+)
 from multimodal_rnn.text.answers import clean_whitespace, process_answer, soft_scores
 
 __all__ = ["VQAEvaluation", "evaluate_vqa", "process_answer", "question_accuracy", "soft_scores"]
@@ -157,13 +163,15 @@ def evaluate_vqa(questions: JsonFile, annotations: JsonFile, results: ResultsFil
     Inputs are not modified.
 
     Raises:
-        InputError: a file is missing or not JSON.
-        DataFormatError: a file does not follow its format, an annotated question has no
-            question, or the results miss, repeat or add question ids.
+        InputError: a file is missing, not a regular file or over its size limit (results:
+            :data:`multimodal_rnn.files.MAX_RESULTS_FILE_BYTES` = 256 MiB).
+        DataFormatError: a file is not JSON or does not follow its format, an annotated question
+            has no question, the results miss, repeat or add question ids, or an answer is over
+            10,000 characters or 1,000 words (:func:`multimodal_rnn.files.check_result_texts`).
     """
     annotations_data, annotations_name = _load(annotations, "the annotations")
     questions_data, questions_name = _load(questions, "the questions")
-    results_data, results_name = _load(results, "the results")
+    results_data, results_name = _load(results, "the results", max_bytes=MAX_RESULTS_FILE_BYTES)
     annotated = _read_annotations(annotations_data, annotations_name)
     choices = _read_questions(questions_data, questions_name, annotated.keys(), annotations_name)
     predictions = _read_results(results_data, results_name, annotated.keys(), annotations_name)
@@ -205,10 +213,12 @@ def _records_left_out(records: list[dict[str, Any]], answers: list[str]) -> list
     return [sum(record == other for other in compared) for record in compared]
 
 
-def _load(source: JsonFile | ResultsFile, default_name: str) -> tuple[Any, str]:
+def _load(
+    source: JsonFile | ResultsFile, default_name: str, *, max_bytes: int = MAX_JSON_FILE_BYTES
+) -> tuple[Any, str]:
     """(parsed data, name for messages) of a path to a JSON file or of already-parsed data."""
     if isinstance(source, (str, os.PathLike)):
-        return read_json(source), str(Path(source))
+        return read_json(source, max_bytes=max_bytes), str(Path(source))
     return source, default_name
 
 
@@ -310,6 +320,7 @@ def _read_results(data: Any, where: str, question_ids: Iterable[int], annotation
         raise DataFormatError(
             f"{where}: entries at index {first_ids(malformed)} need an integer 'question_id' and a string 'answer'"
         )
+    check_result_texts(data, text_key="answer", id_key="question_id", where=where)
     predictions: dict[int, str] = {}
     duplicates: list[int] = []
     for entry in data:

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from multimodal_rnn.errors import ConfigError, InputError
-from multimodal_rnn.options import non_negative_float, non_negative_int, positive_float, positive_int
+from multimodal_rnn.options import (
+    add_output_argument,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from multimodal_rnn.tasks.protocol import ProgressFactory, RunContext
 
 if TYPE_CHECKING:  # the command-line options below are declared without importing torch
@@ -141,7 +147,7 @@ def run_training(
 def add_trainer_arguments(parser: argparse.ArgumentParser, *, metric: str, epochs: int, batch_size: int, lr: float,
                           warmup_steps: int) -> None:
     """The options every ``mmrnn train <task>`` shares: run folder, model overrides, optimizer, schedule."""
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="run folder")
+    add_output_argument(parser, "--out", folder=True, required=True, metavar="DIR", help="run folder")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="model option, e.g. --set hidden_size=512 --set cell=gru (JSON values)")
     parser.add_argument("--epochs", type=positive_int, default=epochs, help="(default: %(default)s)")
@@ -199,6 +205,8 @@ def model_overrides(pairs: Sequence[str]) -> dict[str, object]:
             overrides[key] = json.loads(value)
         except json.JSONDecodeError:
             overrides[key] = value
+        except RecursionError:
+            raise ConfigError(f"--set {key}: value nested too deep") from None
     return overrides
 
 

@@ -29,9 +29,16 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from multimodal_rnn.checkpoint import Checkpoint, HeaderFormat, load_checkpoint, read_header, read_json_header
+from multimodal_rnn.checkpoint import (
+    Checkpoint,
+    HeaderFormat,
+    load_checkpoint,
+    read_header,
+    read_json_header,
+    write_safetensors,
+)
 from multimodal_rnn.errors import CheckpointError, MMRNNError
-from multimodal_rnn.files import atomic_write, fsync_directory
+from multimodal_rnn.files import fsync_directory
 
 FORMAT_VERSION = 1
 METADATA_KEY = "multimodal_rnn_trainer"
@@ -180,7 +187,7 @@ def save_training_state(path: str | os.PathLike[str], state: TrainingState) -> N
         for key, value in rng.items():
             tensors[f"rng/{rank}/{key}"] = value.detach().to("cpu").contiguous().clone()
     metadata = {METADATA_KEY: json.dumps(header)}
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    write_safetensors(path, lambda tmp: save_file(tensors, tmp, metadata=metadata), noun="training state")
 
 
 def read_state_step(path: str | os.PathLike[str]) -> int:

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import read_json, write_json
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image
 from multimodal_rnn.options import (
+    IMAGE_OUTPUT_SUFFIXES,
     MAX_BEAM_SIZE,
     MAX_DECODE_LENGTH,
+    add_output_argument,
     beam_size,
     decode_length,
     finite_float,
@@ -76,7 +79,7 @@ class CaptionCommand:
         parser.add_argument("--length-penalty", type=finite_float, default=0.0, metavar="ALPHA",
                             help="GNMT length penalty alpha, a finite number (default: 0)")
         parser.add_argument("--json", action="store_true", help="print JSON lines {image, caption, score}")
-        parser.add_argument("--attention-map", metavar="OUT.png", type=Path,
+        add_output_argument(parser, "--attention-map", suffixes=IMAGE_OUTPUT_SUFFIXES, metavar="OUT.png",
                             help="save the attention of each word as a picture "
                                  "(with several images: OUT-1.png, OUT-2.png, ...)")
         parser.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
@@ -186,7 +189,7 @@ class PredictCommand:
                             help="a COCO captions file; its images are read from --image-dir")
         parser.add_argument("--image-dir", type=Path, metavar="DIR",
                             help="image folder of --annotations (default: next to it)")
-        parser.add_argument("--out", type=Path, required=True, metavar="results.json")
+        add_output_argument(parser, "--out", required=True, metavar="results.json")
         parser.add_argument("--weights", metavar="FILE", help="caption checkpoint (default: the shipped shapes weights)")
         parser.add_argument("--beam", type=beam_size, default=3, metavar="N",
                             help=f"beam size, 1-{MAX_BEAM_SIZE}; 1 = greedy (default: %(default)s)")
@@ -261,7 +264,7 @@ class EvalCommand:
         parser.add_argument("--results", required=True, type=Path, metavar="JSON", help="COCO results file")
         parser.add_argument("--annotations", required=True, type=Path, metavar="JSON",
                             help="COCO captions annotation file")
-        parser.add_argument("--out", type=Path, metavar="JSON", help="also write the metrics and per-image scores here")
+        add_output_argument(parser, "--out", metavar="JSON", help="also write the metrics and per-image scores here")
         parser.add_argument("--no-meteor", action="store_true", help="skip METEOR (no Java start-up)")
         parser.add_argument("--scenes", type=Path, metavar="JSON",
                             help="shapes-world scene graphs (scenes_{split}.json): also report faithfulness, the "

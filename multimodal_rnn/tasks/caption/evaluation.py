@@ -23,7 +23,7 @@ from multimodal_rnn.datasets.captions import (
     silently,
 )
 from multimodal_rnn.errors import DataFormatError
-from multimodal_rnn.files import read_json
+from multimodal_rnn.files import MAX_RESULTS_FILE_BYTES, check_result_texts, read_json
 from multimodal_rnn.metrics.caption import CAPTION_METRICS, Tokenizer, caption_metrics
 from multimodal_rnn.metrics.corpus import MetricScore, MetricUnavailable, first_ids
 from multimodal_rnn.metrics.nltk_bleu import nltk_corpus_bleu
@@ -43,13 +43,15 @@ def read_caption_results(
     error: results must hold exactly one caption for each image that has reference captions.
 
     Raises:
-        InputError: the file is missing or not JSON.
-        DataFormatError: not a list; an entry without an integer ``image_id`` and a string
+        InputError: the file is missing, not a regular file or over
+            :data:`multimodal_rnn.files.MAX_RESULTS_FILE_BYTES` (256 MiB).
+        DataFormatError: not JSON; not a list; a caption over 10,000 characters or 1,000 words
+            (:func:`multimodal_rnn.files.check_result_texts`); an entry without an integer ``image_id`` and a string
             ``caption``; an image id given twice; an annotated image without a result; a result
             for an image that has no reference captions in ``annotations_name``.
     """
     if isinstance(results, (str, os.PathLike)):
-        data, where = read_json(results), str(Path(results))
+        data, where = read_json(results, max_bytes=MAX_RESULTS_FILE_BYTES), str(Path(results))
     else:
         data, where = results, "results"
     if not isinstance(data, list):
@@ -62,6 +64,7 @@ def read_caption_results(
         raise DataFormatError(
             f"{where}: entries at index {first_ids(malformed)} need an integer 'image_id' and a string 'caption'"
         )
+    check_result_texts(data, text_key="caption", id_key="image_id", where=where)
     ids: set[int] = set()
     duplicates: set[int] = set()
     for entry in data:

@@ -9,9 +9,10 @@ torch: models and data are imported by ``run``.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import write_json
@@ -23,7 +24,7 @@ from multimodal_rnn.metrics.dialog import (
     evaluate_submission,
     read_submission,
 )
-from multimodal_rnn.options import non_negative_int, positive_int
+from multimodal_rnn.options import add_output_argument, non_negative_int, positive_int
 from multimodal_rnn.shipped import resolve_weights
 from multimodal_rnn.tasks.common import (
     TrainingLog,
@@ -200,7 +201,7 @@ class PredictCommand:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.description = ("Rank the 100 answer options of every round of a VisDial v1.0 file and write the "
                               'submission format [{"image_id", "round_id", "ranks"}], scored by `mmrnn eval dialog`.')
-        parser.add_argument("--out", type=Path, required=True, metavar="JSON", help="submission file to write")
+        add_output_argument(parser, "--out", required=True, metavar="JSON", help="submission file to write")
         parser.add_argument("--weights", metavar="FILE", help=WEIGHTS_HELP)
         parser.add_argument("--last-round-only", action="store_true",
                             help="one entry per dialog, its last round (the VisDial test-std submission)")
@@ -278,7 +279,7 @@ class EvalCommand:
         parser.add_argument("--results", required=True, type=Path, metavar="JSON",
                             help="submission (ranks per round)")
         parser.add_argument("--dense", type=Path, metavar="JSON", help="dense relevance annotations: also report NDCG")
-        parser.add_argument("--out", type=Path, metavar="JSON", help="also write the metrics and per-round ranks here")
+        add_output_argument(parser, "--out", metavar="JSON", help="also write the metrics and per-round ranks here")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
         from multimodal_rnn.datasets.visdial import check_dense_rounds, read_dense_annotations, read_visdial

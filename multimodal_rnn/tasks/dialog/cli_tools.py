@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from multimodal_rnn import options
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import write_json
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image
+from multimodal_rnn.options import add_output_argument
 from multimodal_rnn.shipped import resolve_weights
 from multimodal_rnn.tasks.dialog.cli import WEIGHTS_HELP, add_split_arguments, agent_and_split
 from multimodal_rnn.tasks.protocol import Report, RunContext, ServingLimits
@@ -170,7 +171,7 @@ class AblationCommand:
                             help="history conditions to rank (default: all)")
         parser.add_argument("--batch-size", type=options.positive_int, default=32, metavar="N",
                             help="dialogs per batch (default: %(default)s)")
-        parser.add_argument("--json", type=Path, metavar="FILE", help="also write the numbers as JSON")
+        add_output_argument(parser, "--json", metavar="FILE", help="also write the numbers as JSON")
         add_split_arguments(parser)
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:

@@ -5,13 +5,13 @@ the client sends the history with every question. Concurrent requests share one 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from multimodal_rnn.files import loads_json
 from multimodal_rnn.tasks.dialog.predictor import DialogAgent, DialogQuery, DialogTurn
 from multimodal_rnn.tasks.protocol import FieldError, FormField, Serving, ServingLimits, check_text
 
@@ -59,13 +59,13 @@ def parse_history(raw: str, *, max_rounds: int, max_chars: int) -> History:
     """The history form field: a JSON list of ``{"question": ..., "answer": ...}`` (or pairs).
 
     Raises:
-        FieldError: not JSON, not such a list, over ``max_rounds`` rounds, or a question (no
-            words) or answer over ``max_chars`` characters.
+        FieldError: not JSON (or nested over :data:`multimodal_rnn.files.MAX_JSON_DEPTH` levels,
+            or longer than ``max_rounds`` rounds of ``max_chars``-character texts could be), not
+            such a list, over ``max_rounds`` rounds, or a question (no words) or answer over
+            ``max_chars`` characters.
     """
-    try:
-        value = json.loads(raw) if raw.strip() else []
-    except json.JSONDecodeError as exc:
-        raise FieldError(f"history: not JSON ({exc.msg} at character {exc.pos})") from None
+    longest = max_rounds * (2 * 6 * max_chars + 64) + 2  # every character as a \uXXXX escape
+    value = loads_json(raw, where="history", max_bytes=longest, error=FieldError) if raw.strip() else []
     if not isinstance(value, list):
         raise FieldError('history: expected a JSON list of {"question", "answer"} objects')
     if len(value) > max_rounds:

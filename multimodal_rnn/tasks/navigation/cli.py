@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from multimodal_rnn.errors import InputError
-from multimodal_rnn.options import int_range, non_negative_float, non_negative_int, positive_int
+from multimodal_rnn.options import add_output_argument, int_range, non_negative_float, non_negative_int, positive_int
 from multimodal_rnn.shipped import resolve_weights
 from multimodal_rnn.tasks.common import (
     TrainingLog,
@@ -92,7 +92,7 @@ class NavigateCommand:
                             help=f"first seed offset: episodes use seeds {nav_env.EVAL_SEED_OFFSET} + S + i (default: %(default)s)")
         parser.add_argument("--batch-size", type=positive_int, default=100, metavar="N",
                             help="environments stepped in lockstep (default: %(default)s)")
-        parser.add_argument("--render", type=Path, metavar="OUT.gif", help="save the first episode as a GIF, mission as caption")
+        add_output_argument(parser, "--render", suffixes=(".gif",), metavar="OUT.gif", help="save the first episode as a GIF, mission as caption")
         parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
         parser.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
 
@@ -176,7 +176,7 @@ class DemosCommand:
         parser.add_argument("--level", required=True, metavar="ID", help="BabyAI level id, e.g. BabyAI-GoToRedBall-v0")
         parser.add_argument("--episodes", type=training_seed_count, required=True, metavar="N",
                             help=f"seeds to run the bot on, 1-{nav_env.VALIDATION_SEED_OFFSET:,}")
-        parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="output .npz file")
+        add_output_argument(parser, "--out", suffixes=(".npz",), required=True, metavar="FILE", help="output .npz file")
         parser.add_argument("--seed", type=training_seed, default=0, metavar="S",
                             help=f"first seed, 0-{nav_env.VALIDATION_SEED_OFFSET - 1:,} (default: %(default)s)")
         parser.add_argument("--workers", type=positive_int, default=nav_env.cpu_count(), metavar="N",

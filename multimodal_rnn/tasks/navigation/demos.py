@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from multimodal_rnn.errors import DataFormatError, InputError
-from multimodal_rnn.files import atomic_write
+from multimodal_rnn.files import atomic_write, check_input_file
 from multimodal_rnn.tasks.navigation import env as nav_env
 
 FORMAT_NAME = "multimodal_rnn.babyai_demos"
@@ -284,8 +284,9 @@ def load_demonstrations(path: str | os.PathLike[str]) -> Demonstrations:
         DataFormatError: missing file, not an npz of this format, or inconsistent arrays.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise DataFormatError(f"{path}: demonstrations file not found")
+    check_input_file(path, what="demonstrations file", error=DataFormatError)
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [name for name in _ARRAYS if name not in data.files]

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import write_json
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image
 from multimodal_rnn.metrics.vqa import VQAEvaluation, evaluate_vqa
-from multimodal_rnn.options import non_negative_int, positive_int
+from multimodal_rnn.options import IMAGE_OUTPUT_SUFFIXES, add_output_argument, non_negative_int, positive_int
 from multimodal_rnn.shipped import resolve_weights
 from multimodal_rnn.tasks.common import (
     TrainingLog,
@@ -125,7 +126,7 @@ class AskCommand:
         parser.add_argument("--json", action="store_true", help="print one JSON object {image, question, answers}")
         parser.add_argument("--weights", metavar="FILE",
                             help="VQA checkpoint (.safetensors); default: weights/vqa_shapes.safetensors")
-        parser.add_argument("--attention-map", metavar="OUT.png", type=Path,
+        add_output_argument(parser, "--attention-map", suffixes=IMAGE_OUTPUT_SUFFIXES, metavar="OUT.png",
                             help="save where each attention glimpse looked as a picture (attention models only)")
         parser.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
                             help="refuse images with more pixels than this (default: %(default)s)")
@@ -268,7 +269,7 @@ class PredictCommand:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.description = ("Answer every question and write VQA results [{question_id, answer}].\n"
                               "Default data: the test split of the shapes world in --shapes-dir.")
-        parser.add_argument("--out", type=Path, required=True, metavar="results.json")
+        add_output_argument(parser, "--out", required=True, metavar="results.json")
         parser.add_argument("--weights", metavar="FILE", help="VQA checkpoint (default: the shipped shapes weights)")
         parser.add_argument("--batch-size", type=positive_int, default=256, metavar="N",
                             help="questions per batch (default: %(default)s)")
@@ -318,7 +319,7 @@ class EvalCommand:
         parser.add_argument("--questions", required=True, type=Path, metavar="JSON", help="VQA questions file")
         parser.add_argument("--annotations", required=True, type=Path, metavar="JSON", help="VQA annotations file")
         parser.add_argument("--results", required=True, type=Path, metavar="JSON", help="VQA results file")
-        parser.add_argument("--out", type=Path, metavar="JSON",
+        add_output_argument(parser, "--out", metavar="JSON",
                             help="also write the accuracies and per-question scores here")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
