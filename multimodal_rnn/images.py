@@ -26,7 +26,7 @@ from typing import BinaryIO
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from multimodal_rnn.errors import ImageError
-from multimodal_rnn.files import open_input
+from multimodal_rnn.files import atomic_write, open_input
 
 DEFAULT_MAX_PIXELS = 50_000_000
 """Largest accepted width x height (50 megapixels)."""
@@ -109,3 +109,17 @@ def to_rgb(image: Image.Image) -> Image.Image:
 def _reason(exc: Exception) -> str:
     text = " ".join(str(exc).split())
     return text[:200] if text else type(exc).__name__
+
+
+def save_image(image: Image.Image, path: str | os.PathLike[str]) -> None:
+    """Write ``image`` to ``path`` atomically (missing folders are made), in the format its
+    extension names (``.png``, ``.jpg``, ...); a failed write leaves no partial file."""
+    path = Path(path)
+    image_format = Image.registered_extensions().get(path.suffix.lower(), "PNG")
+    if image_format == "JPEG" and image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+
+    def write(tmp: str) -> None:
+        image.save(tmp, format=image_format)
+
+    atomic_write(path, write)

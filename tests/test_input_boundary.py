@@ -235,3 +235,16 @@ def test_dialog_history_field_is_parsed_within_the_json_limits() -> None:
         parse_history(json.dumps([["q", "a" * 5000]] * 20), max_rounds=2, max_chars=200)
     with pytest.raises(FieldError, match="^history: malformed JSON"):
         parse_history("[{", max_rounds=10, max_chars=200)
+
+
+def test_save_image_makes_missing_folders_and_writes_the_extensions_format(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from multimodal_rnn.images import save_image
+
+    image = Image.new("RGBA", (8, 6), (255, 0, 0, 128))
+    for name, image_format in (("a/b/map.png", "PNG"), ("c/map.jpg", "JPEG")):
+        save_image(image, tmp_path / name)
+        with Image.open(tmp_path / name) as saved:
+            assert (saved.format, saved.size) == (image_format, (8, 6))
+    assert sorted(p.name for p in (tmp_path / "a" / "b").iterdir()) == ["map.png"]  # no temporary left

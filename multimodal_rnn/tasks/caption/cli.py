@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import read_json, write_json
-from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image
+from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image, save_image
 from multimodal_rnn.options import (
     IMAGE_OUTPUT_SUFFIXES,
     MAX_BEAM_SIZE,
@@ -106,7 +106,7 @@ class CaptionCommand:
                 out = args.attention_map
                 if len(args.images) > 1:
                     out = out.with_name(f"{out.stem}-{index + 1}{out.suffix or '.png'}")
-                attention_figure(image, result.words, result.attention).save(out)
+                save_image(attention_figure(image, result.words, result.attention), out)
         return Report(lines=tuple(lines))
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import write_json
-from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image
+from multimodal_rnn.images import DEFAULT_MAX_PIXELS, load_image, save_image
 from multimodal_rnn.metrics.vqa import VQAEvaluation, evaluate_vqa
 from multimodal_rnn.options import IMAGE_OUTPUT_SUFFIXES, add_output_argument, non_negative_int, positive_int
 from multimodal_rnn.shipped import resolve_weights
@@ -150,10 +150,7 @@ class AskCommand:
             lines = [f"{answer:<{width}}  {probability:.4f}" for answer, probability in result.answers]
         if args.attention_map is not None and result.attention is not None:
             labels = [f"glimpse {g + 1}" for g in range(result.attention.shape[0])]
-            try:
-                attention_figure(image, labels, result.attention).save(args.attention_map)
-            except (OSError, ValueError) as exc:
-                raise InputError(f"{args.attention_map}: cannot write the attention map ({exc})") from None
+            save_image(attention_figure(image, labels, result.attention), args.attention_map)
         return Report(lines=tuple(lines), data=data)
 
 
