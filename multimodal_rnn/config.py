@@ -76,6 +76,25 @@ def config_from_dict(cls: type[C], data: Mapping[str, Any], *, where: str = "con
     return config
 
 
+def check_overrides(cls: type[Any], overrides: Mapping[str, Any], *, where: str = "override") -> None:
+    """Check ``overrides`` of config class ``cls`` on their own, before any data is read: every key
+    is a field of ``cls`` and every value fits its type and the bounds of the module docstring
+    (the class's cross-field checks run when the whole config is built).
+
+    Raises:
+        ConfigError: as :func:`config_from_dict` would for these keys.
+    """
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)} for {cls.__name__} (known: {', '.join(sorted(fields))})"
+        )
+    hints = typing.get_type_hints(cls)
+    for name, value in overrides.items():
+        _check_bounds(_coerce(hints.get(name, Any), value, f"{where}.{name}"), f"{where}.{name}")
+
+
 def _coerce(hint: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):

@@ -20,7 +20,7 @@ from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, TypeVar
 import torch
 from torch import nn
 
-from multimodal_rnn.config import config_from_dict
+from multimodal_rnn.config import check_overrides, config_from_dict
 from multimodal_rnn.errors import CheckpointError, ConfigError
 
 MAX_PARAMETER_BYTES = 4 * 1024**3
@@ -96,6 +96,11 @@ class Registry:
         """Model ``name``'s config from its JSON dict; a key the model does not use is an error."""
         entry = self.get(name)
         return config_from_dict(entry.config_class, data, where=where or f"{name} config")
+
+    def check_overrides(self, name: str, overrides: dict[str, Any]) -> None:
+        """Check ``--set`` style ``overrides`` of model ``name`` before any work (unknown model,
+        unknown keys, values out of type or bounds: :class:`ConfigError`)."""
+        check_overrides(self.get(name).config_class, overrides, where=f"{name} config")
 
     def stored_config(self, name: str, data: dict[str, Any], *, where: str | None = None) -> Any:
         """As :meth:`config`, for a config read from a checkpoint: the entry's ``upgrade`` applies first."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from multimodal_rnn.config import config_from_dict, config_to_dict, override_config
+from multimodal_rnn.config import check_overrides, config_from_dict, config_to_dict, override_config
 from multimodal_rnn.errors import ConfigError
 
 
@@ -50,3 +50,13 @@ def test_override() -> None:
     assert override_config(Inner(), {"size": 9}) == Inner(size=9)
     with pytest.raises(ConfigError):
         override_config(Inner(), {"sise": 9})
+
+
+def test_check_overrides_checks_keys_types_and_bounds_on_their_own() -> None:
+    check_overrides(Outer, {"inner": {"size": 4}, "note": None})  # partial: the rest keeps its defaults
+    with pytest.raises(ConfigError, match=r"^override: unknown key\(s\) nme for Outer"):
+        check_overrides(Outer, {"nme": "y"})
+    with pytest.raises(ConfigError, match=r"^override.sizes: must be an integer from 0 to"):
+        check_overrides(Outer, {"sizes": [1, -2]})
+    with pytest.raises(ConfigError, match=r"^override.inner.scale: expected a finite number, got inf"):
+        check_overrides(Outer, {"inner": {"scale": float("inf")}})

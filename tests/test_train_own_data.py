@@ -361,3 +361,26 @@ def test_a_caption_validation_that_reads_nothing_is_an_error(tmp_path: Path) -> 
     evaluate = make_validation(records, vocab, build_transform(model.config.encoder), load_image, beam_size=1)
     with pytest.raises(InputError, match="validation read nothing: none of its 2 images could be read"):
         evaluate(model.eval())
+
+
+@pytest.mark.parametrize("task", ["caption", "vqa", "dialog"])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("hidden_size=-4", "config.hidden_size: must be an integer from 1 to"),
+        ("hiden_size=8", "unknown key(s) hiden_size"),
+    ],
+)
+def test_model_overrides_are_checked_before_any_data_is_read_or_generated(
+    task: str,
+    value: str,
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the default shapes world would be generated in ./data/shapes
+    assert main(["train", task, "--out", str(tmp_path / "run"), "--set", value]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("mmrnn: error: ") and message in err, err
+    assert list(tmp_path.iterdir()) == []  # no shapes world, no run folder

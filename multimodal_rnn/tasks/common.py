@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the command-line options below are declared without importi
     from torch import nn
     from torch.utils.data import Dataset
 
+    from multimodal_rnn.registry import Registry
     from multimodal_rnn.training.trainer import Callback, Trainer, TrainerConfig, TrainResult
 
 __all__ = [
@@ -194,8 +195,14 @@ def trainer_config_from_args(args: argparse.Namespace, *, validation_metric: str
     )
 
 
-def model_overrides(pairs: Sequence[str]) -> dict[str, object]:
-    """``--set KEY=VALUE`` pairs as a dict; values are JSON when they parse, strings otherwise."""
+def model_overrides(
+    pairs: Sequence[str], *, models: Registry | None = None, model_name: str | None = None
+) -> dict[str, object]:
+    """``--set KEY=VALUE`` pairs as a dict; values are JSON when they parse, strings otherwise.
+
+    With ``models`` and ``model_name`` the keys and values are checked against that model's
+    config (:meth:`Registry.check_overrides`) here, before the command reads any data.
+    """
     overrides: dict[str, object] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -207,6 +214,8 @@ def model_overrides(pairs: Sequence[str]) -> dict[str, object]:
             overrides[key] = value
         except RecursionError:
             raise ConfigError(f"--set {key}: value nested too deep") from None
+    if models is not None and model_name is not None:
+        models.check_overrides(model_name, overrides)
     return overrides
 
 

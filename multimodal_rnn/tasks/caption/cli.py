@@ -146,14 +146,15 @@ class TrainCommand:
         add_caption_data_arguments(parser)
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
+        from multimodal_rnn.tasks.caption.models import MODELS
         from multimodal_rnn.tasks.caption.training import CaptionTrainingConfig, train_captioner
 
         check_caption_options(args)
+        model = model_overrides(args.set, models=MODELS, model_name=args.model)
         if uses_shapes_world(args):
             ensure_shapes_world(args.shapes_dir, "captions_train.json", context)
         lines: list[str] = []
         train_records, val_records, validation = caption_splits(args, lines.append)
-        model = model_overrides(args.set)
         if args.label_smoothing is not None:
             model["label_smoothing"] = args.label_smoothing
         task_config = CaptionTrainingConfig(

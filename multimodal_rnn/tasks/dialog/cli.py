@@ -156,10 +156,12 @@ class TrainCommand:
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
         from multimodal_rnn.datasets.visdial import check_dense_rounds, read_dense_annotations, shapes_source
+        from multimodal_rnn.tasks.dialog.models import MODELS
         from multimodal_rnn.tasks.dialog.training import DialogTrainingConfig, dialog_splits, train_dialog
 
         check_options(needs(args, TRAIN_NEEDS) + (["--val-dense needs --val-dialogs"]
                                                   if args.dialogs and args.val_dense and not args.val_dialogs else []))
+        model = model_overrides(args.set, models=MODELS, model_name=args.model)
         train_source, val_source = source_from_args(args, ""), source_from_args(args, "val-")
         dense_path = args.val_dense
         names = ("--dialogs", "--val-dialogs")
@@ -179,7 +181,7 @@ class TrainCommand:
         if dense_path is not None:
             dense = read_dense_annotations(dense_path)
             check_dense_rounds(val_data, dense, where=str(dense_path))
-        config = DialogTrainingConfig(model_name=args.model, model=model_overrides(args.set),
+        config = DialogTrainingConfig(model_name=args.model, model=model,
                                       min_word_count=args.min_count, eval_max_dialogs=args.eval_dialogs,
                                       init_from=args.init_from)
         result = train_dialog(

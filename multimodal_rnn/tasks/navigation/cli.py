@@ -278,17 +278,19 @@ class TrainCommand:
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
         """Train; one closing line with the best validation success rate and the checkpoints."""
         from multimodal_rnn.tasks.navigation.demos import concatenate, load_demonstrations
+        from multimodal_rnn.tasks.navigation.models import MODELS
         from multimodal_rnn.tasks.navigation.training import (
             VALIDATION_METRIC,
             NavigationTrainingConfig,
             train_navigation,
         )
 
+        model = model_overrides(args.set, models=MODELS, model_name=args.model)
         demos = concatenate([load_demonstrations(path) for path in args.demos])
         if args.max_demos > 0:
             demos = demos.subset(range(min(args.max_demos, len(demos))))
             demos.meta["episodes_tried"] = int(demos.seeds.max()) + 1 - int(demos.meta.get("seed_start", 0))
-        config = NavigationTrainingConfig(model_name=args.model, model=model_overrides(args.set), tbptt_steps=args.tbptt,
+        config = NavigationTrainingConfig(model_name=args.model, model=model, tbptt_steps=args.tbptt,
                                           entropy_coef=args.entropy, val_episodes=args.val_episodes,
                                           init_from=args.init_from)
         start = time.perf_counter()

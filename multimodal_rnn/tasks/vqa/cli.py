@@ -219,6 +219,7 @@ class TrainCommand:
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
         from multimodal_rnn.datasets.vqa import shapes_source
+        from multimodal_rnn.tasks.vqa.models import MODELS
         from multimodal_rnn.tasks.vqa.training import (
             VALIDATION_METRIC,
             VQATrainingConfig,
@@ -227,6 +228,7 @@ class TrainCommand:
         )
 
         check_options(needs(args, TRAIN_NEEDS))
+        model = model_overrides(args.set, models=MODELS, model_name=args.model)
         train_source = vqa_source_from_args(args, "", need_annotations=True)
         val_source = vqa_source_from_args(args, "val-", need_annotations=True)
         names = ("--questions", "--val-questions")
@@ -237,7 +239,6 @@ class TrainCommand:
         lines: list[str] = []
         train_records, val_records, validation = vqa_training_records(
             train_source, val_source, val_fraction=args.val_fraction, seed=args.seed, log=lines.append, names=names)
-        model = model_overrides(args.set)
         if args.loss is not None:
             model["loss"] = args.loss
         task_config = VQATrainingConfig(
