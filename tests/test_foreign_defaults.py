@@ -79,8 +79,8 @@ def test_normalize_image_follows_whether_the_encoder_is_pretrained(name: str) ->
 
 
 def test_the_default_vqa_model_uses_the_picture_on_foreign_data(tmp_path: Path) -> None:
-    # one question text for every picture ("which side of the picture is the ring on?" and the
-    # like): only the picture tells left from right. 66 questions, scored on the pictures trained on.
+    # only "which side of the picture is the ring on?" and the like (one text per kind of object):
+    # only the picture tells left from right. 66 questions, scored on the pictures trained on.
     data = tmp_path / "data"
     write_foreign_vqa(data, train=80, val=1, test=0, seed=1, styles=("which side",))
     run = tmp_path / "run"
