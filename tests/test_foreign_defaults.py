@@ -18,9 +18,10 @@ import pytest
 
 from apps.cli import main
 from multimodal_rnn.checkpoint import read_header
+from multimodal_rnn.datasets.captions import read_coco_captions, read_karpathy_split
 from multimodal_rnn.metrics.vqa import evaluate_vqa
 from multimodal_rnn.tasks.vqa.models import MODELS
-from tests.foreign_data import write_foreign_vqa
+from tests.foreign_data import write_foreign_captions, write_foreign_vqa
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {
@@ -76,6 +77,17 @@ def test_normalize_image_follows_whether_the_encoder_is_pretrained(name: str) ->
             is explicit
         )
         assert MODELS.config(name, {**sizes, "normalize_image": explicit}).normalize_image is explicit
+
+
+def test_foreign_captions_read_as_coco_and_as_a_karpathy_split(tmp_path: Path) -> None:
+    counts = write_foreign_captions(tmp_path, train=5, val=2, test=3, seed=2)
+    for split, count in counts.items():
+        coco = read_coco_captions(tmp_path / f"captions_{split}.json", tmp_path / "images" / split)
+        karpathy = read_karpathy_split(tmp_path / "dataset_foreign.json", tmp_path, split)
+        assert len(coco) == count and [(r.image_id, r.captions) for r in coco] == [
+            (r.image_id, r.captions) for r in karpathy
+        ]
+        assert all(len(r.captions) == 4 and Path(r.path).is_file() for r in coco)
 
 
 def test_the_default_vqa_model_uses_the_picture_on_foreign_data(tmp_path: Path) -> None:
