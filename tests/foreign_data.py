@@ -16,7 +16,8 @@ such data, deterministically from a seed and in seconds (no model, no shapes cod
   them "yes", and "no" only for a colour or kind that appears elsewhere in the dataset, so
   only the picture tells), "how many rings ..." (0 to 5), "what colour is the ..." , "which side
   of the picture is the ..." (left/right) and "what digit is written ..."; a question-only
-  model reaches about 45% (the answer prior), one that reads the picture close to 100%;
+  model (each question text's most frequent training answer) scores 42.67% on the default test
+  split (yes/no 55.83), so every point above that comes from the picture;
 * COCO captions (``captions_{split}.json``: ``images`` with sizes, ``annotations``) with four
   templated true captions per picture, and a Karpathy-style ``dataset_foreign.json``.
 
