@@ -72,7 +72,8 @@ Train a VQA model on any dataset in VQA v1/v2 format (default: the shapes world)
 vocabulary is the K most frequent normalized training answers; targets are soft scores
 min(1, 0.3 * count). Training skips questions with no answer in the vocabulary; validation
 keeps them and reports the official-style accuracy (overall and per answer type). Checkpoints
-(last, best on validation accuracy) and metrics.jsonl go to --out.
+(last, best on validation accuracy) and metrics.jsonl go to --out. Image features are
+L2-normalized (normalize_image) only for an encoder with pretrained weights (docs/foreign_data.md).
 
 The validation split is optional: without --val-questions, --val-fraction of the training images
 (default 0.1, chosen by --seed) are held out for validation, with all their questions; the counts

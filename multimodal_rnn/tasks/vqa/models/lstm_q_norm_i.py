@@ -1,7 +1,7 @@
 """``lstm_q_norm_i`` (Antol et al. 2015, "deeper LSTM Q + norm I").
 
 The question runs through the recurrent core (2 layers by default); its final state, all
-layers' h (and c for an LSTM) concatenated, and the pooled image feature (L2-normalized) are
+layers' h (and c for an LSTM) concatenated, and the pooled image feature (L2-normalized for a pretrained encoder) are
 each projected to ``fusion_size`` with tanh, multiplied element-wise, and classified by an MLP
 (tanh hidden layer).
 """
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from multimodal_rnn.encoders.image import EncodedImage
-from multimodal_rnn.tasks.vqa.models.base import QuestionFeatures, VQAModel, VQAModelConfig
+from multimodal_rnn.tasks.vqa.models.base import QuestionFeatures, VQAModel, VQAModelConfig, resolve_normalize_image
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,11 +25,16 @@ class LSTMQNormIConfig(VQAModelConfig):
     Attributes:
         fusion_size: common size of the projected question and image.
         normalize_image: L2-normalize the pooled image feature, as the paper does with
-            pretrained CNN features (an encoder trained from scratch learns faster without it).
+            pretrained CNN features; None (the default) resolves to whether the encoder starts
+            from pretrained ``weights`` (:func:`~multimodal_rnn.tasks.vqa.models.base.resolve_normalize_image`).
     """
 
     fusion_size: int = 512
-    normalize_image: bool = True
+    normalize_image: bool | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        resolve_normalize_image(self)
 
 
 class LSTMQNormI(VQAModel):

@@ -1,13 +1,13 @@
 """``saaa`` (Kazemi & Elqursh 2017, "Show, Ask, Attend and Answer").
 
 The question encoder of :class:`~multimodal_rnn.tasks.vqa.models.base.VQAModel`; the grid
-features (L2-normalized per position) are attended ``glimpses`` times (>= 2) with the question
-as query (one :class:`~multimodal_rnn.recurrent.AdditiveAttention` per glimpse; the paper shares
-the first layer of its attention MLP and uses ReLU), and the glimpses concatenated with the
-question feed a ReLU MLP classifier. With ``grid_coordinates`` each grid position also carries
-its (x, y) centre in [-1, 1], so an attended feature says where it came from (a small CNN
-trained from scratch on 64x64 images does not encode position by itself; relations like
-"left of" need it).
+features (L2-normalized per position when the encoder is pretrained) are attended ``glimpses``
+times (>= 2) with the question as query (one :class:`~multimodal_rnn.recurrent.AdditiveAttention`
+per glimpse; the paper shares the first layer of its attention MLP and uses ReLU), and the
+glimpses concatenated with the question feed a ReLU MLP classifier. With ``grid_coordinates``
+each grid position also carries its (x, y) centre in [-1, 1], so an attended feature says where
+it came from (a small CNN trained from scratch on 64x64 images does not encode position by
+itself; relations like "left of" need it).
 """
 
 from __future__ import annotations
