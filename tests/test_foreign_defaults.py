@@ -19,9 +19,11 @@ import pytest
 from apps.cli import main
 from multimodal_rnn.checkpoint import read_header
 from multimodal_rnn.datasets.captions import read_coco_captions, read_karpathy_split
+from multimodal_rnn.datasets.visdial import read_visdial
 from multimodal_rnn.metrics.vqa import evaluate_vqa
 from multimodal_rnn.tasks.vqa.models import MODELS
 from tests.foreign_data import write_foreign_captions, write_foreign_vqa
+from tests.foreign_visdial import answer_pool, write_foreign_visdial
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {
@@ -88,6 +90,45 @@ def test_foreign_captions_read_as_coco_and_as_a_karpathy_split(tmp_path: Path) -
             (r.image_id, r.captions) for r in karpathy
         ]
         assert all(len(r.captions) == 4 and Path(r.path).is_file() for r in coco)
+
+
+def test_foreign_dialogs_read_through_the_visdial_reader(tmp_path: Path) -> None:
+    counts = write_foreign_visdial(tmp_path / "a", train=4, val=2, test=3, seed=5)
+    write_foreign_visdial(tmp_path / "b", train=4, val=2, test=3, seed=5)
+    assert counts == {"train": 4, "val": 2, "test": 3}
+    assert (tmp_path / "a" / "visdial_val.json").read_bytes() == (tmp_path / "b" / "visdial_val.json").read_bytes()
+    pool = answer_pool()
+    kind_of = {text: qtype for qtype, texts in pool.items() for text in texts}
+    for split, count in counts.items():
+        pattern = f"COCO_{split}2014_{{image_id:012d}}.jpg"
+        data = read_visdial(
+            tmp_path / "a" / f"visdial_{split}.json", tmp_path / "a" / "images" / split, image_pattern=pattern
+        )
+        assert data.split == split and len(data.dialogs) == count and len(data.answers) == 124
+        for dialog in data.dialogs:
+            assert Path(dialog.image_path).is_file() and dialog.caption.endswith("on a patterned background")
+            assert dialog.num_rounds == 10 and (dialog.gt_index >= 0).all()
+            for r in range(10):
+                options, truth = data.options(dialog, r), data.answer(dialog, r)
+                assert len(set(options)) == 100 and options[int(dialog.gt_index[r])] == truth
+                same_type = [o for o in options if kind_of[o] == kind_of[truth]]
+                assert len(same_type) >= min(30, len(pool[kind_of[truth]])), truth  # plausible distractors
+                if truth.startswith(("yes", "no")):  # another yes/no answer about the same kind
+                    assert sum(o.startswith(("yes", "no")) and o.split()[-1] == truth.split()[-1] for o in options) >= 2
+    # the ground truth ranked first scores a perfect MRR through the CLI
+    test = json.loads((tmp_path / "a" / "visdial_test.json").read_text())["data"]["dialogs"]
+    results = tmp_path / "r.json"
+    submission = []
+    for dialog in test:
+        for r, turn in enumerate(dialog["dialog"]):
+            ranks = [2 + k - (k > turn["gt_index"]) for k in range(100)]
+            ranks[turn["gt_index"]] = 1
+            submission.append({"image_id": dialog["image_id"], "round_id": r + 1, "ranks": ranks})
+    results.write_text(json.dumps(submission))
+    out = tmp_path / "m.json"
+    dialogs = str(tmp_path / "a" / "visdial_test.json")
+    assert main(["eval", "dialog", "--dialogs", dialogs, "--results", str(results), "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["metrics"]["mrr"] == 1.0
 
 
 def test_the_default_vqa_model_uses_the_picture_on_foreign_data(tmp_path: Path) -> None:
