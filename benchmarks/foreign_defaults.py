@@ -65,6 +65,21 @@ CAPTION_VARIANTS: dict[str, list[str]] = {
 """Caption variant name -> the options it adds to ``mmrnn train caption``."""
 
 
+def vqa_row(name: str, options: list[str], eval_json: Path, timing: dict[str, object]) -> dict[str, object]:
+    """One table row: the variant, its options and the test scores ``mmrnn eval vqa`` wrote."""
+    scores = json.loads(eval_json.read_text())
+    per_type = scores["per_answer_type"]
+    return {
+        "variant": name,
+        "options": " ".join(options) or "(none)",
+        "overall": scores["overall"],
+        "yes/no": per_type.get("yes/no"),
+        "number": per_type.get("number"),
+        "other": per_type.get("other"),
+        **timing,
+    }
+
+
 def mmrnn(*args: str, log: Path) -> None:
     """Run ``python -m apps.cli ARGS --threads 1``-style commands, output appended to ``log``; exit on failure."""
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -157,17 +172,7 @@ def run_vqa(data: Path, work: Path, name: str, options: list[str], epochs: int) 
         str(run / "test_eval.json"),
         log=log,
     )
-    scores = json.loads((run / "test_eval.json").read_text())
-    per_type = scores["per_answer_type"]
-    return {
-        "variant": name,
-        "options": " ".join(options) or "(none)",
-        "overall": scores["overall"],
-        "yes/no": per_type.get("yes/no"),
-        "number": per_type.get("number"),
-        "other": per_type.get("other"),
-        **timing,
-    }
+    return vqa_row(name, options, run / "test_eval.json", timing)
 
 
 def run_shapes_vqa(data: Path, work: Path, name: str, options: list[str], epochs: int) -> dict[str, object]:
@@ -206,17 +211,7 @@ def run_shapes_vqa(data: Path, work: Path, name: str, options: list[str], epochs
         str(run / "test_eval.json"),
         log=log,
     )
-    scores = json.loads((run / "test_eval.json").read_text())
-    per_type = scores["per_answer_type"]
-    return {
-        "variant": name,
-        "options": " ".join(options) or "(none)",
-        "overall": scores["overall"],
-        "yes/no": per_type.get("yes/no"),
-        "number": per_type.get("number"),
-        "other": per_type.get("other"),
-        **timing,
-    }
+    return vqa_row(name, options, run / "test_eval.json", timing)
 
 
 def write_shapes(out: Path, *, train: int, val: int, test: int) -> str:
