@@ -272,3 +272,12 @@ def image_location_from_args(args: argparse.Namespace, prefix: str, *, needed_by
         raise InputError(f"--{prefix}{needed_by} needs --{prefix}images (the image folder)")
     return {"images_dir": images, "image_pattern": getattr(args, f"{attribute}image_pattern"),
             "images_list": getattr(args, f"{attribute}images_list")}
+
+
+def add_image_reading_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--max-bad-images`` and ``--workers``: how a predict command reads its images."""
+    parser.add_argument("--max-bad-images", type=non_negative_int, default=100, metavar="N",
+                        help="give up after this many unreadable images (default: %(default)s)")
+    parser.add_argument("--workers", type=non_negative_int, default=None, metavar="N",
+                        help="processes reading images while the model runs; 0: none "
+                             "(default: 2 with more than 2 cores, else 0)")

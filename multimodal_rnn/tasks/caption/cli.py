@@ -37,6 +37,7 @@ from multimodal_rnn.tasks.caption.data import (
 )
 from multimodal_rnn.tasks.common import (
     TrainingLog,
+    add_image_reading_arguments,
     add_trainer_arguments,
     ensure_shapes_world,
     model_overrides,
@@ -196,11 +197,7 @@ class PredictCommand:
                             help=f"beam size, 1-{MAX_BEAM_SIZE}; 1 = greedy (default: %(default)s)")
         parser.add_argument("--batch-size", type=positive_int, default=64, metavar="N",
                             help="images per batch (default: %(default)s)")
-        parser.add_argument("--max-bad-images", type=non_negative_int, default=100, metavar="N",
-                            help="give up after this many unreadable images (default: %(default)s)")
-        parser.add_argument("--workers", type=non_negative_int, default=None, metavar="N",
-                            help="processes reading images while the model runs; 0: none "
-                                 "(default: 2 with more than 2 cores, else 0)")
+        add_image_reading_arguments(parser)
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
         from multimodal_rnn.datasets.captions import (

@@ -29,6 +29,7 @@ from multimodal_rnn.shipped import resolve_weights
 from multimodal_rnn.tasks.common import (
     TrainingLog,
     add_image_location_arguments,
+    add_image_reading_arguments,
     add_trainer_arguments,
     ensure_shapes_world,
     image_location_from_args,
@@ -209,11 +210,7 @@ class PredictCommand:
                             help="one entry per dialog, its last round (the VisDial test-std submission)")
         parser.add_argument("--batch-size", type=positive_int, default=32, metavar="N",
                             help="dialogs per batch (default: %(default)s)")
-        parser.add_argument("--max-bad-images", type=non_negative_int, default=100, metavar="N",
-                            help="give up after N unreadable images (default: %(default)s)")
-        parser.add_argument("--workers", type=non_negative_int, default=None, metavar="N",
-                            help="processes reading images while the model runs; 0: none "
-                                 "(default: 2 with more than 2 cores, else 0)")
+        add_image_reading_arguments(parser)
         add_split_arguments(parser)
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:

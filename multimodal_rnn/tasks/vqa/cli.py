@@ -25,6 +25,7 @@ from multimodal_rnn.shipped import resolve_weights
 from multimodal_rnn.tasks.common import (
     TrainingLog,
     add_image_location_arguments,
+    add_image_reading_arguments,
     add_trainer_arguments,
     ensure_shapes_world,
     image_location_from_args,
@@ -272,11 +273,7 @@ class PredictCommand:
         parser.add_argument("--weights", metavar="FILE", help="VQA checkpoint (default: the shipped shapes weights)")
         parser.add_argument("--batch-size", type=positive_int, default=256, metavar="N",
                             help="questions per batch (default: %(default)s)")
-        parser.add_argument("--max-bad-images", type=non_negative_int, default=100, metavar="N",
-                            help="give up after this many unreadable images (default: %(default)s)")
-        parser.add_argument("--workers", type=non_negative_int, default=None, metavar="N",
-                            help="processes reading images while the model runs; 0: none "
-                                 "(default: 2 with more than 2 cores, else 0)")
+        add_image_reading_arguments(parser)
         group = parser.add_argument_group("data")
         group.add_argument("--shapes-dir", type=Path, default=Path("data/shapes"), metavar="DIR",
                            help="shapes world used when --questions is not given (default: %(default)s)")
