@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from timing import machine_line  # noqa: E402
 
-from tests.foreign_data import write_foreign_captions, write_foreign_vqa  # noqa: E402
+from tests.foreign_data import vqa_split_options, write_foreign_captions, write_foreign_vqa  # noqa: E402
 
 VQA_VARIANTS: dict[str, list[str]] = {
     "default": [],
@@ -65,6 +65,38 @@ CAPTION_VARIANTS: dict[str, list[str]] = {
 """Caption variant name -> the options it adds to ``mmrnn train caption``."""
 
 
+def scored_vqa_run(
+    run: Path,
+    name: str,
+    options: list[str],
+    timing: dict[str, object],
+    test_data: list[str],
+    questions: str,
+    annotations: str,
+    log: Path,
+) -> dict[str, object]:
+    """``mmrnn predict vqa`` with the run's best checkpoint on the test data options, then
+    ``mmrnn eval vqa`` on its results; returns the table row."""
+    results = run / "test_results.json"
+    weights = ["--threads", "1", "--weights", str(run / "best.safetensors")]
+    mmrnn("predict", "vqa", *weights, *test_data, "--out", str(results), log=log)
+    evaluation = run / "test_eval.json"
+    mmrnn(
+        "eval",
+        "vqa",
+        "--questions",
+        questions,
+        "--annotations",
+        annotations,
+        "--results",
+        str(results),
+        "--out",
+        str(evaluation),
+        log=log,
+    )
+    return vqa_row(name, options, evaluation, timing)
+
+
 def vqa_row(name: str, options: list[str], eval_json: Path, timing: dict[str, object]) -> dict[str, object]:
     """One table row: the variant, its options and the test scores ``mmrnn eval vqa`` wrote."""
     scores = json.loads(eval_json.read_text())
@@ -94,19 +126,6 @@ def mmrnn(*args: str, log: Path) -> None:
         )
     if done.returncode:
         sys.exit(f"mmrnn {' '.join(args[:2])} failed (exit {done.returncode}); see {log}")
-
-
-def vqa_split(data: Path, split: str, prefix: str = "") -> list[str]:
-    return [
-        f"--{prefix}questions",
-        str(data / f"{split}_questions.json"),
-        f"--{prefix}annotations",
-        str(data / f"{split}_annotations.json"),
-        f"--{prefix}images",
-        str(data / "images" / split),
-        f"--{prefix}image-pattern",
-        f"COCO_{split}2014_{{image_id:012d}}.jpg",
-    ]
 
 
 def run_folder(work: Path, task: str, name: str) -> Path:
@@ -139,40 +158,13 @@ def run_vqa(data: Path, work: Path, name: str, options: list[str], epochs: int) 
             "--epochs",
             str(epochs),
             *options,
-            *vqa_split(data, "train"),
-            *vqa_split(data, "val", "val-"),
+            *vqa_split_options(data, "train"),
+            *vqa_split_options(data, "val", "val-"),
         ],
         log,
     )
-    results = run / "test_results.json"
-    test = vqa_split(data, "test")
-    mmrnn(
-        "predict",
-        "vqa",
-        "--threads",
-        "1",
-        "--weights",
-        str(run / "best.safetensors"),
-        "--out",
-        str(results),
-        *test[:2],
-        *test[4:],
-        log=log,
-    )
-    mmrnn(
-        "eval",
-        "vqa",
-        "--questions",
-        test[1],
-        "--annotations",
-        test[3],
-        "--results",
-        str(results),
-        "--out",
-        str(run / "test_eval.json"),
-        log=log,
-    )
-    return vqa_row(name, options, run / "test_eval.json", timing)
+    test = vqa_split_options(data, "test")
+    return scored_vqa_run(run, name, options, timing, test[:2] + test[4:], test[1], test[3], log)
 
 
 def run_shapes_vqa(data: Path, work: Path, name: str, options: list[str], epochs: int) -> dict[str, object]:
@@ -182,36 +174,16 @@ def run_shapes_vqa(data: Path, work: Path, name: str, options: list[str], epochs
     timing = trained(
         run, ["train", "vqa", "--threads", "1", "--epochs", str(epochs), *options, "--shapes-dir", str(data)], log
     )
-    results = run / "test_results.json"
-    mmrnn(
-        "predict",
-        "vqa",
-        "--threads",
-        "1",
-        "--weights",
-        str(run / "best.safetensors"),
-        "--shapes-dir",
-        str(data),
-        "--split",
-        "test",
-        "--out",
-        str(results),
-        log=log,
-    )
-    mmrnn(
-        "eval",
-        "vqa",
-        "--questions",
+    return scored_vqa_run(
+        run,
+        name,
+        options,
+        timing,
+        ["--shapes-dir", str(data), "--split", "test"],
         str(data / "vqa_questions_test.json"),
-        "--annotations",
         str(data / "vqa_annotations_test.json"),
-        "--results",
-        str(results),
-        "--out",
-        str(run / "test_eval.json"),
-        log=log,
+        log,
     )
-    return vqa_row(name, options, run / "test_eval.json", timing)
 
 
 def write_shapes(out: Path, *, train: int, val: int, test: int) -> str:

@@ -285,6 +285,21 @@ def write_foreign_vqa(
     return counts
 
 
+def vqa_split_options(data: Path, split: str, prefix: str = "") -> list[str]:
+    """The ``mmrnn train|predict vqa`` data options of ``split`` of a :func:`write_foreign_vqa`
+    folder; ``prefix`` ``"val-"`` makes them the validation options."""
+    return [
+        f"--{prefix}questions",
+        str(data / f"{split}_questions.json"),
+        f"--{prefix}annotations",
+        str(data / f"{split}_annotations.json"),
+        f"--{prefix}images",
+        str(data / "images" / split),
+        f"--{prefix}image-pattern",
+        f"COCO_{split}2014_{{image_id:012d}}.jpg",
+    ]
+
+
 def _captions(rng: random.Random, things: list[Thing]) -> list[str]:
     """Four true captions of one picture."""
 

@@ -22,7 +22,7 @@ from multimodal_rnn.datasets.captions import read_coco_captions, read_karpathy_s
 from multimodal_rnn.datasets.visdial import read_visdial
 from multimodal_rnn.metrics.vqa import evaluate_vqa
 from multimodal_rnn.tasks.vqa.models import MODELS
-from tests.foreign_data import write_foreign_captions, write_foreign_vqa
+from tests.foreign_data import vqa_split_options, write_foreign_captions, write_foreign_vqa
 from tests.foreign_visdial import answer_pool, write_foreign_visdial
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,19 +35,6 @@ SMALL = {
     "encoder": {"channels": [16, 16, 32]},
 }
 """Sizes only: every other option (model, normalize_image, loss, lr, schedule, ...) keeps its default."""
-
-
-def _split(data: Path, split: str, prefix: str = "") -> list[str]:
-    return [
-        f"--{prefix}questions",
-        str(data / f"{split}_questions.json"),
-        f"--{prefix}annotations",
-        str(data / f"{split}_annotations.json"),
-        f"--{prefix}images",
-        str(data / "images" / split),
-        f"--{prefix}image-pattern",
-        f"COCO_{split}2014_{{image_id:012d}}.jpg",
-    ]
 
 
 def test_foreign_data_is_deterministic_and_in_vqa_format(tmp_path: Path) -> None:
@@ -154,8 +141,8 @@ def test_the_default_vqa_model_uses_the_picture_on_foreign_data(tmp_path: Path) 
                 "--warmup-steps",
                 "10",
                 *sizes,
-                *_split(data, "train"),
-                *_split(data, "train", "val-"),
+                *vqa_split_options(data, "train"),
+                *vqa_split_options(data, "train", "val-"),
             ]
         )
         == 0

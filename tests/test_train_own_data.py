@@ -30,28 +30,31 @@ def bars(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path
     return root, _second_dataset(root, "train", 12, 1, rng), _second_dataset(root, "val", 4, 100, rng)
 
 
+def _train_argv(train: dict[str, Path], images: Path, out: Path, *extra: str) -> list[str]:
+    """``mmrnn train vqa`` on the tiny dataset ``train`` with its pictures in ``images``; ``extra`` last."""
+    return [
+        "train",
+        "vqa",
+        "--out",
+        str(out),
+        *FAST,
+        "--answers",
+        "4",
+        *TINY_FLAGS,
+        "--questions",
+        str(train["questions"]),
+        "--annotations",
+        str(train["annotations"]),
+        "--images",
+        str(images),
+        "--image-pattern",
+        "frame_{image_id:04d}.png",
+        *extra,
+    ]
+
+
 def _train_vqa(root: Path, train: dict[str, Path], out: Path, *extra: str) -> int:
-    return main(
-        [
-            "train",
-            "vqa",
-            "--out",
-            str(out),
-            *FAST,
-            "--answers",
-            "4",
-            *TINY_FLAGS,
-            "--questions",
-            str(train["questions"]),
-            "--annotations",
-            str(train["annotations"]),
-            "--images",
-            str(root / "train"),
-            "--image-pattern",
-            "frame_{image_id:04d}.png",
-            *extra,
-        ]
-    )
+    return main(_train_argv(train, root / "train", out, *extra))
 
 
 def test_vqa_without_a_validation_split_holds_out_and_records_it(
@@ -154,26 +157,7 @@ def test_missing_and_unreadable_images_are_skipped_and_an_unreadable_validation_
             continue  # missing
         target = images / picture.name
         target.write_bytes(b"broken" if index < 3 else picture.read_bytes())  # two unreadable
-    args = [
-        "train",
-        "vqa",
-        "--out",
-        str(tmp_path / "run"),
-        *FAST,
-        "--batch-size",
-        "1",
-        "--answers",
-        "4",
-        *TINY_FLAGS,
-        "--questions",
-        str(train["questions"]),
-        "--annotations",
-        str(train["annotations"]),
-        "--images",
-        str(images),
-        "--image-pattern",
-        "frame_{image_id:04d}.png",
-    ]
+    args = _train_argv(train, images, tmp_path / "run", "--batch-size", "1")
     assert (
         main(
             [
