@@ -239,9 +239,16 @@ def _header(container: Any, name: str, limits: VideoLimits) -> VideoInfo:
         )
     total = int(stream.frames)
     if total == 0:  # the container does not say (Matroska, WebM): count packets, decoding nothing
-        packets = (packet for packet in container.demux(stream) if packet.size)
-        total = sum(1 for _ in itertools.islice(packets, limits.max_frames + 1))
-        container.seek(0)
+        import av
+
+        try:
+            packets = (packet for packet in container.demux(stream) if packet.size)
+            total = sum(1 for _ in itertools.islice(packets, limits.max_frames + 1))
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"{name}: truncated or corrupt video ({_reason(exc)})", "corrupt") from None
+        expected = round(duration * fps) if duration is not None and fps is not None else 0
+        if total < expected - max(2, expected // 20):
+            raise VideoError(f"{name}: truncated video ({total} of the {expected} frames of its duration)", "corrupt")
     if total == 0:
         raise VideoError(f"{name}: video has no frames", "corrupt")
     if total > limits.max_frames:
@@ -259,19 +266,17 @@ def _read_stream(
     rng: random.Random | None,
     limits: VideoLimits,
 ) -> VideoClip:
-    with _open(stream, name) as container:
+    with _open(stream, name) as container:  # the header (which may read the packets to count them)
         info = _header(container, name, limits)
-        indices = _indices(info.total_frames, info.fps, num_frames, fps, rng, name)
-        decoded, count = _decode(container, set(indices), name, limits)
-    if count == 0:
-        raise VideoError(f"{name}: video has no frames", "corrupt")
     total = info.total_frames
-    if count < total and max(indices) >= count:  # the header promised more frames than the stream holds
-        total = count
+    indices = _indices(total, info.fps, num_frames, fps, rng, name)
+    decoded, count = _decode(stream, set(indices), name, limits)
+    if count < total and max(indices) >= count:  # the stream ended before the frames its header declares
+        if count < total - max(2, total // 20):
+            raise VideoError(f"{name}: truncated video ({count} of the {total} frames its header declares)", "corrupt")
+        total = count  # a header a few frames off: sample the frames there are
         indices = _indices(total, info.fps, num_frames, fps, rng, name)
-        stream.seek(0)
-        with _open(stream, name) as container:
-            decoded, count = _decode(container, set(indices), name, limits)
+        decoded, count = _decode(stream, set(indices), name, limits)
     import numpy as np
 
     return VideoClip(np.stack([decoded[i] for i in indices]), tuple(indices), info.fps, total)
@@ -292,25 +297,29 @@ def _indices(
     return sample_indices(total, num_frames, rng=rng) if num_frames is not None else list(range(total))
 
 
-def _decode(container: Any, wanted: set[int], name: str, limits: VideoLimits) -> tuple[dict[int, np.ndarray], int]:
-    """The wanted frames as RGB arrays by index, and how many frames were decoded (decoding
-    stops after the last wanted one, or at the end of the stream when none is wanted)."""
+def _decode(stream: BinaryIO, wanted: set[int], name: str, limits: VideoLimits) -> tuple[dict[int, np.ndarray], int]:
+    """The wanted frames (a non-empty set) as RGB arrays by index, and how many frames were
+    decoded: decoding stops after the last wanted one, and past ``limits.max_frames``."""
     import av
 
-    last = max(wanted) if wanted else limits.max_frames
+    last = max(wanted)
     frames: dict[int, np.ndarray] = {}
     count = 0
-    try:
-        for frame in container.decode(video=0):
-            if count in wanted:
-                frames[count] = frame.to_ndarray(format="rgb24")
-            count += 1
-            if count > last:
-                break
-            if count > limits.max_frames:
-                raise VideoError(f"{name}: video of over {limits.max_frames} frames is over the limit", "too_large")
-    except av.error.FFmpegError as exc:
-        raise VideoError(f"{name}: truncated or corrupt video ({_reason(exc)})", "corrupt") from None
+    stream.seek(0)
+    with _open(stream, name) as container:
+        try:
+            for frame in container.decode(video=0):
+                if count in wanted:
+                    frames[count] = frame.to_ndarray(format="rgb24")
+                count += 1
+                if count > last:
+                    break
+                if count > limits.max_frames:
+                    raise VideoError(f"{name}: video of over {limits.max_frames} frames is over the limit", "too_large")
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"{name}: truncated or corrupt video ({_reason(exc)})", "corrupt") from None
+    if count == 0:
+        raise VideoError(f"{name}: video has no frames", "corrupt")
     return frames, count
 
 
