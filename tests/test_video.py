@@ -13,7 +13,6 @@ from multimodal_rnn.errors import VideoError
 from multimodal_rnn.video import (
     DEFAULT_LIMITS,
     VideoLimits,
-    _decode,
     probe_video,
     rate_indices,
     read_clip,
@@ -21,6 +20,7 @@ from multimodal_rnn.video import (
     sample_indices,
     write_clip,
 )
+from multimodal_rnn.video.container import decode_frames
 from tests.video_data import frame_numbers, gray_frames, write_gray_clip
 
 
@@ -71,10 +71,10 @@ def test_read_clip_samples_the_frames_it_says(tmp_path: Path) -> None:
 def test_decoding_stops_after_the_last_sampled_frame(tmp_path: Path) -> None:
     path = write_gray_clip(tmp_path / "c.mkv", 12)
     with path.open("rb") as handle:
-        frames, decoded = _decode(handle, {1, 3}, str(path), DEFAULT_LIMITS)
+        frames, decoded = decode_frames(handle, {1, 3}, str(path), DEFAULT_LIMITS)
     assert decoded == 4 and sorted(frames) == [1, 3]  # frames 4 to 11 never decoded
     with path.open("rb") as handle, pytest.raises(VideoError, match="video of over 2 frames is over the limit"):
-        _decode(handle, {10}, str(path), VideoLimits(max_frames=2))  # a header that lies costs at most the limit
+        decode_frames(handle, {10}, str(path), VideoLimits(max_frames=2))  # a header that lies costs at most the limit
 
 
 def test_read_clip_bytes_is_read_clip_for_uploads(tmp_path: Path) -> None:
