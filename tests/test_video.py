@@ -71,10 +71,39 @@ def test_read_clip_samples_the_frames_it_says(tmp_path: Path) -> None:
 def test_decoding_stops_after_the_last_sampled_frame(tmp_path: Path) -> None:
     path = write_gray_clip(tmp_path / "c.mkv", 12)
     with path.open("rb") as handle:
-        frames, decoded = decode_frames(handle, {1, 3}, str(path), DEFAULT_LIMITS)
-    assert decoded == 4 and sorted(frames) == [1, 3]  # frames 4 to 11 never decoded
+        decoded = decode_frames(handle, {1, 3}, str(path), DEFAULT_LIMITS)
+    assert (decoded.seen, decoded.decoded, sorted(decoded.frames)) == (4, 4, [1, 3])  # frames 4 to 11 never decoded
     with path.open("rb") as handle, pytest.raises(VideoError, match="video of over 2 frames is over the limit"):
         decode_frames(handle, {10}, str(path), VideoLimits(max_frames=2))  # a header that lies costs at most the limit
+
+
+def _numbered_frames(count: int) -> np.ndarray:
+    """Frame t: the top half at level 16 * (t // 16), the bottom half at 16 * (t % 16)."""
+    frames = np.zeros((count, 16, 16, 3), dtype=np.uint8)
+    for t in range(count):
+        frames[t, :8], frames[t, 8:] = 16 * (t // 16), 16 * (t % 16)
+    return frames
+
+
+def _numbers(frames: np.ndarray) -> list[int]:
+    return [round(f[:8].mean() / 16) * 16 + round(f[8:].mean() / 16) for f in frames.astype(float)]
+
+
+@pytest.mark.parametrize("suffix", [".avi", ".mp4", ".mkv"])
+def test_far_frames_are_reached_by_seeking(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"long{suffix}"
+    write_clip(path, _numbered_frames(240), fps=8)  # 30 s; a seek when the next frame is over 4 s ahead
+    clip = read_clip(path, num_frames=4)
+    assert clip.indices == (30, 90, 150, 210) and _numbers(clip.frames) == [30, 90, 150, 210]
+    with path.open("rb") as handle:
+        decoded = decode_frames(handle, set(clip.indices), str(path), DEFAULT_LIMITS, fps=8.0)
+    assert decoded.seen == 211
+    if suffix != ".mp4":  # x264 puts a keyframe every 250 frames: no seek can help there
+        assert decoded.decoded < 100  # seeks to the keyframe before each frame (MPEG-4 and FFV1: every 12 or 1)
+    assert sorted(decoded.frames) == [30, 90, 150, 210]
+    assert [_numbers(decoded.frames[i][None])[0] for i in (30, 90, 150, 210)] == [30, 90, 150, 210]
+    random_clip = read_clip(path, num_frames=6, rng=random.Random(2))
+    assert _numbers(random_clip.frames) == list(random_clip.indices)
 
 
 def test_read_clip_bytes_is_read_clip_for_uploads(tmp_path: Path) -> None:
@@ -139,3 +168,11 @@ def test_frame_folder_limits(tmp_path: Path) -> None:
 def test_write_clip_refuses_unknown_extensions(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="cannot write a clip as .webm"):
         write_clip(tmp_path / "c.webm", gray_frames(2))
+
+
+def test_timestamps_that_do_not_follow_frame_numbers_turn_seeking_off(tmp_path: Path) -> None:
+    path = tmp_path / "long.avi"
+    write_clip(path, _numbered_frames(120), fps=8)
+    with path.open("rb") as handle:  # told 3 fps: frame 1's timestamp says frame 0.375, so no seek
+        decoded = decode_frames(handle, {5, 100}, str(path), DEFAULT_LIMITS, fps=3.0)
+    assert decoded.decoded == 101 and [_numbers(decoded.frames[i][None])[0] for i in (5, 100)] == [5, 100]

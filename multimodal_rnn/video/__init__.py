@@ -10,8 +10,9 @@ whole clip, at the centre of ``num_frames`` equal segments or, given a seeded ``
 at a random place in each segment (the random-offset sampling of training); or, with ``fps``,
 frames at that rate (a window of ``num_frames`` of them, centred or at a random start).
 
-Cost: only the sampled frames are converted to RGB, and decoding stops after the last sampled
-frame. Limits (:class:`VideoLimits`, defaults :data:`DEFAULT_LIMITS`): file bytes (from ``stat``,
+Cost: only the sampled frames are converted to RGB, decoding stops after the last sampled
+frame, and in a constant-rate MP4/MOV, Matroska/WebM or AVI file a sampled frame more than
+4 s ahead is reached by seeking to the keyframe before it. Limits (:class:`VideoLimits`, defaults :data:`DEFAULT_LIMITS`): file bytes (from ``stat``,
 before opening), pixels per frame, duration and frame count (from the header, before anything is
 decoded, and counted again while decoding, so a lying header costs at most the limit).
 

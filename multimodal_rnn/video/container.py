@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from multimodal_rnn.errors import VideoError
 from multimodal_rnn.video.clips import VideoClip, VideoInfo, VideoLimits, clip_indices
@@ -95,48 +95,128 @@ def read_stream(
     rng: random.Random | None,
     limits: VideoLimits,
 ) -> VideoClip:
+    """The sampled clip of a video file's ``stream`` (see :func:`multimodal_rnn.video.read_clip`)."""
     with open_container(stream, name) as container:  # the header (which may read the packets to count them)
         info = read_header(container, name, limits)
+        seekable = _constant_rate(container, info)
     total = info.total_frames
     indices = clip_indices(total, info.fps, num_frames, fps, rng, name)
-    decoded, count = decode_frames(stream, set(indices), name, limits)
-    if count < total and max(indices) >= count:  # the stream ended before the frames its header declares
-        if count < total - max(2, total // 20):
-            raise VideoError(f"{name}: truncated video ({count} of the {total} frames its header declares)", "corrupt")
-        total = count  # a header a few frames off: sample the frames there are
+    decoded = decode_frames(stream, set(indices), name, limits, fps=info.fps if seekable else None)
+    if decoded.seen < total and max(indices) >= decoded.seen:  # the stream ended before its declared end
+        if decoded.seen < total - max(2, total // 20):
+            raise VideoError(
+                f"{name}: truncated video ({decoded.seen} of the {total} frames its header declares)", "corrupt"
+            )
+        total = decoded.seen  # a header a few frames off: sample the frames there are
         indices = clip_indices(total, info.fps, num_frames, fps, rng, name)
-        decoded, count = decode_frames(stream, set(indices), name, limits)
+        decoded = decode_frames(stream, set(indices), name, limits)
     import numpy as np
 
-    return VideoClip(np.stack([decoded[i] for i in indices]), tuple(indices), info.fps, total)
+    return VideoClip(np.stack([decoded.frames[i] for i in indices]), tuple(indices), info.fps, total)
+
+
+def _constant_rate(container: Any, info: VideoInfo) -> bool:
+    """Whether frame numbers can be told from timestamps, so that seeking is safe: an MP4/MOV,
+    Matroska/WebM or AVI file whose duration times its frame rate is its frame count."""
+    if info.fps is None or info.duration_s is None or container.format.name.split(",")[0] not in _SEEKABLE:
+        return False
+    return abs(info.duration_s * info.fps - info.total_frames) <= 1.0
+
+
+_SEEKABLE = ("mov", "matroska", "avi")
+"""Containers (FFmpeg names) whose index lets a seek land on the keyframe before a timestamp."""
+
+SEEK_AHEAD_S = 4.0
+"""When the next sampled frame is further ahead than this (seconds), decoding seeks to the keyframe
+before it instead of decoding every frame up to it."""
+
+
+class Decoded(NamedTuple):
+    """``frames``: the wanted frames as RGB arrays by index; ``seen``: the index after the last
+    frame decoded (the frame count when the stream ended); ``decoded``: frames decoded in all."""
+
+    frames: dict[int, np.ndarray]
+    seen: int
+    decoded: int
+
+
+class _Overshot(Exception):
+    """A seek landed after the frame it was for."""
 
 
 def decode_frames(
-    stream: BinaryIO, wanted: set[int], name: str, limits: VideoLimits
-) -> tuple[dict[int, np.ndarray], int]:
-    """The wanted frames (a non-empty set) as RGB arrays by index, and how many frames were
-    decoded: decoding stops after the last wanted one, and past ``limits.max_frames``."""
+    stream: BinaryIO, wanted: set[int], name: str, limits: VideoLimits, *, fps: float | None = None
+) -> Decoded:
+    """Decode the ``wanted`` frames (a non-empty set of indices) of a video file's ``stream``,
+    stopping after the last one and past ``limits.max_frames`` decoded frames.
+
+    ``fps``: the stream's constant frame rate, given when timestamps tell frame numbers: then a
+    wanted frame more than :data:`SEEK_AHEAD_S` ahead is reached by seeking (once the first two
+    frames have shown timestamps that agree with their numbers; should a seek land after its
+    frame, the stream is decoded again from the start without seeking).
+    """
     import av
 
-    last = max(wanted)
-    frames: dict[int, np.ndarray] = {}
-    count = 0
     stream.seek(0)
     with open_container(stream, name) as container:
         try:
-            for frame in container.decode(video=0):
-                if count in wanted:
-                    frames[count] = frame.to_ndarray(format="rgb24")
-                count += 1
-                if count > last:
-                    break
-                if count > limits.max_frames:
-                    raise VideoError(f"{name}: video of over {limits.max_frames} frames is over the limit", "too_large")
+            return _decode(container, wanted, name, limits, fps)
+        except _Overshot:
+            pass
         except av.error.FFmpegError as exc:
             raise VideoError(f"{name}: truncated or corrupt video ({_reason(exc)})", "corrupt") from None
+    return decode_frames(stream, wanted, name, limits)
+
+
+def _decode(container: Any, wanted: set[int], name: str, limits: VideoLimits, fps: float | None) -> Decoded:
+    video = container.streams.video[0]
+    frames: dict[int, np.ndarray] = {}
+    position = decoded = 0  # the index of the next frame out of the decoder; frames decoded so far
+    origin = None  # the timestamp of frame 0
+    rate = fps or 0.0
+    can_seek, seeked = fps is not None, False  # once seeked, frame numbers come from timestamps
+    landed: int | None = None  # the number of the first frame after the last seek
+    iterator = iter(container.decode(video))
+
+    def index_of(frame: Any) -> int:
+        return round(float((frame.pts - origin) * video.time_base) * rate)
+
+    for target in sorted(wanted):
+        if can_seek and origin is not None and position >= 2 and target - position > SEEK_AHEAD_S * rate:
+            container.seek(origin + round(target / rate / video.time_base), stream=video, backward=True)
+            iterator, seeked = iter(container.decode(video)), True
+            landed = None
+        while position <= target:
+            frame = next(iterator, None)
+            if frame is None:
+                return _done(frames, position, decoded, name)
+            decoded += 1
+            if decoded > limits.max_frames:
+                raise VideoError(f"{name}: video of over {limits.max_frames} frames is over the limit", "too_large")
+            if can_seek and not seeked:  # check that timestamps follow frame numbers before any seek
+                origin = frame.pts if origin is None else origin
+                can_seek = frame.pts is not None and index_of(frame) == position
+            if seeked:
+                if frame.pts is None:
+                    raise _Overshot  # no timestamp to number the frame by
+                index = index_of(frame)
+                if landed is None:
+                    landed = index
+                    if index > target:
+                        raise _Overshot
+                    can_seek = index >= position  # landed behind us: keyframes too rare to seek
+            else:
+                index = position
+            if index in wanted and index not in frames:
+                frames[index] = frame.to_ndarray(format="rgb24")
+            position = index + 1
+    return _done(frames, position, decoded, name)
+
+
+def _done(frames: dict[int, np.ndarray], count: int, decoded: int, name: str) -> Decoded:
     if count == 0:
         raise VideoError(f"{name}: video has no frames", "corrupt")
-    return frames, count
+    return Decoded(frames, count, decoded)
 
 
 def _reason(exc: Exception) -> str:
