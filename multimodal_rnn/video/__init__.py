@@ -156,7 +156,10 @@ def write_clip(path: str | os.PathLike[str], frames: np.ndarray, *, fps: float =
             elif codec == "libx264":
                 stream.options = {"crf": "12"}
             for frame in frames:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                # converted here, not inside encode(): at some frame sizes (32 wide) the implicit
+                # conversion made x264's output depend on memory left by earlier work
+                picture = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format=pixel_format)
+                for packet in stream.encode(picture):
                     out.mux(packet)
             for packet in stream.encode():
                 out.mux(packet)
