@@ -12,9 +12,10 @@ frames at that rate (a window of ``num_frames`` of them, centred or at a random 
 
 Cost: only the sampled frames are converted to RGB, decoding stops after the last sampled
 frame, and in a constant-rate MP4/MOV, Matroska/WebM or AVI file a sampled frame more than
-4 s ahead is reached by seeking to the keyframe before it. Limits (:class:`VideoLimits`, defaults :data:`DEFAULT_LIMITS`): file bytes (from ``stat``,
-before opening), pixels per frame, duration and frame count (from the header, before anything is
-decoded, and counted again while decoding, so a lying header costs at most the limit).
+4 s ahead is reached by seeking to the keyframe before it. Limits (:class:`VideoLimits`, defaults
+:data:`DEFAULT_LIMITS`): file bytes (from ``stat``, before opening), pixels per frame, duration
+and frame count (from the header, before anything is decoded, and counted again while decoding,
+so a lying header costs at most the limit).
 
 Every problem a user can cause is a :class:`~multimodal_rnn.errors.VideoError` naming the file,
 whose ``kind`` is ``"too_large"``, ``"not_video"``, ``"corrupt"`` or ``"unreadable"``: a missing
@@ -29,10 +30,10 @@ import io
 import os
 import random
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from multimodal_rnn.errors import InputError, VideoError
-from multimodal_rnn.files import atomic_write, open_input
+from multimodal_rnn.files import atomic_write, check_input_file, open_input
 from multimodal_rnn.video.clips import (
     DEFAULT_LIMITS,
     FRAME_EXTENSIONS,
@@ -82,12 +83,7 @@ def read_clip(
     path = Path(path)
     if path.is_dir():
         return read_folder(path, num_frames, fps, rng, limits)
-    try:
-        handle = open_input(path, what="video file", max_bytes=limits.max_file_bytes)
-    except InputError as exc:
-        kind = "too_large" if "over the limit" in str(exc) else "unreadable"
-        raise VideoError(str(exc), kind) from None
-    with handle:
+    with _open_file(path, limits) as handle:
         return read_stream(handle, str(path), num_frames, fps, rng, limits)
 
 
@@ -117,12 +113,24 @@ def probe_video(path: str | os.PathLike[str], *, limits: VideoLimits = DEFAULT_L
         files = frame_files(path, limits)
         width, height = load_frame(files[0], limits).size
         return VideoInfo(len(files), None, width, height, None)
-    try:
-        handle = open_input(path, what="video file", max_bytes=limits.max_file_bytes)
-    except InputError as exc:
-        raise VideoError(str(exc), "too_large" if "over the limit" in str(exc) else "unreadable") from None
-    with handle, open_container(handle, str(path)) as container:
+    with _open_file(path, limits) as handle, open_container(handle, str(path)) as container:
         return read_header(container, str(path), limits)
+
+
+def _open_file(path: Path, limits: VideoLimits) -> BinaryIO:
+    """``path`` opened through :func:`multimodal_rnn.files.open_input` (a regular file we may read,
+    opened without blocking) and no larger than ``limits.max_file_bytes``."""
+    try:
+        size = check_input_file(path, what="video file")
+        if size > limits.max_file_bytes:
+            raise VideoError(
+                f"{path}: video file of {size} bytes is over the limit of {limits.max_file_bytes} bytes", "too_large"
+            )
+        return open_input(path, what="video file", max_bytes=limits.max_file_bytes)
+    except VideoError:
+        raise
+    except InputError as exc:
+        raise VideoError(str(exc), "unreadable") from None
 
 
 def write_clip(path: str | os.PathLike[str], frames: np.ndarray, *, fps: float = 8.0) -> None:
