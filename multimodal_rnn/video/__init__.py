@@ -136,7 +136,9 @@ def _open_file(path: Path, limits: VideoLimits) -> BinaryIO:
 def write_clip(path: str | os.PathLike[str], frames: np.ndarray, *, fps: float = 8.0) -> None:
     """Write ``frames`` ``(T, H, W, 3)`` uint8 to ``path`` atomically, in the format its extension
     names: ``.gif``; ``.avi`` (MPEG-4 part 2, as UCF-101 ships); ``.mp4`` (H.264);
-    ``.mkv`` (lossless FFV1). Even width and height are required by ``.mp4``."""
+    ``.mkv`` (lossless FFV1). Even width and height are required by ``.mp4``. The same frames
+    give the same bytes every time (x264 runs on one thread: with its threads, one or two of the
+    48 H.264 clips of a small moving-shapes world came out different from one run to the next)."""
     import av
 
     path = Path(path)
@@ -162,7 +164,7 @@ def write_clip(path: str | os.PathLike[str], frames: np.ndarray, *, fps: float =
             if codec == "mpeg4":
                 stream.options = {"qscale": "2"}
             elif codec == "libx264":
-                stream.options = {"crf": "12"}
+                stream.options = {"crf": "12", "threads": "1"}  # x264's threads made the bytes vary run to run
             for frame in frames:
                 # converted here, not inside encode(): at some frame sizes (32 wide) the implicit
                 # conversion made x264's output depend on memory left by earlier work
