@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -176,3 +177,19 @@ def test_timestamps_that_do_not_follow_frame_numbers_turn_seeking_off(tmp_path: 
     with path.open("rb") as handle:  # told 3 fps: frame 1's timestamp says frame 0.375, so no seek
         decoded = decode_frames(handle, {5, 100}, str(path), DEFAULT_LIMITS, fps=3.0)
     assert decoded.decoded == 101 and [_numbers(decoded.frames[i][None])[0] for i in (5, 100)] == [5, 100]
+
+
+@pytest.mark.parametrize(("suffix", "container", "codec"), [(".webm", "webm", "libvpx"), (".mov", "mov", "mjpeg")])
+def test_webm_and_mov_read(tmp_path: Path, suffix: str, container: str, codec: str) -> None:
+    path = tmp_path / f"clip{suffix}"
+    with av.open(str(path), "w", format=container) as out:
+        stream = out.add_stream(codec, rate=8)
+        assert isinstance(stream, av.VideoStream)
+        stream.width, stream.height = 16, 16
+        stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+        for frame in gray_frames(6):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format=stream.pix_fmt)
+            out.mux(stream.encode(picture))
+        out.mux(stream.encode())
+    clip = read_clip(path, num_frames=3)
+    assert clip.total_frames == 6 and clip.indices == (1, 3, 5) and frame_numbers(clip.frames) == [1, 3, 5]
