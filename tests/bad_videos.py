@@ -45,6 +45,22 @@ def _audio_only(tmp: Path) -> Path:
     return tmp / "sound.mkv"
 
 
+def _resized_midway(tmp: Path) -> Path:
+    """Two MPEG-TS streams, 16x16 then 32x32, one after the other: a stream whose size changes."""
+    for size in (16, 32):
+        with av.open(str(tmp / f"{size}.ts"), "w", format="mpegts") as out:
+            stream = out.add_stream("mpeg2video", rate=8)
+            assert isinstance(stream, av.VideoStream)
+            stream.width = stream.height = size
+            stream.pix_fmt = "yuv420p"
+            for frame in gray_frames(4, size):
+                out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="yuv420p")))
+            out.mux(stream.encode())
+    path = tmp / "resized.mp4"
+    path.write_bytes((tmp / "16.ts").read_bytes() + (tmp / "32.ts").read_bytes())
+    return path
+
+
 def _truncated(tmp: Path, suffix: str, keep: float) -> Path:
     good = write_gray_clip(tmp / f"good{suffix}", 60)
     data = good.read_bytes()
@@ -118,11 +134,19 @@ BAD_VIDEOS: dict[str, BadVideo] = {
         "not_video",
         "no video stream",
     ),
+    "size changes midway": BadVideo(_resized_midway, "corrupt", "frames of different sizes (16x16, 32x32)"),
     "folder without frames": BadVideo(_empty_folder, "not_video", "no frame images"),
     "FIFO among the frames": BadVideo(_fifo_frame, "unreadable", "is a FIFO", "frames/1.png"),
     "corrupt frame": BadVideo(_corrupt_frame, "corrupt", "corrupt image", "frames/0.png"),
 }
 
 
-ONLY_DECODING = ("zero frames", "avi cut short", "avi cut near the end", "corrupt frame", "FIFO among the frames")
+ONLY_DECODING = (
+    "zero frames",
+    "avi cut short",
+    "avi cut near the end",
+    "size changes midway",
+    "corrupt frame",
+    "FIFO among the frames",
+)
 """Cases the header alone does not show (probe_video reads only the header or the first frame)."""

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from multimodal_rnn.errors import VideoError
-from multimodal_rnn.video import probe_video, read_clip, read_clip_bytes
+from multimodal_rnn.video import VideoLimits, probe_video, read_clip, read_clip_bytes
 from tests.bad_videos import BAD_VIDEOS, ONLY_DECODING
 from tests.video_data import write_gray_clip
 
@@ -69,3 +69,10 @@ def test_bad_uploads_name_the_upload(data: bytes, kind: str, problem: str) -> No
         read_clip_bytes(data, name="clip.mp4")
     assert str(caught.value).startswith("clip.mp4: ") and problem in str(caught.value)
     assert caught.value.kind == kind
+
+
+def test_a_frame_over_the_pixel_limit_midway_is_refused(tmp_path: Path) -> None:
+    path = BAD_VIDEOS["size changes midway"].make(tmp_path)
+    with pytest.raises(VideoError, match="a frame of 32x32 pixels is over the limit of 300") as caught:
+        read_clip(path, limits=VideoLimits(max_pixels=300))
+    assert caught.value.kind == "too_large"

@@ -48,6 +48,9 @@ def _looks_like_video(head: bytes) -> bool:
 
 
 def read_header(container: Any, name: str, limits: VideoLimits) -> VideoInfo:
+    """The first video stream's size, frame rate, duration and frame count, checked against
+    ``limits``; a count the container does not give is that of the stream's packets (nothing is
+    decoded), checked against the duration."""
     stream = container.streams.video[0]
     width, height = int(stream.codec_context.width), int(stream.codec_context.height)
     if width * height > limits.max_pixels:
@@ -112,6 +115,10 @@ def read_stream(
         decoded = decode_frames(stream, set(indices), name, limits)
     import numpy as np
 
+    shapes = sorted({decoded.frames[i].shape for i in indices})
+    if len(shapes) > 1:
+        sizes = ", ".join(f"{shape[1]}x{shape[0]}" for shape in shapes)
+        raise VideoError(f"{name}: frames of different sizes ({sizes})", "corrupt")
     return VideoClip(np.stack([decoded.frames[i] for i in indices]), tuple(indices), info.fps, total)
 
 
@@ -193,6 +200,11 @@ def _decode(container: Any, wanted: set[int], name: str, limits: VideoLimits, fp
             decoded += 1
             if decoded > limits.max_frames:
                 raise VideoError(f"{name}: video of over {limits.max_frames} frames is over the limit", "too_large")
+            if frame.width * frame.height > limits.max_pixels:  # a stream that changes its size midway
+                raise VideoError(
+                    f"{name}: a frame of {frame.width}x{frame.height} pixels is over the limit of {limits.max_pixels}",
+                    "too_large",
+                )
             if can_seek and not seeked:  # check that timestamps follow frame numbers before any seek
                 origin = frame.pts if origin is None else origin
                 can_seek = frame.pts is not None and index_of(frame) == position
