@@ -23,7 +23,7 @@ def open_container(stream: BinaryIO, name: str) -> Any:
         raise VideoError(f"{name}: empty file, not a video", "corrupt")
     stream.seek(0)
     try:
-        container = av.open(stream, mode="r")
+        container = av.open(stream, mode="r", metadata_errors="replace")  # metadata that is not UTF-8 is no error
     except av.error.FFmpegError as exc:
         if _looks_like_video(head):
             raise VideoError(f"{name}: truncated or corrupt video ({_reason(exc)})", "corrupt") from None
@@ -52,6 +52,8 @@ def read_header(container: Any, name: str, limits: VideoLimits) -> VideoInfo:
     ``limits``; a count the container does not give is that of the stream's packets (nothing is
     decoded), checked against the duration."""
     stream = container.streams.video[0]
+    if stream.codec_context is None:
+        raise VideoError(f"{name}: corrupt video (no decoder for its video stream)", "corrupt")
     width, height = int(stream.codec_context.width), int(stream.codec_context.height)
     if width * height > limits.max_pixels:
         raise VideoError(
