@@ -105,3 +105,9 @@ def _noise_clip(folder: Path, suffix: str) -> bytes:
     frames = np.random.default_rng(0).integers(0, 256, (12, 32, 32, 3), dtype=np.uint8)
     write_clip(folder / f"noise{suffix}", frames)
     return (folder / f"noise{suffix}").read_bytes()
+
+
+def test_a_name_with_a_nul_character_is_refused() -> None:  # a video id of a dataset file can hold one
+    with pytest.raises(VideoError, match="not a file name") as caught:
+        read_clip("videos/a\0b.mp4")
+    assert caught.value.kind == "unreadable"

@@ -120,6 +120,8 @@ def probe_video(path: str | os.PathLike[str], *, limits: VideoLimits = DEFAULT_L
 def _open_file(path: Path, limits: VideoLimits) -> BinaryIO:
     """``path`` opened through :func:`multimodal_rnn.files.open_input` (a regular file we may read,
     opened without blocking) and no larger than ``limits.max_file_bytes``."""
+    if "\0" in str(path):
+        raise VideoError(f"{str(path)!r}: not a file name (it holds a NUL character)", "unreadable")
     try:
         size = check_input_file(path, what="video file")
         if size > limits.max_file_bytes:
