@@ -142,6 +142,7 @@ def test_probe_reads_the_header(tmp_path: Path) -> None:
         (VideoLimits(max_duration_s=1.0), "video of 1.5 s is over the limit of 1 s"),
         (VideoLimits(max_frames=11), "video of 12 frames is over the limit of 11 frames"),
         (VideoLimits(max_file_bytes=10), "bytes is over the limit of 10 bytes"),
+        (VideoLimits(max_clip_bytes=1535), "2 frames of 16x16 take 1536 bytes, over the limit of 1535 bytes"),
     ],
 )
 def test_limits_refuse_before_decoding(tmp_path: Path, limits: VideoLimits, problem: str) -> None:
@@ -156,6 +157,8 @@ def test_limits_refuse_before_decoding(tmp_path: Path, limits: VideoLimits, prob
 def test_frame_folder_limits(tmp_path: Path) -> None:
     for t in range(3):
         Image.fromarray(gray_frames(3)[t]).save(tmp_path / f"{t}.png")
+    with pytest.raises(VideoError, match="3 frames of 16x16 take 2304 bytes, over the limit of 2000"):
+        read_clip(tmp_path, limits=VideoLimits(max_clip_bytes=2000))
     with pytest.raises(VideoError, match="3 frame images are over the limit of 2 frames"):
         read_clip(tmp_path, limits=VideoLimits(max_frames=2))
     with pytest.raises(VideoError, match="over the limit of 100") as caught:

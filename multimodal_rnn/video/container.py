@@ -7,7 +7,7 @@ import random
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from multimodal_rnn.errors import VideoError
-from multimodal_rnn.video.clips import VideoClip, VideoInfo, VideoLimits, clip_indices
+from multimodal_rnn.video.clips import VideoClip, VideoInfo, VideoLimits, check_clip_bytes, clip_indices
 
 if TYPE_CHECKING:
     import numpy as np
@@ -106,6 +106,7 @@ def read_stream(
         seekable = _constant_rate(container, info)
     total = info.total_frames
     indices = clip_indices(total, info.fps, num_frames, fps, rng, name)
+    check_clip_bytes(len(indices), info.width, info.height, limits, name)
     decoded = decode_frames(stream, set(indices), name, limits, fps=info.fps if seekable else None)
     if decoded.seen < total and max(indices) >= decoded.seen:  # the stream ended before its declared end
         if decoded.seen < total - max(2, total // 20):
