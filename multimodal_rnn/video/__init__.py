@@ -163,8 +163,9 @@ def write_clip(path: str | os.PathLike[str], frames: np.ndarray, *, fps: float =
             assert isinstance(stream, av.VideoStream)
             stream.width, stream.height = int(frames.shape[2]), int(frames.shape[1])
             stream.pix_fmt = pixel_format
-            if codec == "mpeg4":
-                stream.options = {"qscale": "2"}
+            if codec == "mpeg4":  # a fixed quantizer of 2 (ffmpeg's -q:v 2); a "qscale" option is ignored
+                stream.codec_context.qscale = True
+                stream.codec_context.global_quality = 2 * 118  # FF_QP2LAMBDA
             elif codec == "libx264":
                 stream.options = {"crf": "12", "threads": "1"}  # x264's threads made the bytes vary run to run
             for frame in frames:
