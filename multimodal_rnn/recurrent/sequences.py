@@ -19,7 +19,9 @@ def resolve_lengths(
 
     Raises:
         InputError: both given, wrong shape or dtype, a length outside 1..T, or a mask that is
-            not True on a prefix of each row.
+            not True on a prefix of each row. The range of the lengths is not checked while
+            ``torch.export`` traces (ONNX export): a graph cannot branch on values; its caller
+            (:mod:`multimodal_rnn.runtime`) keeps them in range.
     """
     if lengths is not None and mask is not None:
         raise InputError("recurrent input: pass lengths or mask, not both")
@@ -39,7 +41,7 @@ def resolve_lengths(
             f"recurrent input: lengths must be an integer tensor of shape ({batch_size},), "
             f"got {lengths.dtype} {tuple(lengths.shape)}"
         )
-    if batch_size and (int(lengths.min()) < 1 or int(lengths.max()) > steps):
+    if batch_size and not torch.compiler.is_exporting() and (int(lengths.min()) < 1 or int(lengths.max()) > steps):
         raise InputError(
             f"recurrent input: lengths must lie in 1..{steps} (the padded length), "
             f"got min {int(lengths.min())}, max {int(lengths.max())}"

@@ -7,6 +7,7 @@ its commands' parsers import no torch (:class:`~multimodal_rnn.tasks.protocol.Ta
 from __future__ import annotations
 
 from multimodal_rnn.tasks.caption.cli import CaptionCommand, EvalCommand, PredictCommand, TrainCommand
+from multimodal_rnn.tasks.exporting import ExportCommand
 from multimodal_rnn.tasks.protocol import TaskSpec
 
 SHIPPED = {"default": "caption_shapes.safetensors"}
@@ -20,5 +21,7 @@ TASK = TaskSpec(
     shipped=SHIPPED,
     serving="multimodal_rnn.tasks.caption.serving:SERVING",
     commands={"caption": CaptionCommand(SHIPPED), "train": TrainCommand(), "predict": PredictCommand(SHIPPED),
-              "eval": EvalCommand()},
+              "eval": EvalCommand(),
+              "export": ExportCommand("caption", SHIPPED, "multimodal_rnn.tasks.caption.export:export_captioner",
+                                      command="caption", example="photo.png", second="step.onnx")},
 )
