@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -147,7 +148,11 @@ def quantize_int8(path: str | os.PathLike[str]) -> None:
     target = source.with_name(f".{source.stem}.int8.onnx")
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        quantize_dynamic(source, target, weight_type=QuantType.QInt8)
+        logging.disable(logging.WARNING)  # its advice to pre-process logs to the root logger
+        try:
+            quantize_dynamic(source, target, weight_type=QuantType.QInt8)
+        finally:
+            logging.disable(logging.NOTSET)
     onnx.checker.check_model(str(target))
     os.replace(target, source)
 

@@ -7,6 +7,7 @@ the runtime imports no torch (a subprocess where ``import torch`` fails).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -16,9 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fastapi.testclient import TestClient
 from PIL import Image
 
 from apps.cli import main
+from apps.server.app import ServerSettings, create_app
+from apps.server.inference import load_models
 from multimodal_rnn.checkpoint import save_checkpoint
 from multimodal_rnn.datasets.vqa import AnswerVocabulary, VQARecord, build_question_vocabulary
 from multimodal_rnn.errors import CheckpointError, InputError
@@ -273,3 +277,25 @@ def test_the_runtime_and_its_commands_import_no_torch(exports: Exports, tmp_path
         Image.open(image).convert("RGB"), "what color is the square?", top=1
     )
     assert json.loads(answer_line)["answers"][0]["answer"] == expected[0][0]
+
+
+def test_the_server_serves_export_folders(exports: Exports) -> None:
+    caption_weights, caption_folder = exports.caption("show_attend_tell")
+    vqa_weights, vqa_folder = exports.vqa("lstm_q_norm_i")
+    models = load_models({"caption": caption_folder, "vqa": vqa_folder})
+    picture = _images(1)[0]
+    png = io.BytesIO()
+    picture.save(png, format="PNG")
+    image = {"image": ("scene.png", png.getvalue(), "image/png")}
+    with TestClient(create_app(models, ServerSettings()), base_url="http://127.0.0.1") as client:
+        caption = client.post("/v1/caption", data={"beam_size": "3"}, files=image)
+        answer = client.post("/v1/vqa", data={"question": QUESTIONS[1], "top": "2"}, files=image)
+        listed = client.get("/v1/models").json()
+    assert caption.status_code == 200 and answer.status_code == 200
+    expected = Captioner.from_checkpoint(caption_weights).caption([picture])[0]
+    assert caption.json()["caption"] == expected.caption and caption.json()["attention"] is not None
+    assert [a["answer"] for a in answer.json()["answers"]] == [
+        a for a, _ in Answerer.from_checkpoint(vqa_weights).ask(picture, QUESTIONS[1], top=2)
+    ]
+    described = {entry["task"]: entry for entry in listed["models"]}
+    assert described["caption"]["runtime"] == "onnx" and described["caption"]["model"] == "show_attend_tell"
