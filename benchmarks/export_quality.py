@@ -47,11 +47,12 @@ def caption_rows(shapes: Path, work: Path) -> None:
     captioners: dict[str, Any] = {"torch": Captioner.from_checkpoint(weights_dir() / "caption_shapes.safetensors")}
     for kind in ("fp32", "int8"):
         folder = work / f"caption_{kind}"
-        start = time.perf_counter()
-        export_captioner(
-            weights_dir() / "caption_shapes.safetensors", folder, quantize=None if kind == "fp32" else kind
-        )
-        print(f"caption export {kind}: {time.perf_counter() - start:.1f} s, {size_mb(folder):.2f} MB")
+        if not (folder / "export.json").is_file():
+            start = time.perf_counter()
+            quantize = None if kind == "fp32" else kind
+            export_captioner(weights_dir() / "caption_shapes.safetensors", folder, quantize=quantize)
+            print(f"caption export {kind}: {time.perf_counter() - start:.1f} s")
+        print(f"caption {kind}: {size_mb(folder):.2f} MB")
         captioners[kind] = ExportedCaptioner(folder, threads=1)
     print(f"\ncaptions, {len(images)} test images | equal to torch | max |score diff| | CIDEr-D | faithfulness")
     for beam in (1, 3):
@@ -73,9 +74,11 @@ def vqa_rows(shapes: Path, work: Path) -> None:
     answers["torch"] = [answer or "" for answer in torch_answerer.answer_records(records, load_image).answers]
     for kind in ("fp32", "int8"):
         folder = work / f"vqa_{kind}"
-        start = time.perf_counter()
-        export_answerer(weights_dir() / "vqa_shapes.safetensors", folder, quantize=None if kind == "fp32" else kind)
-        print(f"vqa export {kind}: {time.perf_counter() - start:.1f} s, {size_mb(folder):.2f} MB")
+        if not (folder / "export.json").is_file():
+            start = time.perf_counter()
+            export_answerer(weights_dir() / "vqa_shapes.safetensors", folder, quantize=None if kind == "fp32" else kind)
+            print(f"vqa export {kind}: {time.perf_counter() - start:.1f} s")
+        print(f"vqa {kind}: {size_mb(folder):.2f} MB")
         answers[kind] = exported_answers(ExportedAnswerer(folder, threads=1), records)
     print(f"\nVQA, {len(records)} test questions | equal to torch | accuracy")
     for kind, got in answers.items():
@@ -108,7 +111,12 @@ def size_mb(folder: Path) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shapes-dir", type=Path, required=True, help="a shapes world (mmrnn data shapes --out DIR)")
-    parser.add_argument("--work", type=Path, default=None, help="where the exports go (default: a temporary folder)")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="where the exports go; those already there are reused (default: a temporary folder)",
+    )
     parser.add_argument("--skip", choices=["caption", "vqa"], default=None, help="leave one task out")
     args = parser.parse_args(argv)
     print(f"load average {os.getloadavg()[0]:.2f}")

@@ -87,6 +87,7 @@ def graph_session(
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # errors only: no warnings about nodes its optimizer leaves as they are
     if threads is not None:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
