@@ -58,7 +58,10 @@ def set_threads(threads: int | None) -> None:
     torch has started its inter-op pool, the inter-op threads too; ``None`` leaves torch's defaults."""
     if threads is None:
         return
-    import torch
+    try:
+        import torch
+    except ImportError:  # a torch-free deployment (--runtime onnx): the command passes --threads to onnxruntime
+        return
 
     torch.set_num_threads(threads)
     if torch.get_num_interop_threads() != threads:

@@ -40,8 +40,6 @@ CHECK_TOLERANCE = 1e-3
 """Largest difference between onnxruntime's outputs and PyTorch's on the example inputs that an
 export accepts (the fp32 graphs of the shipped models differ by about 3e-6)."""
 
-QUANTIZATIONS = ("int8",)
-
 QUANTIZED_OPS = ("MatMul", "Gemm")
 """What int8 quantizes: the Linear and recurrent (LSTM/GRU/RNN cell) weights. Convolutions stay fp32:
 onnxruntime's ConvInteger made the shipped captioner's int8 export 2.7x slower than fp32 at batch 64."""

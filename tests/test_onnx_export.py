@@ -20,6 +20,7 @@ import torch
 from fastapi.testclient import TestClient
 from PIL import Image
 
+import multimodal_rnn
 from apps.cli import main
 from apps.server.app import ServerSettings, create_app
 from apps.server.inference import load_models
@@ -187,6 +188,7 @@ def test_exported_answers_equal_pytorch(exports: Exports, name: str) -> None:
 
 
 def test_the_manifest_records_what_the_runtime_needs(exports: Exports) -> None:
+    assert isinstance(multimodal_rnn.load_predictor(exports.caption("show_attend_tell")[1]), ExportedCaptioner)
     manifest = read_manifest(exports.caption("show_attend_tell")[1], task="caption")
     assert manifest["opset"] == 20 and manifest["quantized"] is None and manifest["model"] == "show_attend_tell"
     assert manifest["decoder"]["state"] == ["state.core.0", "state.core.1", "state.attention"]
@@ -244,7 +246,7 @@ class NoTorch(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, NoTorch())
 from apps.cli import main
 caption, vqa, image = sys.argv[1:4]
-status = main(["caption", "--runtime", "onnx", "--weights", caption, image, "--beam", "3"])
+status = main(["caption", "--runtime", "onnx", "--weights", caption, image, "--beam", "3", "--threads", "1"])
 question = "what color is the square?"
 status += main(["ask", "--runtime", "onnx", "--weights", vqa, image, question, "--top", "1", "--json"])
 assert "torch" not in sys.modules, "torch was imported"
