@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from multimodal_rnn.errors import CheckpointError
+from multimodal_rnn.errors import CheckpointError, InputError
 from multimodal_rnn.files import write_json
 from multimodal_rnn.runtime.manifest import FORMAT_NAME, FORMAT_VERSION, MANIFEST_NAME, sha256_file
 
@@ -88,8 +88,11 @@ def export_graph(
         CheckpointError: the exporter fails, the checker refuses the graph, or onnxruntime's
             outputs differ from the module's by more than :data:`CHECK_TOLERANCE`.
     """
-    import onnx
-
+    try:
+        import onnx
+        import onnxscript  # noqa: F401  (torch.onnx's exporter needs it)
+    except ImportError:
+        raise InputError('mmrnn export needs onnx and onnxscript: pip install "multimodal_rnn[export]"') from None
     dims: dict[str, Any] = {}
     shapes = (
         tuple(

@@ -301,3 +301,12 @@ def test_the_server_serves_export_folders(exports: Exports) -> None:
     ]
     described = {entry["task"]: entry for entry in listed["models"]}
     assert described["caption"]["runtime"] == "onnx" and described["caption"]["model"] == "show_attend_tell"
+
+
+def test_without_onnxruntime_running_an_export_is_a_one_line_error(
+    exports: Exports, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = exports.caption("show_attend_tell")[1]
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime raises ImportError
+    with pytest.raises(InputError, match="needs onnxruntime: pip install onnxruntime"):
+        ExportedCaptioner(folder)

@@ -84,8 +84,10 @@ def graph_session(
     folder: str | os.PathLike[str], manifest: dict[str, Any], name: str, *, threads: int | None = None
 ) -> Any:
     """An onnxruntime CPU session of the manifest's graph ``name``; ``threads``: intra-op threads or None."""
-    import onnxruntime
-
+    try:
+        import onnxruntime
+    except ImportError:
+        raise InputError("running an export needs onnxruntime: pip install onnxruntime") from None
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # errors only: no warnings about nodes its optimizer leaves as they are
     if threads is not None:
