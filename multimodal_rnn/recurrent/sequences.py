@@ -41,12 +41,18 @@ def resolve_lengths(
             f"recurrent input: lengths must be an integer tensor of shape ({batch_size},), "
             f"got {lengths.dtype} {tuple(lengths.shape)}"
         )
-    if batch_size and not torch.compiler.is_exporting() and (int(lengths.min()) < 1 or int(lengths.max()) > steps):
+    if batch_size and not _exporting() and (int(lengths.min()) < 1 or int(lengths.max()) > steps):
         raise InputError(
             f"recurrent input: lengths must lie in 1..{steps} (the padded length), "
             f"got min {int(lengths.min())}, max {int(lengths.max())}"
         )
     return lengths
+
+
+def _exporting() -> bool:
+    """Whether ``torch.export`` is tracing (``torch.compiler.is_exporting``, torch 2.5 and later)."""
+    is_exporting = getattr(torch.compiler, "is_exporting", None)
+    return bool(is_exporting()) if is_exporting is not None else False
 
 
 def step_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
