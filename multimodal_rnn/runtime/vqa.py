@@ -85,6 +85,8 @@ class ExportedAnswerer:
         """Answer ``questions[i]`` about ``images[i]`` for every i."""
         if len(images) != len(questions):
             raise ConfigError(f"{len(images)} images but {len(questions)} questions")
+        if not questions:
+            return []
         pixels = self.transform.batch(images)
         return self.answer_arrays(pixels, np.arange(len(questions)), questions, top=top, with_attention=with_attention)
 

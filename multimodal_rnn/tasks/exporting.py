@@ -1,4 +1,5 @@
-"""What the tasks' ``mmrnn export TASK`` commands share: the options, the source record, the report.
+"""What the tasks' ``mmrnn export TASK`` commands share (the options, the source record, the report),
+and ``--runtime torch|onnx`` of the commands that run a model (``mmrnn caption``, ``mmrnn ask``).
 
 A task that can be exported has an ``export`` module with ``export_<...>(weights, out, *,
 quantize) -> manifest`` (:mod:`multimodal_rnn.onnx_export` does the graphs' common work) and an
