@@ -21,7 +21,7 @@ from multimodal_rnn.errors import MMRNNError
 
 from .task_commands import VERBS, add_command_parser, run_command, tasks
 
-COMMANDS: tuple[str, ...] = ("train", "predict", "eval", "data", "serve")
+COMMANDS: tuple[str, ...] = ("train", "predict", "eval", "export", "data", "serve")
 """The app's own subcommand modules under ``apps.commands``; the tasks' top-level commands
 (``caption``, ``ask``, ``chat``, ``navigate``, ...) are listed before them."""
 

@@ -2,9 +2,9 @@
 top-level commands (``mmrnn caption``, ``mmrnn ask``, ...), assembled from
 :data:`multimodal_rnn.tasks.TASKS` without naming a task.
 
-A task's ``commands`` mapping is keyed by where the command goes: ``"train"``, ``"predict"`` and
-``"eval"`` become ``mmrnn VERB TASK``; ``"data NAME"`` becomes ``mmrnn data NAME``; any other key
-is a top-level command ``mmrnn KEY``.
+A task's ``commands`` mapping is keyed by where the command goes: ``"train"``, ``"predict"``,
+``"eval"`` and ``"export"`` become ``mmrnn VERB TASK``; ``"data NAME"`` becomes ``mmrnn data NAME``;
+any other key is a top-level command ``mmrnn KEY``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator
 
 from multimodal_rnn.options import positive_int
 
-VERBS = ("train", "predict", "eval")
+VERBS = ("train", "predict", "eval", "export")
 """Commands whose sub-command is a task name."""
 
 
@@ -58,7 +58,10 @@ def set_threads(threads: int | None) -> None:
     torch has started its inter-op pool, the inter-op threads too; ``None`` leaves torch's defaults."""
     if threads is None:
         return
-    import torch
+    try:
+        import torch
+    except ImportError:  # a torch-free deployment (--runtime onnx): the command passes --threads to onnxruntime
+        return
 
     torch.set_num_threads(threads)
     if torch.get_num_interop_threads() != threads:

@@ -42,16 +42,18 @@ def load_model(path: str | os.PathLike[str], **context: Any) -> tuple[nn.Module,
 
 def load_predictor(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> Any:
     """The predictor of the checkpoint's own task (Captioner, Answerer, DialogAgent, NavigationAgent),
-    on ``device``; the task is read from the checkpoint header.
+    on ``device``; the task is read from the checkpoint header. An export folder (``mmrnn export``)
+    gives the task's onnxruntime predictor (ExportedCaptioner, ExportedAnswerer).
 
     Raises:
         CheckpointError: an unreadable checkpoint or one of a task this package does not have.
     """
     from multimodal_rnn.checkpoint import read_header
     from multimodal_rnn.errors import CheckpointError
+    from multimodal_rnn.runtime.manifest import is_export_folder, read_manifest
     from multimodal_rnn.tasks import TASKS
 
-    task = read_header(path)["task"]
+    task = read_manifest(path)["task"] if is_export_folder(path) else read_header(path)["task"]
     if task not in TASKS:
         raise CheckpointError(f"{path}: checkpoint of task {task!r}, which this package does not have "
                               f"(tasks: {', '.join(TASKS)})")

@@ -41,7 +41,7 @@ def _weights(tmp_path: Path, name: str = "saaa") -> Path:
 
 
 def test_the_task_brings_its_commands() -> None:
-    assert set(TASKS["vqa"].commands) == {"ask", "train", "predict", "eval"}
+    assert set(TASKS["vqa"].commands) == {"ask", "train", "predict", "eval", "export"}
 
 
 @pytest.fixture()

@@ -24,6 +24,7 @@ _EPILOG = """\
 examples:
   mmrnn serve                                   (web page http://127.0.0.1:8000/, API schema /openapi.json)
   mmrnn serve --port 9000 --weights caption=runs/caption/best.safetensors
+  mmrnn serve --weights caption=deploy/caption --weights vqa=deploy/vqa   (folders of mmrnn export)
   mmrnn serve --tasks caption --max-batch-size 64 --max-wait-ms 10
   MMRNN_TOKEN=$(openssl rand -hex 16) mmrnn serve --host 0.0.0.0 --allowed-host myhost.example
   curl -F image=@photo.png -F beam_size=3 http://127.0.0.1:8000/v1/caption
@@ -62,7 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-unauthenticated", action="store_true",
                         help="allow a non-loopback --host without a token")
     parser.add_argument("--weights", action="append", default=[], metavar="TASK=FILE",
-                        help=f"checkpoint of a task ({servable}); repeatable; default: the shipped weights")
+                        help=f"checkpoint of a task ({servable}), or for caption and vqa an export folder of "
+                             "'mmrnn export' (run by onnxruntime); repeatable; default: the shipped weights")
     parser.add_argument("--tasks", default=None, metavar="LIST",
                         help="comma-separated tasks to serve (default: every task with a route and shipped or "
                              f"--weights weights, of {servable})")
@@ -121,7 +123,7 @@ def weight_paths(tasks_text: str | None, overrides: list[str]) -> dict[str, Path
     paths = {}
     for task in tasks:
         path = resolve_weights(given.get(task), TASKS[task].shipped, task=task)
-        if not path.is_file():
+        if not path.is_file() and not (path / "export.json").is_file():
             raise InputError(f"{path}: no such checkpoint file")
         paths[task] = path
     return paths

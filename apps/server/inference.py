@@ -2,8 +2,9 @@
 
 A task is served when it has a :class:`~multimodal_rnn.tasks.protocol.Serving` (its route, form
 fields and batched call); the server iterates :data:`multimodal_rnn.tasks.TASKS` and names none.
-Models are loaded through their task (``Task.load_predictor``); ``GET /v1/models`` describes them
-with their model cards (:func:`multimodal_rnn.shipped.read_card`).
+Models are loaded through their task (``Task.load_predictor``: a checkpoint, or for caption and VQA an
+export folder of ``mmrnn export``, run by onnxruntime); ``GET /v1/models`` describes them with their
+model cards (:func:`multimodal_rnn.shipped.read_card`).
 """
 
 from __future__ import annotations
@@ -51,7 +52,22 @@ def check_servable(task: str, tasks: Mapping[str, Task] | None = None) -> None:
 
 def describe(task: str, path: Path, predictor: Any) -> dict[str, Any]:
     """What ``GET /v1/models`` says about a loaded checkpoint: file, sha256, model, step, metrics and
-    its model card (None for a file without one, or whose card is about other bytes)."""
+    its model card (None for a file without one, or whose card is about other bytes); for an export
+    folder the same from its manifest (sha256 of ``export.json``, which holds the graphs' sha256)."""
+    if path.is_dir():  # an export folder (mmrnn export), run by onnxruntime: its manifest says what it is
+        manifest = predictor.manifest
+        return {
+            "task": task,
+            "file": path.name,
+            "sha256": hashlib.sha256((path / "export.json").read_bytes()).hexdigest(),
+            "model": manifest["model"],
+            "runtime": "onnx" + (f" {manifest['quantized']}" if manifest.get("quantized") else ""),
+            "parameters": None,
+            "attention": bool(predictor.attends),
+            "step": manifest["source"]["step"],
+            "metrics": {},
+            "card": manifest["card"],
+        }
     checkpoint = predictor.checkpoint
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     card = read_card(path)

@@ -191,6 +191,10 @@ class ImageEncoder(nn.Module):
         if not self.training and images.device.type == "cpu" and images.shape[0] > CPU_INFERENCE_CHUNK:
             parts = [self(chunk) for chunk in images.split(CPU_INFERENCE_CHUNK)]
             return EncodedImage(torch.cat([p.grid for p in parts]), torch.cat([p.pooled for p in parts]))
+        return self.encode_whole(images)
+
+    def encode_whole(self, images: torch.Tensor) -> EncodedImage:
+        """:meth:`forward` in one backbone call whatever the batch size (what an exported graph runs)."""
         maps = self.backbone(images)  # (B, D, h, w)
         grid = maps.flatten(2).transpose(1, 2)  # (B, h*w, D), row-major positions
         return EncodedImage(grid, grid.mean(dim=1))

@@ -19,7 +19,9 @@ def resolve_lengths(
 
     Raises:
         InputError: both given, wrong shape or dtype, a length outside 1..T, or a mask that is
-            not True on a prefix of each row.
+            not True on a prefix of each row. The range of the lengths is not checked while
+            ``torch.export`` traces (ONNX export): a graph cannot branch on values; its caller
+            (:mod:`multimodal_rnn.runtime`) keeps them in range.
     """
     if lengths is not None and mask is not None:
         raise InputError("recurrent input: pass lengths or mask, not both")
@@ -39,12 +41,18 @@ def resolve_lengths(
             f"recurrent input: lengths must be an integer tensor of shape ({batch_size},), "
             f"got {lengths.dtype} {tuple(lengths.shape)}"
         )
-    if batch_size and (int(lengths.min()) < 1 or int(lengths.max()) > steps):
+    if batch_size and not _exporting() and (int(lengths.min()) < 1 or int(lengths.max()) > steps):
         raise InputError(
             f"recurrent input: lengths must lie in 1..{steps} (the padded length), "
             f"got min {int(lengths.min())}, max {int(lengths.max())}"
         )
     return lengths
+
+
+def _exporting() -> bool:
+    """Whether ``torch.export`` is tracing (``torch.compiler.is_exporting``, torch 2.5 and later)."""
+    is_exporting = getattr(torch.compiler, "is_exporting", None)
+    return bool(is_exporting()) if is_exporting is not None else False
 
 
 def step_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:

@@ -14,13 +14,14 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from multimodal_rnn.errors import ConfigError, DataFormatError
 from multimodal_rnn.files import atomic_write
 from multimodal_rnn.text.ptb_tokenizer import coco_tokenize
+
+if TYPE_CHECKING:
+    import torch
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)
@@ -164,7 +165,7 @@ class Vocabulary:
         With ``strip_special`` (default) ``<pad>``, ``<bos>`` and ``<eos>`` are left out;
         ``<unk>`` is kept, since it stands for a real word.
         """
-        if isinstance(ids, torch.Tensor):
+        if hasattr(ids, "tolist"):  # a tensor or an array; the module imports no torch (the ONNX runtime uses it)
             ids = ids.tolist()
         tokens = []
         for token_id in ids:
@@ -244,6 +245,8 @@ def pad_sequences(sequences: Sequence[Sequence[int] | torch.Tensor], pad_id: int
         ``ids`` LongTensor (B, T) with T the longest length (pad_id after each sequence) and
         ``lengths`` LongTensor (B,) of the true lengths.
     """
+    import torch
+
     lengths = torch.tensor([len(seq) for seq in sequences], dtype=torch.long)
     longest = int(lengths.max()) if len(sequences) else 0
     ids = torch.full((len(sequences), longest), pad_id, dtype=torch.long)

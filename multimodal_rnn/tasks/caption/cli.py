@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import read_json, write_json
@@ -44,10 +44,15 @@ from multimodal_rnn.tasks.common import (
     train_report_line,
     trainer_config_from_args,
 )
+from multimodal_rnn.tasks.exporting import add_runtime_argument, exported_folder
 from multimodal_rnn.tasks.protocol import Report, RunContext
 
 if TYPE_CHECKING:
-    from multimodal_rnn.tasks.caption.predictor import Captioner
+    import torch
+
+    from multimodal_rnn.runtime.caption import CaptionResult as ExportedCaption
+    from multimodal_rnn.runtime.caption import ExportedCaptioner
+    from multimodal_rnn.tasks.caption.predictor import Captioner, CaptionResult
 
 MODEL_NAMES = ("show_attend_tell", "show_tell", "updown")
 """The names of :data:`multimodal_rnn.tasks.caption.models.MODELS`, for ``--model`` without importing
@@ -72,7 +77,9 @@ class CaptionCommand:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("images", nargs="+", metavar="IMG", help="image files (JPEG, PNG, ...)")
         parser.add_argument("--weights", metavar="FILE",
-                            help="caption checkpoint (.safetensors); default: weights/caption_shapes.safetensors")
+                            help="caption checkpoint (.safetensors; default: weights/caption_shapes.safetensors), "
+                                 "or an export folder with --runtime onnx")
+        add_runtime_argument(parser, task="caption")
         parser.add_argument("--beam", type=beam_size, default=3, metavar="N",
                             help=f"beam size, 1-{MAX_BEAM_SIZE}; 1 = greedy (default: %(default)s)")
         parser.add_argument("--max-length", type=decode_length, default=None, metavar="N",
@@ -87,14 +94,19 @@ class CaptionCommand:
                             help="refuse images with more pixels than this (default: %(default)s)")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
-        from multimodal_rnn.attention_figure import attention_figure
+        captioner: Captioner | ExportedCaptioner
+        if args.runtime == "onnx":
+            from multimodal_rnn.runtime.caption import ExportedCaptioner
 
-        captioner = load_captioner(args.weights, self.shipped)
-        if args.attention_map is not None and not captioner.model.attends:
-            raise InputError(f"--attention-map: model {type(captioner.model).__name__} has no attention")
+            captioner = ExportedCaptioner(exported_folder(args, task="caption"), threads=args.threads)
+        else:
+            captioner = load_captioner(args.weights, self.shipped)
+            if args.attention_map is not None and not captioner.model.attends:
+                raise InputError(f"--attention-map: model {type(captioner.model).__name__} has no attention")
         images = [load_image(path, max_pixels=args.max_pixels) for path in args.images]
-        results = captioner.caption(images, beam_size=args.beam, max_length=args.max_length,
-                                    length_penalty=args.length_penalty, with_attention=args.attention_map is not None)
+        results: Sequence[CaptionResult | ExportedCaption] = captioner.caption(
+            images, beam_size=args.beam, max_length=args.max_length, length_penalty=args.length_penalty,
+            with_attention=args.attention_map is not None)
         lines = []
         for index, (path, image, result) in enumerate(zip(args.images, images, results)):
             if args.json:
@@ -107,7 +119,10 @@ class CaptionCommand:
                 out = args.attention_map
                 if len(args.images) > 1:
                     out = out.with_name(f"{out.stem}-{index + 1}{out.suffix or '.png'}")
-                save_image(attention_figure(image, result.words, result.attention), out)
+                from multimodal_rnn.attention_figure import attention_figure
+
+                attention = cast("torch.Tensor", result.attention)  # --runtime onnx refuses --attention-map
+                save_image(attention_figure(image, result.words, attention), out)
         return Report(lines=tuple(lines))
 
 

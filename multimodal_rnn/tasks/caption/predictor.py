@@ -19,6 +19,8 @@ from multimodal_rnn.tasks.loading import load_with_vocabulary
 from multimodal_rnn.decoding import BeamOutput, DecodeOutput, beam_search, greedy_decode
 from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import ConfigError
+from multimodal_rnn.runtime.caption import ExportedCaptioner
+from multimodal_rnn.runtime.manifest import is_export_folder
 from multimodal_rnn.tasks.caption.models import MODELS, CaptionModel
 from multimodal_rnn.tasks.protocol import Predictor
 from multimodal_rnn.text.vocab import Vocabulary
@@ -133,3 +135,14 @@ class Captioner(Predictor):
                 attention = trace.reshape(trace.shape[0], *grid_shape).cpu()
             results.append(CaptionResult(" ".join(words), words, float(output.scores[index]), attention))
         return results
+
+
+def load_captioner(
+    path: str | os.PathLike[str], *, device: str | torch.device = "cpu"
+) -> Captioner | ExportedCaptioner:
+    """The caption task's predictor: a :class:`Captioner` for a checkpoint on ``device``, or for an
+    export folder (``mmrnn export caption``) an :class:`~multimodal_rnn.runtime.caption.ExportedCaptioner`
+    (onnxruntime, CPU)."""
+    if is_export_folder(path):
+        return ExportedCaptioner(path)
+    return Captioner.from_checkpoint(path, device=device)

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, cast
 
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import write_json
@@ -33,12 +33,17 @@ from multimodal_rnn.tasks.common import (
     train_report_line,
     trainer_config_from_args,
 )
+from multimodal_rnn.tasks.exporting import add_runtime_argument, exported_folder
 from multimodal_rnn.tasks.protocol import Report, RunContext
 from multimodal_rnn.tasks.text_input import check_question, read_stdin
 from multimodal_rnn.tasks.training_data import add_validation_arguments, check_options, needs
 
 if TYPE_CHECKING:
+    import torch
+
     from multimodal_rnn.datasets.vqa import VQASource
+    from multimodal_rnn.runtime.vqa import ExportedAnswerer
+    from multimodal_rnn.tasks.vqa.predictor import Answerer
 
 MODEL_NAMES = ("film", "lstm_q_norm_i", "saaa", "saaa_rel")
 """The names of :data:`multimodal_rnn.tasks.vqa.models.MODELS`, for ``--model`` without importing torch
@@ -127,20 +132,27 @@ class AskCommand:
                             help="how many answers to list (default: %(default)s)")
         parser.add_argument("--json", action="store_true", help="print one JSON object {image, question, answers}")
         parser.add_argument("--weights", metavar="FILE",
-                            help="VQA checkpoint (.safetensors); default: weights/vqa_shapes.safetensors")
+                            help="VQA checkpoint (.safetensors; default: weights/vqa_shapes.safetensors), "
+                                 "or an export folder with --runtime onnx")
+        add_runtime_argument(parser, task="vqa")
         add_output_argument(parser, "--attention-map", suffixes=IMAGE_OUTPUT_SUFFIXES, metavar="OUT.png",
                             help="save where each attention glimpse looked as a picture (attention models only)")
         parser.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
                             help="refuse images with more pixels than this (default: %(default)s)")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
-        from multimodal_rnn.attention_figure import attention_figure
-        from multimodal_rnn.tasks.vqa.predictor import Answerer
-
         question = read_question(args.question, context.stdin)
-        answerer = Answerer.from_checkpoint(resolve_weights(args.weights, self.shipped, task="vqa"))
-        if args.attention_map is not None and not answerer.model.attends:
-            raise InputError(f"--attention-map: model {type(answerer.model).__name__} has no attention")
+        answerer: Answerer | ExportedAnswerer
+        if args.runtime == "onnx":
+            from multimodal_rnn.runtime.vqa import ExportedAnswerer
+
+            answerer = ExportedAnswerer(exported_folder(args, task="vqa"), threads=args.threads)
+        else:
+            from multimodal_rnn.tasks.vqa.predictor import Answerer
+
+            answerer = Answerer.from_checkpoint(resolve_weights(args.weights, self.shipped, task="vqa"))
+            if args.attention_map is not None and not answerer.model.attends:
+                raise InputError(f"--attention-map: model {type(answerer.model).__name__} has no attention")
         image = load_image(args.image, max_pixels=args.max_pixels)
         result = answerer.answer([image], [question], top=args.top, with_attention=args.attention_map is not None)[0]
         answers = [{"answer": answer, "probability": round(p, 4)} for answer, p in result.answers]
@@ -151,8 +163,11 @@ class AskCommand:
             width = max(len(answer) for answer, _ in result.answers)
             lines = [f"{answer:<{width}}  {probability:.4f}" for answer, probability in result.answers]
         if args.attention_map is not None and result.attention is not None:
+            from multimodal_rnn.attention_figure import attention_figure
+
             labels = [f"glimpse {g + 1}" for g in range(result.attention.shape[0])]
-            save_image(attention_figure(image, labels, result.attention), args.attention_map)
+            attention = cast("torch.Tensor", result.attention)  # --runtime onnx refuses --attention-map
+            save_image(attention_figure(image, labels, attention), args.attention_map)
         return Report(lines=tuple(lines), data=data)
 
 

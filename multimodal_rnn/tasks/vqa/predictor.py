@@ -30,6 +30,8 @@ from multimodal_rnn.datasets.image_reader import read_batches
 from multimodal_rnn.datasets.vqa import AnswerVocabulary, VQADataset, VQARecord, collate_vqa, encode_question
 from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import CheckpointError, ConfigError, MMRNNError, InputError
+from multimodal_rnn.runtime.manifest import is_export_folder
+from multimodal_rnn.runtime.vqa import ExportedAnswerer
 from multimodal_rnn.tasks.protocol import Predictor
 from multimodal_rnn.tasks.vqa.models import MODELS, VQAModel
 from multimodal_rnn.text.vocab import Vocabulary, words
@@ -203,3 +205,11 @@ class Answerer(Predictor):
             weights = attention[row].reshape(-1, *grid_shape).cpu() if attention is not None else None  # (G, h, w)
             results.append(AnswerResult(answers, weights))
         return results
+
+
+def load_answerer(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> Answerer | ExportedAnswerer:
+    """The VQA task's predictor: an :class:`Answerer` for a checkpoint on ``device``, or for an export
+    folder (``mmrnn export vqa``) an :class:`~multimodal_rnn.runtime.vqa.ExportedAnswerer` (onnxruntime, CPU)."""
+    if is_export_folder(path):
+        return ExportedAnswerer(path)
+    return Answerer.from_checkpoint(path, device=device)

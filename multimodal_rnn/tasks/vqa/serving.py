@@ -1,36 +1,51 @@
 """The VQA task over HTTP (``POST /v1/vqa``): an image and a question in, the best answers with
-their probabilities (and the attention glimpses) out. Concurrent requests share one forward pass."""
+their probabilities (and the attention glimpses) out. Concurrent requests share one forward pass.
+The model is a checkpoint run by PyTorch or an export folder run by onnxruntime
+(:func:`~multimodal_rnn.tasks.vqa.predictor.load_answerer`): the same answers."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
+from multimodal_rnn.runtime.vqa import ExportedAnswerer
 from multimodal_rnn.tasks.protocol import FormField, Serving, ServingLimits, attention_json
 from multimodal_rnn.tasks.vqa.predictor import Answerer, AnswerResult
 
 
 @dataclass(frozen=True)
 class VQARequest:
-    """One question about one image (``pixels`` (3, H, W) from the answerer's transform); ``top`` answers."""
+    """One question about one image (``pixels`` (3, H, W) from the answerer's transform, an array for
+    an export folder); ``top`` answers."""
 
-    pixels: torch.Tensor
+    pixels: torch.Tensor | np.ndarray
     question: str
     top: int
 
 
-def vqa_batch(answerer: Answerer, requests: Sequence[VQARequest]) -> list[AnswerResult]:
+def vqa_batch(answerer: Answerer | ExportedAnswerer, requests: Sequence[VQARequest]) -> list[Any]:
     """Answer every request in one forward pass, each with its own ``top`` (as :meth:`Answerer.answer`)."""
-    results = answerer.answer_tensors(
-        [request.pixels for request in requests],
-        [request.question for request in requests],
-        top=max(request.top for request in requests),
-        with_attention=answerer.model.attends,
-    )
-    return [AnswerResult(result.answers[: request.top], result.attention) for request, result in zip(requests, results)]
+    questions, top = [request.question for request in requests], max(request.top for request in requests)
+    results: Sequence[Any]
+    if isinstance(answerer, ExportedAnswerer):
+        pixels = np.stack([np.asarray(request.pixels) for request in requests])  # (B, 3, H, W)
+        results = answerer.answer_arrays(
+            pixels, np.arange(len(requests)), questions, top=top, with_attention=answerer.attends
+        )
+    else:
+        tensors = [torch.as_tensor(request.pixels) for request in requests]
+        results = answerer.answer_tensors(tensors, questions, top=top, with_attention=answerer.model.attends)
+    return [_first(result, request.top) for request, result in zip(requests, results)]
+
+
+def _first(result: Any, top: int) -> Any:
+    """``result`` (an :class:`AnswerResult` of either runtime) with its first ``top`` answers."""
+    return dataclasses.replace(result, answers=result.answers[:top])
 
 
 def _fields(limits: ServingLimits) -> tuple[FormField, ...]:
@@ -40,7 +55,7 @@ def _fields(limits: ServingLimits) -> tuple[FormField, ...]:
     )
 
 
-def _request(fields: Mapping[str, Any], pixels: torch.Tensor) -> VQARequest:
+def _request(fields: Mapping[str, Any], pixels: torch.Tensor | np.ndarray) -> VQARequest:
     return VQARequest(pixels, fields["question"], fields["top"])
 
 

@@ -6,6 +6,7 @@ its commands' parsers import no torch (:class:`~multimodal_rnn.tasks.protocol.Ta
 
 from __future__ import annotations
 
+from multimodal_rnn.tasks.exporting import ExportCommand
 from multimodal_rnn.tasks.protocol import TaskSpec
 from multimodal_rnn.tasks.vqa.cli import AskCommand, EvalCommand, PredictCommand, TrainCommand
 
@@ -16,7 +17,7 @@ TASK = TaskSpec(
     name="vqa",
     summary="visual question answering: image + question -> answer",
     models="multimodal_rnn.tasks.vqa.models:MODELS",
-    predictor_loader="multimodal_rnn.tasks.vqa.predictor:Answerer.from_checkpoint",
+    predictor_loader="multimodal_rnn.tasks.vqa.predictor:load_answerer",
     shipped=SHIPPED,
     serving="multimodal_rnn.tasks.vqa.serving:SERVING",
     commands={
@@ -24,5 +25,13 @@ TASK = TaskSpec(
         "train": TrainCommand(),
         "predict": PredictCommand(SHIPPED),
         "eval": EvalCommand(),
+        "export": ExportCommand(
+            "vqa",
+            SHIPPED,
+            "multimodal_rnn.tasks.vqa.export:export_answerer",
+            command="ask",
+            example='photo.png "what color is the circle?"',
+            second="answer.onnx",
+        ),
     },
 )
