@@ -120,3 +120,14 @@ def test_the_light_copies_equal_their_sources():
 
     assert list(action_cli.MODEL_NAMES) == TASKS["action"].models.names()
     assert list(frames_cli.MODEL_NAMES) == TASKS["frames"].models.names()
+
+
+def test_shuffled_frame_order_keeps_the_frames_and_repeats_in_eval_mode():
+    model = tiny_model(frame_order="shuffled").eval()
+    features = torch.arange(2 * 5, dtype=torch.float32).reshape(2, 5, 1)
+    shuffled = model._shuffled(features, torch.tensor([5, 3]))
+    assert sorted(shuffled[0, :, 0].tolist()) == features[0, :, 0].tolist()
+    assert sorted(shuffled[1, :3, 0].tolist()) == [5.0, 6.0, 7.0] and shuffled[1, 3:, 0].tolist() == [8.0, 9.0]
+    assert torch.equal(shuffled, model._shuffled(features, torch.tensor([5, 3])))
+    frames = torch.randn(2, 4, 3, 16, 16)
+    assert torch.equal(model({"frames": frames})["logits"], model({"frames": frames})["logits"])

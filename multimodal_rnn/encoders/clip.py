@@ -121,3 +121,10 @@ def stack_clips(clips: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tens
     for row, clip in enumerate(clips):
         frames[row, : clip.shape[0]] = clip
     return frames, torch.tensor([clip.shape[0] for clip in clips], dtype=torch.long)
+
+
+def with_differences(features: torch.Tensor) -> torch.Tensor:
+    """features (B, T, F) -> (B, T, 2F): each frame's features and their change since the previous
+    frame (zero at the first), the motion a recurrent core would otherwise have to work out."""
+    previous = torch.cat([features[:, :1], features[:, :-1]], dim=1)
+    return torch.cat([features, features - previous], dim=2)

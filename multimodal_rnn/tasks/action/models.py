@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from multimodal_rnn.encoders.clip import ClipEncoder
+from multimodal_rnn.encoders.clip import ClipEncoder, with_differences
 from multimodal_rnn.encoders.image import ImageEncoderConfig
 from multimodal_rnn.errors import ConfigError
 from multimodal_rnn.recurrent import CoreConfig
@@ -25,6 +25,7 @@ from multimodal_rnn.recurrent.bidirectional import SequenceCores, masked_mean
 from multimodal_rnn.registry import ModelEntry, Registry
 
 POOLINGS = ("last", "mean")
+FRAME_ORDERS = ("kept", "shuffled")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,17 +37,23 @@ class LRCNConfig:
         encoder: the per-frame image encoder.
         spatial_size: features per frame from the encoder's whole grid (where things are); None
             uses the grid mean (the encoder's feature size), which cannot see where things are.
+        differences: the core also reads each frame's feature change since the previous frame.
         cell, hidden_size, num_layers: the recurrent core.
         bidirectional: a second core reads the frames backwards.
         pooling: "last" (the core's state after the clip) or "mean" (its outputs averaged over time).
         dropout: on the frame features and before the classifier.
         num_frames: frames sampled from each clip (training and inference).
         label_smoothing: epsilon of the cross-entropy.
+        frame_order: "kept", or "shuffled" for the ablation that takes time away: the real frames
+            of every clip are put in a random order before the core reads them (a new order at
+            every training step; in eval mode the orders of a generator seeded with 0 at every
+            call, so predictions repeat).
     """
 
     num_classes: int
     encoder: ImageEncoderConfig = field(default_factory=ImageEncoderConfig)
     spatial_size: int | None = 128
+    differences: bool = True
     cell: str = "lstm"
     hidden_size: int = 128
     num_layers: int = 1
@@ -55,10 +62,13 @@ class LRCNConfig:
     dropout: float = 0.2
     num_frames: int = 16
     label_smoothing: float = 0.0
+    frame_order: str = "kept"
 
     def __post_init__(self) -> None:
         if self.num_classes < 1:
             raise ConfigError(f"num_classes must be at least 1, got {self.num_classes}")
+        if self.frame_order not in FRAME_ORDERS:
+            raise ConfigError(f"frame_order must be one of {', '.join(FRAME_ORDERS)}, got {self.frame_order!r}")
         if self.pooling not in POOLINGS:
             raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
         if self.num_frames < 1:
@@ -74,9 +84,10 @@ class LRCN(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = ClipEncoder(config.encoder, spatial_size=config.spatial_size, load_weights=load_encoder_weights)
+        inputs = self.encoder.feature_size * (2 if config.differences else 1)
         core = CoreConfig(
             cell=config.cell,
-            input_size=self.encoder.feature_size,
+            input_size=inputs,
             hidden_size=config.hidden_size,
             num_layers=config.num_layers,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
@@ -98,6 +109,10 @@ class LRCN(nn.Module):
         """
         features = batch["features"] if "features" in batch else self.encoder(batch["frames"])  # (B, T, F)
         lengths = batch.get("length")
+        if self.config.frame_order == "shuffled":
+            features = self._shuffled(features, lengths)
+        if self.config.differences:
+            features = with_differences(features)
         outputs, last = self.cores(self.dropout(features), lengths)  # (B, T, D*H), (B, D*H)
         pooled = last if self.config.pooling == "last" else masked_mean(outputs, lengths)
         logits = self.classifier(self.dropout(pooled))  # (B, C)
@@ -107,6 +122,15 @@ class LRCN(nn.Module):
             result["loss"] = F.cross_entropy(logits, labels, label_smoothing=self.config.label_smoothing)
             result["accuracy"] = (logits.argmax(dim=1) == labels).float().mean().detach()
         return result
+
+    def _shuffled(self, features: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        """features (B, T, F) with each clip's real frames in a random order (padding stays last)."""
+        generator = None if self.training else torch.Generator().manual_seed(0)
+        steps = features.shape[1]
+        counts = lengths.tolist() if lengths is not None else [steps] * features.shape[0]
+        order = [torch.cat([torch.randperm(n, generator=generator), torch.arange(n, steps)]) for n in counts]
+        index = torch.stack(order).to(features.device)  # (B, T)
+        return features.gather(1, index[:, :, None].expand_as(features))
 
 
 MODELS = Registry([ModelEntry("lrcn", "action", LRCNConfig, LRCN)])

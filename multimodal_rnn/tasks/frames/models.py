@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from multimodal_rnn.encoders.clip import ClipEncoder
+from multimodal_rnn.encoders.clip import ClipEncoder, with_differences
 from multimodal_rnn.encoders.image import ImageEncoderConfig
 from multimodal_rnn.errors import ConfigError
 from multimodal_rnn.recurrent import CoreConfig
@@ -37,6 +37,7 @@ class FrameRNNConfig:
         encoder: the per-frame image encoder.
         spatial_size: features per frame from the encoder's whole grid (where things are); None
             uses the grid mean (the encoder's feature size).
+        differences: the core also reads each frame's feature change since the previous frame.
         cell, hidden_size, num_layers: the recurrent core.
         bidirectional: a second core reads the frames backwards.
         dropout: on the frame features and before the classifier.
@@ -47,6 +48,7 @@ class FrameRNNConfig:
     num_classes: int
     encoder: ImageEncoderConfig = field(default_factory=ImageEncoderConfig)
     spatial_size: int | None = 128
+    differences: bool = True
     cell: str = "lstm"
     hidden_size: int = 128
     num_layers: int = 1
@@ -71,9 +73,10 @@ class FrameRNN(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = ClipEncoder(config.encoder, spatial_size=config.spatial_size, load_weights=load_encoder_weights)
+        inputs = self.encoder.feature_size * (2 if config.differences else 1)
         core = CoreConfig(
             cell=config.cell,
-            input_size=self.encoder.feature_size,
+            input_size=inputs,
             hidden_size=config.hidden_size,
             num_layers=config.num_layers,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
@@ -96,6 +99,8 @@ class FrameRNN(nn.Module):
         """
         features = batch["features"] if "features" in batch else self.encoder(batch["frames"])  # (B, T, F)
         lengths = batch.get("length")
+        if self.config.differences:
+            features = with_differences(features)
         outputs, _ = self.cores(self.dropout(features), lengths)  # (B, T, D*H)
         logits = self.classifier(self.dropout(outputs))  # (B, T, C)
         result = {"logits": logits}
