@@ -227,7 +227,7 @@ class TrainCommand:
         )
         parser.epilog = _TRAIN_EPILOG
         parser.add_argument("--model", default="lrcn", choices=MODEL_NAMES, help="action model (default: %(default)s)")
-        add_trainer_arguments(parser, metric="top-1 accuracy", epochs=12, batch_size=32, lr=2e-3, warmup_steps=100)
+        add_trainer_arguments(parser, metric="top-1 accuracy", epochs=5, batch_size=16, lr=3e-3, warmup_steps=100)
         parser.add_argument(
             "--max-bad-clips",
             type=positive_int,

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from multimodal_rnn.encoders.clip import ClipEncoder, with_differences
+from multimodal_rnn.encoders.clip import CLIP_ENCODER, ClipEncoder, with_differences
 from multimodal_rnn.encoders.image import ImageEncoderConfig
 from multimodal_rnn.errors import ConfigError
 from multimodal_rnn.recurrent import CoreConfig
@@ -28,13 +28,14 @@ POOLINGS = ("last", "mean")
 FRAME_ORDERS = ("kept", "shuffled")
 
 
+
 @dataclass(frozen=True, kw_only=True)
 class LRCNConfig:
     """``lrcn``'s options.
 
     Attributes:
         num_classes: action classes (the checkpoint lists their names).
-        encoder: the per-frame image encoder.
+        encoder: the per-frame image encoder (default: :data:`~multimodal_rnn.encoders.clip.CLIP_ENCODER`).
         spatial_size: features per frame from the encoder's whole grid (where things are); None
             uses the grid mean (the encoder's feature size), which cannot see where things are.
         differences: the core also reads each frame's feature change since the previous frame.
@@ -51,14 +52,14 @@ class LRCNConfig:
     """
 
     num_classes: int
-    encoder: ImageEncoderConfig = field(default_factory=ImageEncoderConfig)
+    encoder: ImageEncoderConfig = field(default_factory=lambda: CLIP_ENCODER)
     spatial_size: int | None = 128
     differences: bool = True
-    cell: str = "lstm"
+    cell: str = "gru"
     hidden_size: int = 128
     num_layers: int = 1
-    bidirectional: bool = False
-    pooling: str = "last"
+    bidirectional: bool = True
+    pooling: str = "mean"
     dropout: float = 0.2
     num_frames: int = 16
     label_smoothing: float = 0.0

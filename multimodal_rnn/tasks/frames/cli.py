@@ -128,7 +128,7 @@ class TrainCommand:
         parser.add_argument(
             "--model", default="frame_rnn", choices=MODEL_NAMES, help="frames model (default: %(default)s)"
         )
-        add_trainer_arguments(parser, metric="frame accuracy", epochs=12, batch_size=32, lr=2e-3, warmup_steps=100)
+        add_trainer_arguments(parser, metric="frame accuracy", epochs=4, batch_size=16, lr=3e-3, warmup_steps=100)
         parser.add_argument(
             "--max-bad-clips",
             type=positive_int,

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from multimodal_rnn.encoders.clip import ClipEncoder, with_differences
+from multimodal_rnn.encoders.clip import CLIP_ENCODER, ClipEncoder, with_differences
 from multimodal_rnn.encoders.image import ImageEncoderConfig
 from multimodal_rnn.errors import ConfigError
 from multimodal_rnn.recurrent import CoreConfig
@@ -28,13 +28,14 @@ IGNORE_LABEL = -100
 """The label of a padded frame (``torch.nn.functional.cross_entropy``'s ``ignore_index``)."""
 
 
+
 @dataclass(frozen=True, kw_only=True)
 class FrameRNNConfig:
     """``frame_rnn``'s options.
 
     Attributes:
         num_classes: frame classes (the checkpoint lists their names).
-        encoder: the per-frame image encoder.
+        encoder: the per-frame image encoder (default: :data:`~multimodal_rnn.encoders.clip.CLIP_ENCODER`).
         spatial_size: features per frame from the encoder's whole grid (where things are); None
             uses the grid mean (the encoder's feature size).
         differences: the core also reads each frame's feature change since the previous frame.
@@ -46,7 +47,7 @@ class FrameRNNConfig:
     """
 
     num_classes: int
-    encoder: ImageEncoderConfig = field(default_factory=ImageEncoderConfig)
+    encoder: ImageEncoderConfig = field(default_factory=lambda: CLIP_ENCODER)
     spatial_size: int | None = 128
     differences: bool = True
     cell: str = "lstm"
