@@ -28,7 +28,6 @@ POOLINGS = ("last", "mean")
 FRAME_ORDERS = ("kept", "shuffled")
 
 
-
 @dataclass(frozen=True, kw_only=True)
 class LRCNConfig:
     """``lrcn``'s options.

@@ -28,7 +28,6 @@ IGNORE_LABEL = -100
 """The label of a padded frame (``torch.nn.functional.cross_entropy``'s ``ignore_index``)."""
 
 
-
 @dataclass(frozen=True, kw_only=True)
 class FrameRNNConfig:
     """``frame_rnn``'s options.
