@@ -79,7 +79,7 @@ class ClipTransform:
         self.max_shift = max_shift
 
     def __call__(self, clip: ClipFrames) -> torch.Tensor:
-        frames = getattr(clip, "frames", clip)
+        frames = clip if isinstance(clip, (np.ndarray, torch.Tensor)) else clip.frames
         pixels = torch.as_tensor(np.ascontiguousarray(frames)) if isinstance(frames, np.ndarray) else frames
         if pixels.dim() != 4 or pixels.shape[3] != 3 or pixels.dtype != torch.uint8:
             raise InputError(f"clip frames must be uint8 (T, H, W, 3), got {pixels.dtype} {tuple(pixels.shape)}")

@@ -4,7 +4,7 @@ its vocabulary, and the checks that they belong together."""
 from __future__ import annotations
 
 import os
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from torch import nn
 
@@ -66,9 +66,13 @@ def load_with_classes(
     if not isinstance(model, model_class):
         raise CheckpointError(f"{path}: holds a {type(model).__name__}, not a {model_class.__name__}")
     classes = checkpoint.extra.get("classes")
-    expected = getattr(model.config, "num_classes")
-    if (not isinstance(classes, list) or not all(isinstance(name, str) for name in classes)
-            or len(set(classes)) != len(classes)):
+    config: Any = model.config
+    expected = config.num_classes
+    if (
+        not isinstance(classes, list)
+        or not all(isinstance(name, str) for name in classes)
+        or len(set(classes)) != len(classes)
+    ):
         raise CheckpointError(f"{path}: {task} checkpoint without a list of distinct class names (extra.classes)")
     if len(classes) != expected:
         raise CheckpointError(f"{path}: {len(classes)} class names, model expects {expected}")

@@ -166,4 +166,7 @@ def save_gif(path: Path, data: bytes) -> None:
     """Write a ``--gif`` file's bytes atomically (missing folders made, no partial file)."""
     from multimodal_rnn.files import atomic_write
 
-    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+    def write(tmp: str) -> None:
+        Path(tmp).write_bytes(data)
+
+    atomic_write(path, write)

@@ -92,10 +92,9 @@ def evaluate_results(
     """
     if not isinstance(results, list):
         raise DataFormatError(f"{where}: expected a list of results")
-    ranked = {}
+    ranked: dict[str, list[str]] = {}
     for entry in results:
-        guesses = _ranked(entry, where)
-        ranked[entry["video"]] = guesses
+        ranked[entry["video"]] = _ranked(entry, where)
     truth = {record.video_id: record.label for record in records}
     missing, extra = [v for v in truth if v not in ranked], [v for v in ranked if v not in truth]
     if missing or extra:
