@@ -13,7 +13,7 @@ from pathlib import Path
 
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import read_json, write_json
-from multimodal_rnn.options import add_output_argument, positive_int
+from multimodal_rnn.options import add_output_argument, non_negative_int, positive_int
 from multimodal_rnn.shipped import resolve_weights
 from multimodal_rnn.tasks.common import (
     TrainingLog,
@@ -230,7 +230,7 @@ class TrainCommand:
         add_trainer_arguments(parser, metric="top-1 accuracy", epochs=5, batch_size=16, lr=3e-3, warmup_steps=100)
         parser.add_argument(
             "--max-bad-clips",
-            type=positive_int,
+            type=non_negative_int,
             default=100,
             metavar="N",
             help="give up after this many unreadable clips (default: %(default)s)",
