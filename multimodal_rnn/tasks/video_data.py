@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from multimodal_rnn.errors import InputError
-from multimodal_rnn.options import int_range
+from multimodal_rnn.options import int_range, non_negative_int
 from multimodal_rnn.tasks.protocol import RunContext
 
 if TYPE_CHECKING:
@@ -70,6 +70,24 @@ def add_clip_source_arguments(
             default=split_default,
             help="which list: train, val or test (default: %(default)s)",
         )
+
+
+def add_clip_reading_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--max-bad-clips`` and ``--workers``: how a predict command reads its clips."""
+    parser.add_argument(
+        "--max-bad-clips",
+        type=non_negative_int,
+        default=100,
+        metavar="N",
+        help="give up after this many unreadable clips (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=non_negative_int,
+        default=None,
+        metavar="N",
+        help="processes reading clips while the model runs; 0: none (default: 2 with more than 2 cores, else 0)",
+    )
 
 
 def videos_dir(args: argparse.Namespace, context: RunContext) -> Path:

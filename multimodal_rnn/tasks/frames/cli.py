@@ -17,7 +17,6 @@ from multimodal_rnn.options import add_output_argument, non_negative_int, positi
 from multimodal_rnn.shipped import resolve_weights
 from multimodal_rnn.tasks.common import (
     TrainingLog,
-    add_image_reading_arguments,
     add_trainer_arguments,
     model_overrides,
     train_report_line,
@@ -26,6 +25,7 @@ from multimodal_rnn.tasks.common import (
 from multimodal_rnn.tasks.protocol import Report, RunContext
 from multimodal_rnn.tasks.training_data import add_validation_arguments
 from multimodal_rnn.tasks.video_data import (
+    add_clip_reading_arguments,
     add_clip_source_arguments,
     clip_records,
     frame_classes,
@@ -187,7 +187,7 @@ class PredictCommand:
         parser.add_argument(
             "--batch-size", type=positive_int, default=32, metavar="N", help="clips per batch (default: %(default)s)"
         )
-        add_image_reading_arguments(parser)
+        add_clip_reading_arguments(parser)
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
         from multimodal_rnn.tasks.frames.evaluation import predict_records
@@ -199,7 +199,7 @@ class PredictCommand:
             labeler,
             records,
             batch_size=args.batch_size,
-            max_bad=args.max_bad_images,
+            max_bad=args.max_bad_clips,
             workers=args.workers,
             progress=context.progress,
         )
