@@ -19,7 +19,8 @@ A task (``multimodal_rnn/tasks/<task>/``) exposes one :class:`Task` value, ``TAS
   results`` and ``to_json(request, result)``, the route's JSON answer. The server registers
   ``POST /v1/<task name>`` for every task with a ``serving``, validates the fields by their
   :class:`FormField` (text fields with :func:`check_text`; a refused field is a :class:`FieldError`,
-  HTTP 422) and publishes them in its OpenAPI schema.
+  HTTP 422) and publishes them in its OpenAPI schema. A serving's ``upload`` says what the form
+  uploads: an ``image`` (the default) or a ``video`` (a clip, see :class:`Serving`).
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ _INTEGER = re.compile(r"\s*([+-]?[0-9]+(?:_[0-9]+)*)(?:\.0+)?\s*")
 
 @dataclass(frozen=True)
 class FormField:
-    """One multipart form field of a served task (the image is always there and is not listed).
+    """One multipart form field of a served task (the uploaded image or video is not listed).
 
     Attributes:
         name: the form key.
@@ -292,8 +293,15 @@ def no_batching_key(predictor: Any, request: Any) -> Hashable:
 class Serving(Generic[RequestT, ResultT]):
     """How a task is served over HTTP, at ``POST /v1/<task name>`` (see the module docstring).
 
-    The predictor is the task's (:meth:`Task.load_predictor`); it offers ``transform(image) ->
-    (3, H, W)`` pixels, which the server applies to the uploaded image.
+    The predictor is the task's (:meth:`Task.load_predictor`). With ``upload="image"`` the form's
+    file field is ``image`` and the predictor offers ``transform(image) -> (3, H, W)`` pixels, which
+    the server applies to the uploaded image. With ``upload="video"`` the file field is ``video``
+    and the predictor offers ``num_frames`` and ``clip_transform(clip) -> (T, 3, H, W)``: the server
+    decodes the upload (:func:`multimodal_rnn.video.read_clip_bytes`, sampling ``num_frames``
+    frames, within its limits) into a :class:`~multimodal_rnn.video.VideoClip`, hands
+    ``clip_transform(clip)`` as the request's pixels and the clip itself as ``fields["video"]``
+    (its ``frames`` make the answer's GIF,
+    :func:`multimodal_rnn.video_figure.gif_base64`).
 
     Attributes:
         summary: one line for the route's OpenAPI entry.
@@ -304,6 +312,7 @@ class Serving(Generic[RequestT, ResultT]):
         to_json: ``(request, result) -> the route's JSON answer`` (the server adds ``"model"``).
         key: ``(predictor, request) -> batching key``; requests with different keys (e.g. beam
             sizes) are never batched together.
+        upload: ``"image"`` or ``"video"``, the file the form uploads (see above).
     """
 
     summary: str
@@ -312,6 +321,21 @@ class Serving(Generic[RequestT, ResultT]):
     batch: Callable[[Any, Sequence[RequestT]], Sequence[ResultT]]
     to_json: Callable[[RequestT, ResultT], dict[str, Any]]
     key: Callable[[Any, RequestT], Hashable] = no_batching_key
+    upload: str = "image"
+
+    def __post_init__(self) -> None:
+        if self.upload not in UPLOADS:
+            raise ValueError(f"upload must be one of {', '.join(UPLOADS)}, got {self.upload!r}")
+
+
+UPLOADS = ("image", "video")
+"""What a served task's form uploads (:attr:`Serving.upload`); it is also the file field's name."""
+
+
+def gif_field() -> FormField:
+    """The ``gif`` field of a video route: 1 (default) answers with the annotated GIF, 0 without."""
+    return FormField("gif", "1: answer with the clip as an annotated GIF (base64 in \"gif\"); 0: without (null)",
+                     kind=int, default=1, minimum=0, maximum=1)
 
 
 def attention_json(attention: torch.Tensor | None, labels: Sequence[str]) -> dict[str, Any] | None:
