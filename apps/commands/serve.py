@@ -18,6 +18,8 @@ MAX_WAIT_MS = 1000.0
 MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
 MAX_TIMEOUT_S = 3600.0
 MAX_CONNECTIONS = 10_000
+MAX_VIDEO_SECONDS = 3600.0
+MAX_VIDEO_FRAMES = 1_000_000
 HELP = "serve the models over HTTP: a web page and a JSON API (POST /v1/TASK), with dynamic batching"
 
 _EPILOG = """\
@@ -28,6 +30,7 @@ examples:
   MMRNN_TOKEN=$(openssl rand -hex 16) mmrnn serve --host 0.0.0.0 --allowed-host myhost.example
   curl -F image=@photo.png -F beam_size=3 http://127.0.0.1:8000/v1/caption
   curl -F image=@photo.png -F "question=what color is the circle?" http://127.0.0.1:8000/v1/vqa
+  curl -F video=@clip.mp4 -F gif=0 http://127.0.0.1:8000/v1/action           (a video task: the 'video' field)
   curl -H "Authorization: Bearer $MMRNN_TOKEN" -F image=@photo.png http://myhost.example:8000/v1/caption
 
 The server binds to loopback (127.0.0.1) unless --host says otherwise, and answers only requests
@@ -76,6 +79,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="N", help=f"largest request body, 1..{MAX_UPLOAD_BYTES} (default: %(default)s)")
     parser.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
                         help="refuse images with more pixels than this (default: %(default)s)")
+    parser.add_argument("--max-video-seconds", type=float_range(0.0, MAX_VIDEO_SECONDS, low_open=True), default=60.0,
+                        metavar="S", help="refuse videos longer than S seconds, 0 < S <= "
+                                          f"{MAX_VIDEO_SECONDS:g} (default: %(default)s)")
+    parser.add_argument("--max-video-frames", type=int_range(1, MAX_VIDEO_FRAMES), default=1800, metavar="N",
+                        help=f"refuse videos of more frames, 1..{MAX_VIDEO_FRAMES} (default: %(default)s)")
+    parser.add_argument("--max-frame-pixels", type=positive_int, default=1920 * 1080, metavar="N",
+                        help="refuse videos whose frames have more pixels than this (default: %(default)s)")
     parser.add_argument("--timeout", type=float_range(0.0, MAX_TIMEOUT_S, low_open=True), default=30.0, metavar="S",
                         help=f"answer 504 to a request not done within S seconds, 0 < S <= {MAX_TIMEOUT_S:g} "
                              "(default: %(default)s)")
@@ -149,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
     from ..server.batching import BatchingConfig
     from ..server.connections import ConnectionLimits, bind_sockets, run_server
     from ..server.inference import load_models
+    from ..server.limits import VideoUploadLimits
 
     token = token_of(args)
     paths = weight_paths(args.tasks, args.weights)
@@ -159,6 +170,8 @@ def run(args: argparse.Namespace) -> int:
         models = load_models(paths, device=args.device)
         settings = ServerSettings(
             max_upload_bytes=args.max_upload_bytes, max_pixels=args.max_pixels, request_timeout_s=args.timeout,
+            video=VideoUploadLimits(max_seconds=args.max_video_seconds, max_frames=args.max_video_frames,
+                                    max_frame_pixels=args.max_frame_pixels),
             allowed_hosts=allowed_hosts(args.host, args.allowed_host), token=token,
             batching=BatchingConfig(enabled=not args.no_batching, max_batch_size=args.max_batch_size,
                                     max_wait_ms=args.max_wait_ms),

@@ -1,4 +1,4 @@
-"""Request limits of the server: body size (413) and image decoding (400/413/415); the form fields
+"""Request limits of the server: body size (413), image and video decoding (400/413/415); the form fields
 of a task (422) are checked by their :class:`~multimodal_rnn.tasks.protocol.FormField` (:mod:`.forms`).
 
 Every refusal is an :class:`ApiError` (status + one-line message) that the app answers as JSON
@@ -11,12 +11,16 @@ import io
 import json
 import warnings
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from multimodal_rnn.errors import ImageError
+from multimodal_rnn.errors import ImageError, InputError
 from multimodal_rnn.images import load_image_bytes
+
+if TYPE_CHECKING:
+    from multimodal_rnn.video import VideoClip
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -137,3 +141,42 @@ def decode_image(data: bytes, *, name: str, max_bytes: int, max_pixels: int) -> 
         if exc.kind == "not_image" and data.startswith(_IMAGE_SIGNATURES):  # an image cut before its header ends
             raise ApiError(400, f"{name}: truncated or corrupt image (the header is incomplete)") from None
         raise ApiError(_IMAGE_STATUS[exc.kind], str(exc)) from None
+
+
+@dataclass(frozen=True)
+class VideoUploadLimits:
+    """Bounds on an uploaded video, checked while decoding (from the header where it says so).
+
+    Attributes:
+        max_seconds: longest clip, seconds.
+        max_frames: most frames decoded.
+        max_frame_pixels: largest frame, width x height.
+    """
+
+    max_seconds: float = 60.0
+    max_frames: int = 1800
+    max_frame_pixels: int = 1920 * 1080
+
+
+_VIDEO_STATUS = {"too_large": 413, "not_video": 415, "corrupt": 400, "unreadable": 400}
+"""HTTP status of each :class:`~multimodal_rnn.errors.VideoError` kind (an unknown kind: 400)."""
+
+
+def decode_video(data: bytes, *, name: str, max_bytes: int, num_frames: int, limits: VideoUploadLimits) -> VideoClip:
+    """Decode ``num_frames`` frames (sampled uniformly) of an uploaded video (MP4, WebM, AVI, MKV, MOV, GIF).
+
+    Raises:
+        ApiError: 413 over ``max_bytes`` or a limit of ``limits``; 415 not a video; 400 empty,
+            truncated, corrupt or without frames.
+    """
+    from multimodal_rnn.video import read_clip_bytes
+
+    if len(data) > max_bytes:
+        raise ApiError(413, f"{name}: upload is {len(data)} bytes, over the limit of {max_bytes}")
+    if not data:
+        raise ApiError(400, f"{name}: empty file, not a video")
+    try:
+        return read_clip_bytes(data, name=name, num_frames=num_frames, max_seconds=limits.max_seconds,
+                               max_frames=limits.max_frames, max_pixels=limits.max_frame_pixels)
+    except InputError as exc:
+        raise ApiError(_VIDEO_STATUS.get(getattr(exc, "kind", "corrupt"), 400), str(exc)) from None

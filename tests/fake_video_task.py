@@ -1,0 +1,122 @@
+"""A toy served video task for the server's tests: each sampled frame labelled ``dark`` or
+``bright`` by its mean pixel, through the same ``Serving(upload="video")`` contract the video tasks use."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from apps.server.inference import LoadedModel
+from multimodal_rnn.errors import InputError
+from multimodal_rnn.registry import Registry
+from multimodal_rnn.tasks.protocol import FormField, Serving, ServingLimits, TaskSpec, gif_field
+from multimodal_rnn.video import VideoClip, read_clip, write_clip
+from multimodal_rnn.video_figure import gif_base64
+
+NUM_FRAMES = 4
+
+
+@dataclass(frozen=True)
+class LabelRequest:
+    pixels: torch.Tensor  # (T, 3, H, W)
+    frames: np.ndarray  # (T, H, W, 3) uint8, for the GIF
+    gif: int
+
+
+class BrightnessLabeller:
+    """A video predictor: ``num_frames``, ``clip_transform`` and a batched call on (B, T, 3, H, W);
+    records the batches it was called with and the threads its transform ran in."""
+
+    checkpoint = None
+    num_frames = NUM_FRAMES
+
+    def __init__(self) -> None:
+        self.model = torch.nn.Linear(1, 1)
+        self.calls: list[int] = []
+        self.transform_threads: list[str] = []
+        self.lock = threading.Lock()
+
+    def clip_transform(self, clip: VideoClip) -> torch.Tensor:
+        self.transform_threads.append(threading.current_thread().name)
+        return torch.from_numpy(np.ascontiguousarray(clip.frames)).permute(0, 3, 1, 2).float() / 255.0
+
+    def label(self, pixels: torch.Tensor) -> list[list[str]]:
+        with self.lock:
+            self.calls.append(len(pixels))
+        return [["bright" if float(frame.mean()) > 0.5 else "dark" for frame in clip] for clip in pixels]
+
+    @classmethod
+    def from_checkpoint(cls, path: Any, *, device: Any = "cpu") -> BrightnessLabeller:
+        return cls()
+
+
+def label_batch(predictor: BrightnessLabeller, requests: Sequence[LabelRequest]) -> list[list[str]]:
+    return predictor.label(torch.stack([request.pixels for request in requests]))
+
+
+def _fields(limits: ServingLimits) -> tuple[FormField, ...]:
+    return (gif_field(),)
+
+
+def _request(fields: Mapping[str, Any], pixels: torch.Tensor) -> LabelRequest:
+    return LabelRequest(pixels, fields["video"].frames, fields["gif"])
+
+
+def _to_json(request: LabelRequest, labels: list[str]) -> dict[str, Any]:
+    return {"frames": labels, "gif": gif_base64(request.frames, labels) if request.gif else None}
+
+
+LIGHT = TaskSpec(
+    name="light",
+    summary="a toy video task: each frame dark or bright",
+    models=Registry(),
+    predictor_loader=BrightnessLabeller.from_checkpoint,
+    serving=Serving(
+        summary="label each frame of a clip dark or bright",
+        fields=_fields,
+        request=_request,
+        batch=label_batch,
+        to_json=_to_json,
+        upload="video",
+    ),
+)
+
+
+def light_model(predictor: BrightnessLabeller | None = None) -> dict[str, LoadedModel]:
+    """``create_app``'s models: the toy video task's predictor."""
+    predictor = predictor or BrightnessLabeller()
+    return {"light": LoadedModel("light", Path("light.safetensors"), predictor, {"file": "light.safetensors"})}
+
+
+def dark_then_bright(path: Path, frames: int = 8, size: int = 16) -> Path:
+    """A clip of ``frames`` frames, the first half dark and the second bright (every frame a
+    different gray), written with :func:`~multimodal_rnn.video.write_clip`; its uniform sample of
+    :data:`NUM_FRAMES` frames is labelled dark, dark, bright, bright."""
+    levels = [10 + 10 * i if i < frames // 2 else 170 + 10 * i for i in range(frames)]
+    write_clip(path, np.stack([np.full((size, size, 3), level, dtype=np.uint8) for level in levels]), fps=8)
+    return path
+
+
+class _ShimVideoError(InputError):
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def read_clip_bytes_shim(data: bytes, *, name: str, num_frames: int | None = None, **limits: Any) -> VideoClip:
+    """Stands in for ``multimodal_rnn.video.read_clip_bytes`` until it is merged: the bytes through
+    :func:`~multimodal_rnn.video.read_clip` from a temporary file named like the upload."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"upload{Path(name).suffix or '.mp4'}"
+        path.write_bytes(data)
+        try:
+            return read_clip(path, num_frames=num_frames)
+        except InputError as exc:
+            raise _ShimVideoError(str(exc).replace(str(path), name), "not_video") from None

@@ -1,0 +1,170 @@
+"""A video route (``Serving(upload="video")``): the ``video`` upload decoded within the limits in
+the decoding threads, the predictor's ``clip_transform`` as pixels, batching, the GIF, the schema."""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image, ImageSequence
+
+import multimodal_rnn.video
+from apps.server.app import ServerSettings, create_app
+from apps.server.batching import BatchingConfig
+from apps.server.inference import LoadedModel
+from apps.server.limits import ApiError, VideoUploadLimits, decode_video
+from multimodal_rnn.errors import InputError
+from tests.fake_video_task import LIGHT, BrightnessLabeller, dark_then_bright, light_model, read_clip_bytes_shim
+from tests.test_serve_tasks import ECHO, EchoPredictor
+
+LOOPBACK = "http://127.0.0.1"
+TASKS = {"light": LIGHT, "echo": ECHO}
+LABELS = ["dark", "dark", "bright", "bright"]
+
+
+@pytest.fixture(autouse=True)
+def video_reader(monkeypatch):
+    if not hasattr(multimodal_rnn.video, "read_clip_bytes"):
+        monkeypatch.setattr(multimodal_rnn.video, "read_clip_bytes", read_clip_bytes_shim, raising=False)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> dict[str, bytes]:
+    folder = tmp_path_factory.mktemp("clips")
+    return {suffix: dark_then_bright(folder / f"clip{suffix}").read_bytes() for suffix in (".mp4", ".avi", ".gif")}
+
+
+def _app(predictor: BrightnessLabeller | None = None, **settings):
+    """The toy video task beside the toy image task (``echo``)."""
+    echo = LoadedModel("echo", Path("echo.safetensors"), EchoPredictor(), {"file": "echo.safetensors"})
+    return create_app({**light_model(predictor), "echo": echo}, ServerSettings(**settings), tasks=TASKS)
+
+
+def _video(data: bytes, name: str = "clip.mp4") -> dict:
+    return {"video": (name, data, "video/mp4")}
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".avi", ".gif"])
+def test_a_video_route_labels_the_sampled_frames_and_answers_their_gif(clips, suffix):
+    predictor = BrightnessLabeller()
+    with TestClient(_app(predictor), base_url=LOOPBACK) as client:
+        response = client.post("/v1/light", files=_video(clips[suffix], f"clip{suffix}"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["frames"] == LABELS and body["model"] == "light.safetensors"
+    gif = Image.open(io.BytesIO(base64.b64decode(body["gif"])))
+    frames = list(ImageSequence.Iterator(gif))
+    assert len(frames) == 4 and gif.size[0] == 64 and gif.size[1] > 64  # 16 px x 4, a label band under
+    assert predictor.transform_threads and all(name.startswith("decode") for name in predictor.transform_threads)
+
+
+def test_without_gif(clips):
+    with TestClient(_app(), base_url=LOOPBACK) as client:
+        response = client.post("/v1/light", files=_video(clips[".mp4"]), data={"gif": "0"})
+        assert response.status_code == 200 and response.json()["gif"] is None
+        refused = client.post("/v1/light", files=_video(clips[".mp4"]), data={"gif": "2"})
+        assert refused.status_code == 422 and "gif: Input should be less than or equal to 1" in refused.json()["error"]
+
+
+def test_concurrent_clips_share_a_forward_pass(clips):
+    predictor = BrightnessLabeller()
+    answers: list[list[str]] = []
+    with TestClient(
+        _app(predictor, batching=BatchingConfig(max_batch_size=8, max_wait_ms=300), max_decodes=2), base_url=LOOPBACK
+    ) as client:
+
+        def call() -> None:
+            answers.append(client.post("/v1/light", files=_video(clips[".avi"], "a.avi"), data={"gif": "0"}).json())
+
+        threads = [threading.Thread(target=call) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert [answer["frames"] for answer in answers] == [LABELS] * 4
+    assert sum(predictor.calls) == 4 and max(predictor.calls) >= 2
+
+
+def test_the_upload_field_is_video(clips):
+    with TestClient(_app(), base_url=LOOPBACK) as client:
+        wrong = client.post("/v1/light", files={"image": ("clip.mp4", clips[".mp4"], "video/mp4")})
+        assert wrong.status_code == 422 and wrong.json()["error"] == "video: Field required"
+        image_route = client.post("/v1/echo", files=_video(clips[".mp4"]), data={"word": "hi"})
+        assert image_route.status_code == 422 and image_route.json()["error"] == "image: Field required"
+
+
+def test_the_schema_and_the_model_list_say_what_a_route_uploads():
+    with TestClient(_app(), base_url=LOOPBACK) as client:
+        paths = client.get("/openapi.json").json()["paths"]
+        models = {model["file"]: model["upload"] for model in client.get("/v1/models").json()["models"]}
+    schema = paths["/v1/light"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert schema["required"] == ["video"] and "image" not in schema["properties"]
+    assert schema["properties"]["video"]["format"] == "binary" and "MP4" in schema["properties"]["video"]["description"]
+    assert schema["properties"]["gif"] == {
+        "type": "integer",
+        "description": schema["properties"]["gif"]["description"],
+        "default": 1,
+        "minimum": 0,
+        "maximum": 1,
+    }
+    assert "image" in paths["/v1/echo"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["required"]
+    assert models == {"light.safetensors": "video", "echo.safetensors": "image"}
+
+
+class _Refusal(InputError):
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@pytest.mark.parametrize(
+    "kind,status", [("too_large", 413), ("not_video", 415), ("corrupt", 400), ("unreadable", 400), ("new", 400)]
+)
+def test_each_kind_of_unusable_video_has_its_status(monkeypatch, kind, status):
+    def refuse(data, *, name, **_):
+        raise _Refusal(f"{name}: refused", kind)
+
+    monkeypatch.setattr(multimodal_rnn.video, "read_clip_bytes", refuse, raising=False)
+    with TestClient(_app(), base_url=LOOPBACK) as client:
+        response = client.post("/v1/light", files=_video(b"0000", "x.webm"))
+    assert response.status_code == status and response.json() == {"error": "x.webm: refused"}
+
+
+def test_the_limits_reach_the_reader(monkeypatch):
+    seen: dict = {}
+
+    def record(data, *, name, num_frames, **limits):
+        seen.update(limits, num_frames=num_frames)
+        raise _Refusal(f"{name}: stop", "too_large")
+
+    monkeypatch.setattr(multimodal_rnn.video, "read_clip_bytes", record, raising=False)
+    limits = VideoUploadLimits(max_seconds=2.5, max_frames=30, max_frame_pixels=640 * 480)
+    with pytest.raises(ApiError) as refused:
+        decode_video(b"data", name="v.mp4", max_bytes=100, num_frames=4, limits=limits)
+    assert refused.value.status == 413
+    assert seen == {"num_frames": 4, "max_seconds": 2.5, "max_frames": 30, "max_pixels": 640 * 480}
+    for data, status, message in ((b"x" * 101, 413, "101 bytes, over the limit of 100"), (b"", 400, "empty")):
+        with pytest.raises(ApiError) as refused:
+            decode_video(data, name="v.mp4", max_bytes=100, num_frames=4, limits=limits)
+        assert refused.value.status == status and message in refused.value.message
+
+
+def test_a_slow_decode_times_out_and_serving_goes_on(clips):
+    predictor = BrightnessLabeller()
+    release = threading.Event()
+    transform = predictor.clip_transform
+
+    def slow(clip):
+        release.wait(5)
+        return transform(clip)
+
+    predictor.clip_transform = slow  # type: ignore[method-assign]
+    with TestClient(_app(predictor, request_timeout_s=0.2), base_url=LOOPBACK) as client:
+        response = client.post("/v1/light", files=_video(clips[".mp4"]))
+        assert response.status_code == 504 and "within 0.2 s" in response.json()["error"]
+        release.set()
+        assert client.post("/v1/light", files=_video(clips[".mp4"])).json()["frames"] == LABELS
