@@ -92,7 +92,8 @@ LIGHT = TaskSpec(
 def light_model(predictor: BrightnessLabeller | None = None) -> dict[str, LoadedModel]:
     """``create_app``'s models: the toy video task's predictor."""
     predictor = predictor or BrightnessLabeller()
-    return {"light": LoadedModel("light", Path("light.safetensors"), predictor, {"file": "light.safetensors"})}
+    info = {"task": "light", "file": "light.safetensors", "model": "BrightnessLabeller"}
+    return {"light": LoadedModel("light", Path("light.safetensors"), predictor, info)}
 
 
 def dark_then_bright(path: Path, frames: int = 8, size: int = 16) -> Path:

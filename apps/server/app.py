@@ -207,8 +207,13 @@ def create_app(
         predictor = models[task].predictor
 
         def decode() -> tuple[torch.Tensor, Any]:
-            clip = decode_video(data, name=upload.filename or "video", max_bytes=settings.max_upload_bytes,
-                                num_frames=predictor.num_frames, limits=settings.video)
+            clip = decode_video(
+                data,
+                name=upload.filename or "video",
+                max_bytes=settings.max_upload_bytes,
+                num_frames=predictor.num_frames,
+                limits=settings.video,
+            )
             return predictor.clip_transform(clip), clip
 
         return await asyncio.get_running_loop().run_in_executor(decoders, decode)
@@ -231,7 +236,9 @@ def create_app(
 
     @app.get("/v1/models", summary="the loaded weights and their model cards")
     async def list_models() -> dict[str, Any]:
-        return {"models": [{**loaded.info, "upload": served[task].upload} for task, loaded in models.items()]}
+        return {
+            "models": [{**loaded.info, "task": task, "upload": served[task].upload} for task, loaded in models.items()]
+        }
 
     def add_task_route(task: str, serving: Serving[Any, Any]) -> None:
         """``POST /v1/<task>``: the task's form, checked by its fields, answered by its batcher."""

@@ -176,7 +176,13 @@ def decode_video(data: bytes, *, name: str, max_bytes: int, num_frames: int, lim
     if not data:
         raise ApiError(400, f"{name}: empty file, not a video")
     try:
-        return read_clip_bytes(data, name=name, num_frames=num_frames, max_seconds=limits.max_seconds,
-                               max_frames=limits.max_frames, max_pixels=limits.max_frame_pixels)
+        return read_clip_bytes(
+            data,
+            name=name,
+            num_frames=num_frames,
+            max_seconds=limits.max_seconds,
+            max_frames=limits.max_frames,
+            max_pixels=limits.max_frame_pixels,
+        )
     except InputError as exc:
         raise ApiError(_VIDEO_STATUS.get(getattr(exc, "kind", "corrupt"), 400), str(exc)) from None
