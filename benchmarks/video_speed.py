@@ -1,0 +1,277 @@
+"""Video speed: decoding, the clip DataLoader, clips/s of the video models, the fused core, memory per clip.
+
+    OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python benchmarks/video_speed.py [--threads 1] [--repeats 5]
+    PYTHONPATH=. .venv/bin/python benchmarks/video_speed.py --dry-run      # tiny sizes, a smoke test
+
+Every comparison runs its contenders interleaved (rotating order, one warm-up call each) for
+``--repeats`` rounds, in this process, and prints the medians, the median of the per-round time
+ratios baseline/contender (above 1: the contender is faster) with their spread (min-max), and the
+load average before and after. Sections:
+
+- decode: ``--clips`` generated clips of ``--seconds`` s at ``--fps`` and ``--size`` (moving
+  shapes on a textured background, the size of UCF-101's 320x240), as UCF-101 ships them (AVI,
+  MPEG-4 part 2) and as H.264 MP4: :func:`multimodal_rnn.video.read_clip` of all frames and of 16
+  sampled frames against the loop a user writes with PyAV (``av.open``, ``decode(video=0)``,
+  ``to_ndarray("rgb24")``); source frames/s;
+- loader: the clip pipeline (:class:`~multimodal_rnn.datasets.video_clips.ClipDataset` +
+  ``collate_clips``, 16 frames at 64x64, batch 8) through a ``DataLoader`` with 0 and 2 workers;
+  clips/s;
+- models: clips/s of clip classification and video captioning (greedy) at batch 1 and 32 on
+  transformed clips (B, 16, 3, 64, 64); the baseline is one clip per call;
+- core: the fused :class:`~multimodal_rnn.recurrent.RecurrentCore` (LSTM) over (B, T, F) frame
+  features against a ``torch.nn.LSTMCell`` stepped T times in Python (what a user writes), same
+  weights, outputs checked equal; forward (no_grad) and forward+backward;
+- memory: bytes per clip of the decoded frames, the transformed clip, the cached features, the
+  activations the classifier saves for backward, and the peak of the decoding (tracemalloc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from timing import Load, interleaved, machine_line, ratio_text
+from torch import nn
+
+from multimodal_rnn.encoders.image import ImageEncoder, ImageEncoderConfig
+from multimodal_rnn.recurrent import CoreConfig, RecurrentCore
+from multimodal_rnn.video import read_clip, write_clip
+
+SAMPLED = 16
+"""Frames a model samples per clip (the moving-shapes default)."""
+
+
+def synthetic_clip(frames: int, width: int, height: int, seed: int) -> np.ndarray:
+    """(T, H, W, 3) uint8: three shapes moving over a fixed textured gradient, like a real clip for
+    a codec (smooth areas, edges, motion), not random noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    background = np.stack([x * 200 // width, y * 200 // height, (x + y) * 100 // (width + height) + 50], -1)
+    background = np.clip(background + rng.integers(-12, 13, (height, width, 1)), 0, 255).astype(np.uint8)
+    shapes = [
+        (
+            rng.uniform(0, width),
+            rng.uniform(0, height),
+            rng.uniform(-4, 4),
+            rng.uniform(-3, 3),
+            int(rng.integers(12, 40)),
+            rng.integers(0, 256, 3),
+        )
+        for _ in range(3)
+    ]
+    clip = np.empty((frames, height, width, 3), dtype=np.uint8)
+    for t in range(frames):
+        frame = background.copy()
+        for x0, y0, dx, dy, side, color in shapes:
+            left, top = int(x0 + dx * t) % width, int(y0 + dy * t) % height
+            frame[top : top + side, left : left + side] = color
+        clip[t] = frame
+    return clip
+
+
+def pyav_frames(path: Path) -> list[np.ndarray]:
+    """Every frame as RGB, the loop a PyAV user writes."""
+    import av
+
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def row(name: str, median: float, per_call: str, ratio: str, load: object) -> None:
+    print(f"  {name:<34} {median * 1e3:>10.2f} ms  {per_call:>22}  {ratio:<24} {load}", flush=True)
+
+
+def decode_section(paths: dict[str, list[Path]], frames_per_clip: int, repeats: int) -> None:
+    print(
+        f"decode ({len(next(iter(paths.values())))} clips of {frames_per_clip} frames per format; "
+        "time per clip; ratio PyAV loop / contender)"
+    )
+    for fmt, files in paths.items():
+        runs: dict[str, Callable[[], object]] = {
+            f"{fmt} PyAV loop, all frames": lambda f=files: [pyav_frames(p) for p in f],
+            f"{fmt} read_clip, all frames": lambda f=files: [read_clip(p) for p in f],
+            f"{fmt} read_clip, {SAMPLED} sampled": lambda f=files: [read_clip(p, num_frames=SAMPLED) for p in f],
+        }
+        with Load() as load:
+            rounds = interleaved(runs, repeats)
+        baseline = next(iter(runs))
+        for name in runs:
+            per_clip = rounds.median(name) / len(files)
+            rate = f"{frames_per_clip / per_clip:,.0f} source frames/s"
+            ratio = "" if name == baseline else ratio_text(rounds.ratio(baseline, name))
+            row(name, per_clip, rate, ratio, load)
+
+
+def lstm_pair(batch: int, steps: int, features: int, hidden: int) -> tuple[Callable, Callable, torch.Tensor]:
+    """The fused core and an LSTMCell loop on equal weights: functions x (B, T, F) -> (B, T, H)."""
+    core = RecurrentCore(CoreConfig(cell="lstm", input_size=features, hidden_size=hidden))
+    cell = nn.LSTMCell(features, hidden)
+    rnn = core.layer.rnn
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, name).copy_(getattr(rnn, f"{name}_l0"))
+
+    def per_step(x: torch.Tensor) -> torch.Tensor:
+        h = x.new_zeros(x.shape[0], hidden)
+        c = x.new_zeros(x.shape[0], hidden)
+        outputs = []
+        for t in range(x.shape[1]):
+            h, c = cell(x[:, t], (h, c))
+            outputs.append(h)
+        return torch.stack(outputs, 1)
+
+    def fused(x: torch.Tensor) -> torch.Tensor:
+        return core(x)[0]
+
+    x = torch.randn(batch, steps, features, requires_grad=True)
+    with torch.no_grad():
+        difference = (per_step(x) - fused(x)).abs().max().item()
+    if difference > 1e-4:
+        raise SystemExit(f"core: the fused core and the LSTMCell loop differ by {difference:.2e}")
+    return per_step, fused, x
+
+
+def runner(mode: str, function: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> Callable[[], None]:
+    """One call of ``function`` on x: under no_grad (``forward``) or with a backward pass of the summed outputs."""
+
+    def forward() -> None:
+        with torch.no_grad():
+            function(x)
+
+    def forward_backward() -> None:
+        function(x).sum().backward()
+
+    return forward if mode == "forward" else forward_backward
+
+
+def core_section(batch: int, steps: int, features: int, hidden: int, repeats: int) -> None:
+    print(f"core (LSTM, B={batch} T={steps} F={features} H={hidden}; ratio LSTMCell loop / fused core)")
+    per_step, fused, x = lstm_pair(batch, steps, features, hidden)
+    for mode in ("forward", "forward+backward"):
+        runs = {f"LSTMCell loop, {mode}": runner(mode, per_step, x), f"fused core, {mode}": runner(mode, fused, x)}
+        with Load() as load:
+            rounds = interleaved(runs, repeats)
+        baseline = next(iter(runs))
+        for name in runs:
+            ratio = "" if name == baseline else ratio_text(rounds.ratio(baseline, name))
+            row(name, rounds.median(name), f"{batch / rounds.median(name):,.0f} clips/s", ratio, load)
+
+
+class FrameClassifier(nn.Module):
+    """LRCN on the shared encoder and core: frames (B, T, 3, H, W) -> per-frame features -> core -> class."""
+
+    def __init__(self, classes: int = 12, hidden: int = 256) -> None:
+        super().__init__()
+        self.encoder = ImageEncoder(ImageEncoderConfig(backbone="small_cnn"))
+        features = self.encoder.config.channels[-1]
+        self.core = RecurrentCore(CoreConfig(cell="lstm", input_size=features, hidden_size=hidden))
+        self.head = nn.Linear(hidden, classes)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        batch, steps = frames.shape[:2]
+        features = self.encoder(frames.flatten(0, 1)).pooled.view(batch, steps, -1)
+        outputs, _ = self.core(features)
+        return self.head(outputs[:, -1])
+
+
+def models_section(batches: tuple[int, ...], clips: int, repeats: int) -> None:
+    print(f"models ({clips} clips of {SAMPLED}x3x64x64 per round; ratio one clip per call / batch)")
+    classifier = FrameClassifier().eval()
+    frames = torch.randn(clips, SAMPLED, 3, 64, 64)
+
+    def in_batches(size: int) -> Callable[[], None]:
+        def run() -> None:
+            with torch.inference_mode():
+                for start in range(0, clips, size):
+                    classifier(frames[start : start + size])
+
+        return run
+
+    runs = {f"classify, batch {size}": in_batches(size) for size in batches}
+    with Load() as load:
+        rounds = interleaved(runs, repeats)
+    baseline = next(iter(runs))
+    for name in runs:
+        ratio = "" if name == baseline else ratio_text(rounds.ratio(baseline, name))
+        row(name, rounds.median(name) / clips, f"{clips / rounds.median(name):,.1f} clips/s", ratio, load)
+
+
+def saved_bytes(model: nn.Module, frames: torch.Tensor) -> int:
+    """Bytes of the distinct non-parameter storages autograd saves in one forward pass of ``model``."""
+    parameters = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    saved: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in parameters:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        model(frames).sum().backward()
+    return sum(saved.values())
+
+
+def decode_peak(path: Path, num_frames: int | None) -> int:
+    """Peak bytes allocated (numpy and Python, tracemalloc) while reading ``path``."""
+    tracemalloc.start()
+    read_clip(path, num_frames=num_frames)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def memory_section(path: Path, width: int, height: int, frames_per_clip: int, batch: int) -> None:
+    mib = 2**20
+    classifier = FrameClassifier().train()
+    features = classifier.encoder.config.channels[-1]
+    activations = saved_bytes(classifier, torch.randn(batch, SAMPLED, 3, 64, 64)) / batch
+    print(f"memory per clip ({frames_per_clip} source frames of {width}x{height}, {SAMPLED} sampled)")
+    print(f"  decoded frames, all          {frames_per_clip * height * width * 3 / mib:>9.2f} MiB")
+    print(f"  decoded frames, {SAMPLED} sampled   {SAMPLED * height * width * 3 / mib:>9.2f} MiB")
+    print(f"  decode peak, all frames      {decode_peak(path, None) / mib:>9.2f} MiB (tracemalloc)")
+    print(f"  decode peak, {SAMPLED} sampled      {decode_peak(path, SAMPLED) / mib:>9.2f} MiB (tracemalloc)")
+    print(f"  transformed clip (float32)   {SAMPLED * 3 * 64 * 64 * 4 / mib:>9.2f} MiB")
+    print(f"  cached features (float32)    {SAMPLED * features * 4 / 2**10:>9.2f} KiB")
+    print(f"  saved for backward, training {activations / mib:>9.2f} MiB (classifier, batch {batch})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=4, help="generated clips per format")
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of each clip")
+    parser.add_argument("--fps", type=int, default=25)
+    parser.add_argument("--size", default="320x240", help="WIDTHxHEIGHT of the generated clips")
+    parser.add_argument("--model-clips", type=int, default=32, help="clips per round of the models section")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (one gives steadier timings)")
+    parser.add_argument("--dry-run", action="store_true", help="tiny sizes and two rounds")
+    args = parser.parse_args()
+    if args.dry_run:
+        args.clips, args.seconds, args.size, args.model_clips, args.repeats = 1, 1.0, "64x48", 4, 2
+    width, height = (int(side) for side in args.size.split("x"))
+    frames_per_clip = round(args.seconds * args.fps)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    print(f"video speed: threads={torch.get_num_threads()} rounds={args.repeats} torch={torch.__version__}")
+    print(machine_line())
+    with tempfile.TemporaryDirectory() as folder:
+        paths: dict[str, list[Path]] = {".avi": [], ".mp4": []}
+        for index in range(args.clips):
+            clip = synthetic_clip(frames_per_clip, width, height, seed=index)
+            for fmt, files in paths.items():
+                files.append(Path(folder) / f"clip{index}{fmt}")
+                write_clip(files[-1], clip, fps=args.fps)
+        decode_section(paths, frames_per_clip, args.repeats)
+        models_section((1, min(32, args.model_clips)), args.model_clips, args.repeats)
+        core_section(32, SAMPLED, 128, 256, args.repeats)
+        memory_section(paths[".avi"][0], width, height, frames_per_clip, batch=8)
+
+
+if __name__ == "__main__":
+    main()
