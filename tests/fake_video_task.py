@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,10 +13,9 @@ import numpy as np
 import torch
 
 from apps.server.inference import LoadedModel
-from multimodal_rnn.errors import InputError
 from multimodal_rnn.registry import Registry
 from multimodal_rnn.tasks.protocol import FormField, Serving, ServingLimits, TaskSpec, gif_field
-from multimodal_rnn.video import VideoClip, read_clip, write_clip
+from multimodal_rnn.video import VideoClip, write_clip
 from multimodal_rnn.video_figure import gif_base64
 
 NUM_FRAMES = 4
@@ -103,21 +101,3 @@ def dark_then_bright(path: Path, frames: int = 8, size: int = 16) -> Path:
     levels = [10 + 10 * i if i < frames // 2 else 170 + 10 * i for i in range(frames)]
     write_clip(path, np.stack([np.full((size, size, 3), level, dtype=np.uint8) for level in levels]), fps=8)
     return path
-
-
-class _ShimVideoError(InputError):
-    def __init__(self, message: str, kind: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-def read_clip_bytes_shim(data: bytes, *, name: str, num_frames: int | None = None, **limits: Any) -> VideoClip:
-    """Stands in for ``multimodal_rnn.video.read_clip_bytes`` until it is merged: the bytes through
-    :func:`~multimodal_rnn.video.read_clip` from a temporary file named like the upload."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"upload{Path(name).suffix or '.mp4'}"
-        path.write_bytes(data)
-        try:
-            return read_clip(path, num_frames=num_frames)
-        except InputError as exc:
-            raise _ShimVideoError(str(exc).replace(str(path), name), "not_video") from None

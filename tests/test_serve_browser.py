@@ -113,16 +113,13 @@ def test_page_asks_for_the_token_of_a_server_that_needs_one(tmp_path):
             context.close()
 
 
-def test_page_shows_the_gif_of_an_uploaded_video(tmp_path, monkeypatch):
+def test_page_shows_the_gif_of_an_uploaded_video(tmp_path):
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"{CHROMIUM} not found: install Debian's chromium or point MMRNN_CHROMIUM at a Chromium binary")
     from playwright.sync_api import sync_playwright
 
-    import multimodal_rnn.video
-    from tests.fake_video_task import LIGHT, dark_then_bright, light_model, read_clip_bytes_shim
+    from tests.fake_video_task import LIGHT, dark_then_bright, light_model
 
-    if not hasattr(multimodal_rnn.video, "read_clip_bytes"):
-        monkeypatch.setattr(multimodal_rnn.video, "read_clip_bytes", read_clip_bytes_shim, raising=False)
     clip = dark_then_bright(tmp_path / "clip.mp4")
     app = create_app(light_model(), ServerSettings(), tasks={"light": LIGHT})
     with ServerThread(app) as server, sync_playwright() as playwright:

@@ -12,24 +12,19 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageSequence
 
-import multimodal_rnn.video
+import apps.server.limits
 from apps.server.app import ServerSettings, create_app
 from apps.server.batching import BatchingConfig
 from apps.server.inference import LoadedModel
-from apps.server.limits import ApiError, VideoUploadLimits, decode_video
-from multimodal_rnn.errors import InputError
-from tests.fake_video_task import LIGHT, BrightnessLabeller, dark_then_bright, light_model, read_clip_bytes_shim
+from apps.server.limits import SERVER_VIDEO_LIMITS, ApiError, decode_video
+from multimodal_rnn.errors import VideoError
+from multimodal_rnn.video import VideoLimits
+from tests.fake_video_task import LIGHT, BrightnessLabeller, dark_then_bright, light_model
 from tests.test_serve_tasks import ECHO, EchoPredictor
 
 LOOPBACK = "http://127.0.0.1"
 TASKS = {"light": LIGHT, "echo": ECHO}
 LABELS = ["dark", "dark", "bright", "bright"]
-
-
-@pytest.fixture(autouse=True)
-def video_reader(monkeypatch):
-    if not hasattr(multimodal_rnn.video, "read_clip_bytes"):
-        monkeypatch.setattr(multimodal_rnn.video, "read_clip_bytes", read_clip_bytes_shim, raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -115,42 +110,52 @@ def test_the_schema_and_the_model_list_say_what_a_route_uploads():
     assert models == {"light.safetensors": "video", "echo.safetensors": "image"}
 
 
-class _Refusal(InputError):
-    def __init__(self, message: str, kind: str) -> None:
-        super().__init__(message)
-        self.kind = kind
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 @pytest.mark.parametrize(
-    "kind,status", [("too_large", 413), ("not_video", 415), ("corrupt", 400), ("unreadable", 400), ("new", 400)]
+    "make,name,settings,status,message",
+    [
+        (lambda clips: b"just some text, no video", "notes.mp4", {}, 415, "notes.mp4: not a video"),
+        (lambda clips: _png(), "still.png", {}, 415, "still.png: a still image"),
+        (lambda clips: clips[".mp4"][: len(clips[".mp4"]) // 2], "cut.mp4", {}, 400, "cut.mp4: truncated or corrupt"),
+        (lambda clips: b"", "empty.mp4", {}, 400, "empty.mp4: empty file"),
+        (lambda clips: clips[".avi"], "long.avi", {"max_duration_s": 0.5}, 413, "over the limit of 0.5 s"),
+        (lambda clips: clips[".avi"], "many.avi", {"max_frames": 5}, 413, "over the limit of 5 frames"),
+        (lambda clips: clips[".gif"], "big.gif", {"max_pixels": 100}, 413, "16x16 = 256 pixels are over the limit"),
+    ],
 )
-def test_each_kind_of_unusable_video_has_its_status(monkeypatch, kind, status):
-    def refuse(data, *, name, **_):
-        raise _Refusal(f"{name}: refused", kind)
-
-    monkeypatch.setattr(multimodal_rnn.video, "read_clip_bytes", refuse, raising=False)
-    with TestClient(_app(), base_url=LOOPBACK) as client:
-        response = client.post("/v1/light", files=_video(b"0000", "x.webm"))
-    assert response.status_code == status and response.json() == {"error": "x.webm: refused"}
+def test_unusable_videos_get_the_status_codes_of_images(clips, make, name, settings, status, message):
+    predictor = BrightnessLabeller()
+    video = VideoLimits(**{"max_duration_s": 60.0, "max_frames": 100, "max_pixels": 64 * 64, **settings})
+    with TestClient(_app(predictor, video=video), base_url=LOOPBACK) as client:
+        response = client.post("/v1/light", files=_video(make(clips), name))
+        assert response.status_code == status and message in response.json()["error"], response.text
+        assert predictor.calls == []
+        assert client.get("/healthz").status_code == 200  # and the server goes on
 
 
 def test_the_limits_reach_the_reader(monkeypatch):
     seen: dict = {}
 
-    def record(data, *, name, num_frames, **limits):
-        seen.update(limits, num_frames=num_frames)
-        raise _Refusal(f"{name}: stop", "too_large")
+    def record(data, *, name, num_frames, limits):
+        seen.update(num_frames=num_frames, limits=limits)
+        raise VideoError(f"{name}: stop", "too_large")
 
-    monkeypatch.setattr(multimodal_rnn.video, "read_clip_bytes", record, raising=False)
-    limits = VideoUploadLimits(max_seconds=2.5, max_frames=30, max_frame_pixels=640 * 480)
+    monkeypatch.setattr(apps.server.limits, "read_clip_bytes", record)
     with pytest.raises(ApiError) as refused:
-        decode_video(b"data", name="v.mp4", max_bytes=100, num_frames=4, limits=limits)
-    assert refused.value.status == 413
-    assert seen == {"num_frames": 4, "max_seconds": 2.5, "max_frames": 30, "max_pixels": 640 * 480}
-    for data, status, message in ((b"x" * 101, 413, "101 bytes, over the limit of 100"), (b"", 400, "empty")):
-        with pytest.raises(ApiError) as refused:
-            decode_video(data, name="v.mp4", max_bytes=100, num_frames=4, limits=limits)
-        assert refused.value.status == status and message in refused.value.message
+        decode_video(b"data", name="v.mp4", max_bytes=100, num_frames=4, limits=SERVER_VIDEO_LIMITS)
+    assert refused.value.status == 413 and refused.value.message == "v.mp4: stop"
+    assert seen == {
+        "num_frames": 4,
+        "limits": VideoLimits(max_file_bytes=100, max_duration_s=60.0, max_frames=1800, max_pixels=1920 * 1080),
+    }
+    with pytest.raises(ApiError) as refused:
+        decode_video(b"x" * 101, name="v.mp4", max_bytes=100, num_frames=4, limits=SERVER_VIDEO_LIMITS)
+    assert refused.value.status == 413 and "101 bytes, over the limit of 100" in refused.value.message
 
 
 def test_a_slow_decode_times_out_and_serving_goes_on(clips):

@@ -48,12 +48,13 @@ from starlette.responses import Response
 from multimodal_rnn import __version__
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS
 from multimodal_rnn.tasks.protocol import Serving, ServingLimits, Task
+from multimodal_rnn.video import VideoLimits
 
 from .access import LOOPBACK_HOSTS, AccessMiddleware
 from .batching import BatchingConfig, DynamicBatcher
 from .forms import check_fields, openapi_request_body, parse_form, read_form
 from .inference import LoadedModel, check_servable, servings
-from .limits import ApiError, BodyLimitMiddleware, VideoUploadLimits, decode_image, decode_video, header_pixels
+from .limits import SERVER_VIDEO_LIMITS, ApiError, BodyLimitMiddleware, decode_image, decode_video, header_pixels
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 LOG = logging.getLogger("mmrnn.serve")
@@ -77,7 +78,8 @@ class ServerSettings:
         request_timeout_s: a request not answered within this many seconds gets 504.
         max_decodes: most images decoded at once (larger than :data:`INLINE_DECODE_PIXELS`, each in
             one of this many threads; videos always are); bounds the memory of concurrent big uploads.
-        video: bounds on an uploaded video (duration, decoded frames, pixels per frame).
+        video: bounds on an uploaded video (duration, frames, pixels per frame; its bytes are
+            bounded by ``max_upload_bytes``), see :class:`~multimodal_rnn.video.VideoLimits`.
         allowed_hosts: the ``Host`` header values served (see :mod:`.access`; ``("*",)``: any).
         token: the bearer token every API request needs; None: none.
         batching: dynamic batching of concurrent requests (see :class:`BatchingConfig`).
@@ -92,7 +94,7 @@ class ServerSettings:
     max_field_bytes: int = 1024 * 1024
     request_timeout_s: float = 30.0
     max_decodes: int = 1
-    video: VideoUploadLimits = field(default_factory=VideoUploadLimits)
+    video: VideoLimits = SERVER_VIDEO_LIMITS
     allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
     token: str | None = None
     batching: BatchingConfig = field(default_factory=BatchingConfig)

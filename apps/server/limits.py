@@ -11,16 +11,14 @@ import io
 import json
 import warnings
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 
 from PIL import Image
 
-from multimodal_rnn.errors import ImageError, InputError
+from multimodal_rnn.errors import ImageError, VideoError
 from multimodal_rnn.images import load_image_bytes
-
-if TYPE_CHECKING:
-    from multimodal_rnn.video import VideoClip
+from multimodal_rnn.video import VideoClip, VideoLimits, read_clip_bytes
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -143,46 +141,26 @@ def decode_image(data: bytes, *, name: str, max_bytes: int, max_pixels: int) -> 
         raise ApiError(_IMAGE_STATUS[exc.kind], str(exc)) from None
 
 
-@dataclass(frozen=True)
-class VideoUploadLimits:
-    """Bounds on an uploaded video, checked while decoding (from the header where it says so).
-
-    Attributes:
-        max_seconds: longest clip, seconds.
-        max_frames: most frames decoded.
-        max_frame_pixels: largest frame, width x height.
-    """
-
-    max_seconds: float = 60.0
-    max_frames: int = 1800
-    max_frame_pixels: int = 1920 * 1080
-
+SERVER_VIDEO_LIMITS = VideoLimits(max_duration_s=60.0, max_frames=1800, max_pixels=1920 * 1080)
+"""The server's default bounds on an uploaded video: 60 s, 1,800 frames (60 s at 30 fps), frames of
+at most 1920 x 1080 pixels (the upload's bytes are bounded by the server's body limit instead)."""
 
 _VIDEO_STATUS = {"too_large": 413, "not_video": 415, "corrupt": 400, "unreadable": 400}
-"""HTTP status of each :class:`~multimodal_rnn.errors.VideoError` kind (an unknown kind: 400)."""
+"""HTTP status of each :class:`~multimodal_rnn.errors.VideoError` kind."""
 
 
-def decode_video(data: bytes, *, name: str, max_bytes: int, num_frames: int, limits: VideoUploadLimits) -> VideoClip:
-    """Decode ``num_frames`` frames (sampled uniformly) of an uploaded video (MP4, WebM, AVI, MKV, MOV, GIF).
+def decode_video(data: bytes, *, name: str, max_bytes: int, num_frames: int, limits: VideoLimits) -> VideoClip:
+    """Decode ``num_frames`` frames (sampled uniformly) of an uploaded video (MP4, WebM, AVI, MKV,
+    MOV, GIF) within ``limits`` (duration and frames refused from the header where it says so;
+    decoding stops after the last sampled frame).
 
     Raises:
-        ApiError: 413 over ``max_bytes`` or a limit of ``limits``; 415 not a video; 400 empty,
-            truncated, corrupt or without frames.
+        ApiError: 413 over ``max_bytes`` or a limit of ``limits``; 415 not a video (also a still
+            image); 400 empty, truncated, corrupt or without frames.
     """
-    from multimodal_rnn.video import read_clip_bytes
-
     if len(data) > max_bytes:
         raise ApiError(413, f"{name}: upload is {len(data)} bytes, over the limit of {max_bytes}")
-    if not data:
-        raise ApiError(400, f"{name}: empty file, not a video")
     try:
-        return read_clip_bytes(
-            data,
-            name=name,
-            num_frames=num_frames,
-            max_seconds=limits.max_seconds,
-            max_frames=limits.max_frames,
-            max_pixels=limits.max_frame_pixels,
-        )
-    except InputError as exc:
-        raise ApiError(_VIDEO_STATUS.get(getattr(exc, "kind", "corrupt"), 400), str(exc)) from None
+        return read_clip_bytes(data, name=name, num_frames=num_frames, limits=replace(limits, max_file_bytes=max_bytes))
+    except VideoError as exc:
+        raise ApiError(_VIDEO_STATUS[exc.kind], str(exc)) from None
