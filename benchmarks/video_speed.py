@@ -107,6 +107,37 @@ def decode_section(paths: dict[str, list[Path]], frames_per_clip: int, repeats: 
             row(name, per_clip, rate, ratio, load)
 
 
+def loader_section(files: list[Path], items: int, repeats: int) -> None:
+    """Clips/s of the clip pipeline through a DataLoader with 0 and 2 workers (persistent workers,
+    started in the warm-up round: the rate of an epoch under way)."""
+    from torch.utils.data import DataLoader
+
+    from multimodal_rnn.datasets.video_clips import ClipDataset, collate_clips, per_frame
+    from multimodal_rnn.datasets.video_records import VideoRecord
+    from multimodal_rnn.encoders.image import build_transform
+
+    records = [VideoRecord(f"clip{i}", files[i % len(files)]) for i in range(items)]
+    transform = per_frame(build_transform(ImageEncoderConfig(backbone="small_cnn")))
+    dataset = ClipDataset(records, num_frames=SAMPLED, transform=transform)
+    print(f"loader ({items} clips, {SAMPLED} frames at 64x64, batch 8; ratio 0 workers / 2 workers)")
+    loaders = {
+        workers: DataLoader(
+            dataset, batch_size=8, num_workers=workers, collate_fn=collate_clips, persistent_workers=workers > 0
+        )
+        for workers in (0, 2)
+    }
+    runs = {
+        f"DataLoader, {workers} workers": (lambda lo=loader: [batch for batch in lo])
+        for workers, loader in loaders.items()
+    }
+    with Load() as load:
+        rounds = interleaved(runs, repeats)
+    baseline = next(iter(runs))
+    for name in runs:
+        ratio = "" if name == baseline else ratio_text(rounds.ratio(baseline, name))
+        row(name, rounds.median(name) / items, f"{items / rounds.median(name):,.1f} clips/s", ratio, load)
+
+
 def lstm_pair(batch: int, steps: int, features: int, hidden: int) -> tuple[Callable, Callable, torch.Tensor]:
     """The fused core and an LSTMCell loop on equal weights: functions x (B, T, F) -> (B, T, H)."""
     core = RecurrentCore(CoreConfig(cell="lstm", input_size=features, hidden_size=hidden))
@@ -247,13 +278,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each clip")
     parser.add_argument("--fps", type=int, default=25)
     parser.add_argument("--size", default="320x240", help="WIDTHxHEIGHT of the generated clips")
+    parser.add_argument("--loader-clips", type=int, default=32, help="clips per round of the loader section")
     parser.add_argument("--model-clips", type=int, default=32, help="clips per round of the models section")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (one gives steadier timings)")
     parser.add_argument("--dry-run", action="store_true", help="tiny sizes and two rounds")
     args = parser.parse_args()
     if args.dry_run:
-        args.clips, args.seconds, args.size, args.model_clips, args.repeats = 1, 1.0, "64x48", 4, 2
+        args.clips, args.seconds, args.size, args.model_clips, args.loader_clips, args.repeats = (
+            1,
+            1.0,
+            "64x48",
+            4,
+            8,
+            2,
+        )
     width, height = (int(side) for side in args.size.split("x"))
     frames_per_clip = round(args.seconds * args.fps)
     torch.set_num_threads(args.threads)
@@ -268,6 +307,7 @@ def main() -> None:
                 files.append(Path(folder) / f"clip{index}{fmt}")
                 write_clip(files[-1], clip, fps=args.fps)
         decode_section(paths, frames_per_clip, args.repeats)
+        loader_section(paths[".avi"], args.loader_clips, args.repeats)
         models_section((1, min(32, args.model_clips)), args.model_clips, args.repeats)
         core_section(32, SAMPLED, 128, 256, args.repeats)
         memory_section(paths[".avi"][0], width, height, frames_per_clip, batch=8)
