@@ -185,11 +185,12 @@ function runs(labels) {  // ["still", "still", "left"] -> "still ×2 → left"
   return parts.map(({ label, count }) => (count > 1 ? `${label} ×${count}` : label)).join(" → ");
 }
 
+// The answer in one line: a caption (video_caption), the classes with their probabilities (action),
+// or the frame labels as runs (frames).
 function describeVideo(result) {
   if (typeof result.caption === "string") return result.caption;
-  const ranked = result.top || result.classes;
-  if (Array.isArray(ranked) && ranked.length) {
-    return ranked.map(({ label, probability }) => `${label} (${Number(probability).toFixed(3)})`).join(" · ");
+  if (Array.isArray(result.classes) && result.classes.length) {
+    return result.classes.map((c) => `${c.class ?? c.label} (${Number(c.probability).toFixed(3)})`).join(" · ");
   }
   if (typeof result.label === "string") return result.label;
   if (Array.isArray(result.frames)) return runs(result.frames.map((f) => (typeof f === "string" ? f : f.label)));
