@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from timing import Load, interleaved, machine_line, ratio_text
+from timing import CLOCKS, Load, interleaved, machine_line, ratio_text
 from torch import nn
 
 from multimodal_rnn.encoders.image import ImageEncoder, ImageEncoderConfig
@@ -180,13 +180,13 @@ def runner(mode: str, function: Callable[[torch.Tensor], torch.Tensor], x: torch
     return forward if mode == "forward" else forward_backward
 
 
-def core_section(batch: int, steps: int, features: int, hidden: int, repeats: int) -> None:
+def core_section(batch: int, steps: int, features: int, hidden: int, repeats: int, clock: str) -> None:
     print(f"core (LSTM, B={batch} T={steps} F={features} H={hidden}; ratio LSTMCell loop / fused core)")
     per_step, fused, x = lstm_pair(batch, steps, features, hidden)
     for mode in ("forward", "forward+backward"):
         runs = {f"LSTMCell loop, {mode}": runner(mode, per_step, x), f"fused core, {mode}": runner(mode, fused, x)}
         with Load() as load:
-            rounds = interleaved(runs, repeats)
+            rounds = interleaved(runs, repeats, clock=CLOCKS[clock])
         baseline = next(iter(runs))
         for name in runs:
             ratio = "" if name == baseline else ratio_text(rounds.ratio(baseline, name))
@@ -210,7 +210,7 @@ class FrameClassifier(nn.Module):
         return self.head(outputs[:, -1])
 
 
-def models_section(batches: tuple[int, ...], clips: int, repeats: int) -> None:
+def models_section(batches: tuple[int, ...], clips: int, repeats: int, clock: str) -> None:
     print(f"models ({clips} clips of {SAMPLED}x3x64x64 per round; ratio one clip per call / batch)")
     classifier = FrameClassifier().eval()
     frames = torch.randn(clips, SAMPLED, 3, 64, 64)
@@ -225,7 +225,7 @@ def models_section(batches: tuple[int, ...], clips: int, repeats: int) -> None:
 
     runs = {f"classify, batch {size}": in_batches(size) for size in batches}
     with Load() as load:
-        rounds = interleaved(runs, repeats)
+        rounds = interleaved(runs, repeats, clock=CLOCKS[clock])
     baseline = next(iter(runs))
     for name in runs:
         ratio = "" if name == baseline else ratio_text(rounds.ratio(baseline, name))
@@ -282,6 +282,13 @@ def main() -> None:
     parser.add_argument("--model-clips", type=int, default=32, help="clips per round of the models section")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (one gives steadier timings)")
+    parser.add_argument(
+        "--clock",
+        choices=CLOCKS,
+        default=None,
+        help="of the models and core sections: cpu (this thread's CPU seconds; the default with one "
+        "thread) or wall (the default with more); decoding and loading are always wall time",
+    )
     parser.add_argument("--dry-run", action="store_true", help="tiny sizes and two rounds")
     args = parser.parse_args()
     if args.dry_run:
@@ -296,8 +303,11 @@ def main() -> None:
     width, height = (int(side) for side in args.size.split("x"))
     frames_per_clip = round(args.seconds * args.fps)
     torch.set_num_threads(args.threads)
+    clock = args.clock or ("cpu" if args.threads == 1 else "wall")
     torch.manual_seed(0)
-    print(f"video speed: threads={torch.get_num_threads()} rounds={args.repeats} torch={torch.__version__}")
+    print(
+        f"video speed: threads={torch.get_num_threads()} rounds={args.repeats} clock={clock} torch={torch.__version__}"
+    )
     print(machine_line())
     with tempfile.TemporaryDirectory() as folder:
         paths: dict[str, list[Path]] = {".avi": [], ".mp4": []}
@@ -308,8 +318,8 @@ def main() -> None:
                 write_clip(files[-1], clip, fps=args.fps)
         decode_section(paths, frames_per_clip, args.repeats)
         loader_section(paths[".avi"], args.loader_clips, args.repeats)
-        models_section((1, min(32, args.model_clips)), args.model_clips, args.repeats)
-        core_section(32, SAMPLED, 128, 256, args.repeats)
+        models_section((1, min(32, args.model_clips)), args.model_clips, args.repeats, clock)
+        core_section(32, SAMPLED, 128, 256, args.repeats, clock)
         memory_section(paths[".avi"][0], width, height, frames_per_clip, batch=8)
 
 
