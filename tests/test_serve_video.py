@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,9 @@ def test_a_slow_decode_times_out_and_serving_goes_on(clips):
         assert response.status_code == 504 and "within 0.2 s" in response.json()["error"]
         release.set()
         assert client.post("/v1/light", files=_video(clips[".mp4"])).json()["frames"] == LABELS
+
+
+def test_a_serving_uploads_an_image_or_a_video():
+    assert ECHO.serving.upload == "image" and LIGHT.serving.upload == "video"
+    with pytest.raises(ValueError, match="upload must be one of image, video, got 'audio'"):
+        replace(LIGHT.serving, upload="audio")
