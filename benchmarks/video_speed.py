@@ -319,7 +319,7 @@ def main() -> None:
         decode_section(paths, frames_per_clip, args.repeats)
         loader_section(paths[".avi"], args.loader_clips, args.repeats)
         models_section((1, min(32, args.model_clips)), args.model_clips, args.repeats, clock)
-        core_section(32, SAMPLED, 128, 256, args.repeats, clock)
+        core_section(32, SAMPLED, 128, 128, args.repeats, clock)  # the sizes of the action models' core
         memory_section(paths[".avi"][0], width, height, frames_per_clip, batch=8)
 
 
