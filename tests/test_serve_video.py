@@ -150,10 +150,9 @@ def test_the_limits_reach_the_reader(monkeypatch):
     with pytest.raises(ApiError) as refused:
         decode_video(b"data", name="v.mp4", max_bytes=100, num_frames=4, limits=SERVER_VIDEO_LIMITS)
     assert refused.value.status == 413 and refused.value.message == "v.mp4: stop"
-    assert seen == {
-        "num_frames": 4,
-        "limits": VideoLimits(max_file_bytes=100, max_duration_s=60.0, max_frames=1800, max_pixels=1920 * 1080),
-    }
+    assert seen == {"num_frames": 4, "limits": replace(SERVER_VIDEO_LIMITS, max_file_bytes=100)}
+    limits = SERVER_VIDEO_LIMITS  # the values the README and --help give
+    assert (limits.max_duration_s, limits.max_frames, limits.max_pixels) == (60.0, 1800, 1920 * 1080)
     with pytest.raises(ApiError) as refused:
         decode_video(b"x" * 101, name="v.mp4", max_bytes=100, num_frames=4, limits=SERVER_VIDEO_LIMITS)
     assert refused.value.status == 413 and "101 bytes, over the limit of 100" in refused.value.message

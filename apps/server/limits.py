@@ -141,9 +141,12 @@ def decode_image(data: bytes, *, name: str, max_bytes: int, max_pixels: int) -> 
         raise ApiError(_IMAGE_STATUS[exc.kind], str(exc)) from None
 
 
-SERVER_VIDEO_LIMITS = VideoLimits(max_duration_s=60.0, max_frames=1800, max_pixels=1920 * 1080)
+SERVER_VIDEO_LIMITS = VideoLimits(
+    max_duration_s=60.0, max_frames=1800, max_pixels=1920 * 1080, max_clip_bytes=256 * 1024**2
+)
 """The server's default bounds on an uploaded video: 60 s, 1,800 frames (60 s at 30 fps), frames of
-at most 1920 x 1080 pixels (the upload's bytes are bounded by the server's body limit instead)."""
+at most 1920 x 1080 pixels, sampled frames of at most 256 MiB (the upload's bytes are bounded by
+the server's body limit instead)."""
 
 _VIDEO_STATUS = {"too_large": 413, "not_video": 415, "corrupt": 400, "unreadable": 400}
 """HTTP status of each :class:`~multimodal_rnn.errors.VideoError` kind."""
