@@ -185,6 +185,32 @@ def make_demos(root: Path) -> Path:
     return path
 
 
+def make_moving_shapes(root: Path) -> Path:
+    """A moving-shapes world of 8 train, 4 val and 4 test clips of 8 frames of 32 x 32."""
+    from multimodal_rnn.datasets.moving_shapes import MovingShapesConfig, generate_moving_shapes
+
+    generate_moving_shapes(root, MovingShapesConfig(train_size=8, val_size=4, test_size=4, num_frames=8, frame_size=32))
+    return root
+
+
+def _clips(data: Path) -> list[Any]:
+    from multimodal_rnn.video import read_clip
+
+    return [read_clip(path, num_frames=8) for path in sorted((data / "ucf").glob("*/*.avi"))[:3]]
+
+
+def _predict_action(classifier: Any, data: Path) -> None:
+    assert len(classifier.classify(_clips(data), top=2)) == 3
+
+
+def _predict_frames(labeler: Any, data: Path) -> None:
+    assert [len(result.labels) for result in labeler.label(_clips(data))] == [8, 8, 8]
+
+
+_TINY_CLIP_MODEL = {"encoder": {"channels": [4, 8], "image_size": 32}, "spatial_size": 8, "hidden_size": 8,
+                    "num_frames": 8}
+
+
 def _predict_caption(captioner: Any, data: Path) -> None:
     images = _samples()
     assert len(captioner.caption(images, beam_size=2, with_attention=True)) == len(images)
@@ -243,5 +269,11 @@ TINY_RUNS: dict[str, TinyRun] = {
         "--demos", str(data), "--epochs", "1", "--batch-size", "2", "--val-episodes", "2",
         *_sets({"channels": 8, "instruction_size": 8, "word_size": 8, "memory_size": 8, "actor_size": 8})],
         _predict_navigation),
+    "action": TinyRun(make_moving_shapes, lambda data: [
+        "--world", str(data), "--epochs", "1", "--batch-size", "4", "--warmup-steps", "1", *_sets(_TINY_CLIP_MODEL)],
+        _predict_action),
+    "frames": TinyRun(make_moving_shapes, lambda data: [
+        "--world", str(data), "--epochs", "1", "--batch-size", "4", "--warmup-steps", "1", *_sets(_TINY_CLIP_MODEL)],
+        _predict_frames),
 }
 """Every task's tiny run; a task without one fails ``test_every_task_has_a_tiny_run``."""

@@ -37,6 +37,8 @@ TASK_TINY: dict[str, dict[str, Any]] = {
                "max_answer_length": 4, "encoder": IMAGE},
     "navigation": {"num_words": len(VOCAB), "word_size": 4, "instruction_size": 8, "channels": 8, "memory_size": 8,
                    "actor_size": 8, "direction_size": 2},
+    "action": {"num_classes": 3, "encoder": IMAGE, "spatial_size": 8, "hidden_size": 8},
+    "frames": {"num_classes": 3, "encoder": IMAGE, "spatial_size": 8, "hidden_size": 8},
 }
 """Small sizes for every model of a task; a key is used only where the model's config has that field."""
 
@@ -53,6 +55,8 @@ MODEL_OVERRIDES: dict[str, dict[str, Any]] = {
     "lf_gen": {},
     "hre_gen": {},
     "babyai_film": {"film_layers": 1},
+    "lrcn": {},
+    "frame_rnn": {},
 }
 """Per registered model: overrides on top of its task's tiny sizes (every key must be one it takes)."""
 
@@ -94,8 +98,15 @@ def _navigation_batch() -> dict[str, Any]:
             "lengths": torch.tensor([3, 2]), "actions": torch.randint(0, 7, (2, 3), generator=generator)}
 
 
+def _clip_batch() -> dict[str, Any]:
+    generator = torch.Generator().manual_seed(0)
+    return {"frames": torch.randn(2, 3, 3, 16, 16, generator=generator), "length": torch.tensor([3, 2]),
+            "label": torch.tensor([0, 2]), "frame_labels": torch.tensor([[0, 1, 2], [2, 2, -100]])}
+
+
 BATCHES: dict[str, Callable[[], dict[str, Any]]] = {
     "caption": _caption_batch, "vqa": _vqa_batch, "dialog": _dialog_batch, "navigation": _navigation_batch,
+    "action": _clip_batch, "frames": _clip_batch,
 }
 """A tiny training batch per task (what the task's collate function makes)."""
 

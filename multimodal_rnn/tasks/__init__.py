@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from multimodal_rnn.tasks.action import TASK as ACTION
 from multimodal_rnn.tasks.caption import TASK as CAPTION
 from multimodal_rnn.tasks.dialog import TASK as DIALOG
+from multimodal_rnn.tasks.frames import TASK as FRAMES
 from multimodal_rnn.tasks.navigation import TASK as NAVIGATION
 from multimodal_rnn.tasks.protocol import Task
 from multimodal_rnn.tasks.vqa import TASK as VQA
@@ -21,7 +23,7 @@ from multimodal_rnn.tasks.vqa import TASK as VQA
 if TYPE_CHECKING:
     from multimodal_rnn.registry import Registry
 
-TASKS: dict[str, Task] = {task.name: task for task in (CAPTION, VQA, DIALOG, NAVIGATION)}
+TASKS: dict[str, Task] = {task.name: task for task in (CAPTION, VQA, DIALOG, NAVIGATION, ACTION, FRAMES)}
 """Every task by name, in the order the CLI lists them."""
 
 MODELS: Registry

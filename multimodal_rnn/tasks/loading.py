@@ -4,7 +4,7 @@ its vocabulary, and the checks that they belong together."""
 from __future__ import annotations
 
 import os
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from torch import nn
 
@@ -50,3 +50,30 @@ def load_with_vocabulary(
     if len(vocab) != expected:
         raise CheckpointError(f"{path}: vocabulary has {len(vocab)} words, model expects {expected}")
     return model, checkpoint, vocab
+
+
+def load_with_classes(
+    path: str | os.PathLike[str], *, registry: Registry, task: str, model_class: type[M]
+) -> tuple[M, Checkpoint, list[str]]:
+    """``(model, checkpoint, class names)`` of a classifier checkpoint, the names from its header's
+    ``extra["classes"]`` (one per output of the model, ``model.config.num_classes``).
+
+    Raises:
+        CheckpointError: one line naming the file: not of ``task``, or without a class list of the
+            model's size (distinct strings).
+    """
+    model, checkpoint = load_model(path, registry=registry, task=task)
+    if not isinstance(model, model_class):
+        raise CheckpointError(f"{path}: holds a {type(model).__name__}, not a {model_class.__name__}")
+    classes = checkpoint.extra.get("classes")
+    config: Any = model.config
+    expected = config.num_classes
+    if (
+        not isinstance(classes, list)
+        or not all(isinstance(name, str) for name in classes)
+        or len(set(classes)) != len(classes)
+    ):
+        raise CheckpointError(f"{path}: {task} checkpoint without a list of distinct class names (extra.classes)")
+    if len(classes) != expected:
+        raise CheckpointError(f"{path}: {len(classes)} class names, model expects {expected}")
+    return model, checkpoint, classes

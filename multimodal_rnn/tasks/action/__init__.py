@@ -1,0 +1,3 @@
+from multimodal_rnn.tasks.action.task import TASK
+
+__all__ = ["TASK"]

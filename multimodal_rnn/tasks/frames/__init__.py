@@ -1,0 +1,3 @@
+from multimodal_rnn.tasks.frames.task import TASK
+
+__all__ = ["TASK"]
