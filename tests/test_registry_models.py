@@ -37,6 +37,8 @@ TASK_TINY: dict[str, dict[str, Any]] = {
                "max_answer_length": 4, "encoder": IMAGE},
     "navigation": {"num_words": len(VOCAB), "word_size": 4, "instruction_size": 8, "channels": 8, "memory_size": 8,
                    "actor_size": 8, "direction_size": 2},
+    "video_caption": {"vocab_size": len(VOCAB), "embed_size": 8, "hidden_size": 12, "attention_size": 8,
+                      "frame_size": 8, "encoder": IMAGE},
 }
 """Small sizes for every model of a task; a key is used only where the model's config has that field."""
 
@@ -53,6 +55,8 @@ MODEL_OVERRIDES: dict[str, dict[str, Any]] = {
     "lf_gen": {},
     "hre_gen": {},
     "babyai_film": {"film_layers": 1},
+    "s2vt": {},
+    "temporal_attention": {},
 }
 """Per registered model: overrides on top of its task's tiny sizes (every key must be one it takes)."""
 
@@ -94,8 +98,16 @@ def _navigation_batch() -> dict[str, Any]:
             "lengths": torch.tensor([3, 2]), "actions": torch.randint(0, 7, (2, 3), generator=generator)}
 
 
+def _video_caption_batch() -> dict[str, Any]:
+    mask = torch.tensor([[True, True, True], [True, True, False]])  # (B, T) real frames
+    tokens = torch.tensor([[1, 4, 5, 6, 2], [1, 7, 2, 0, 0], [1, 8, 9, 2, 0]])  # two captions of clip 0
+    clips = torch.tensor([0, 1, 0])
+    return {"frames": torch.randn(2, 3, 3, 16, 16), "mask": mask, "tokens": tokens, "caption_clip": clips}
+
+
 BATCHES: dict[str, Callable[[], dict[str, Any]]] = {
     "caption": _caption_batch, "vqa": _vqa_batch, "dialog": _dialog_batch, "navigation": _navigation_batch,
+    "video_caption": _video_caption_batch,
 }
 """A tiny training batch per task (what the task's collate function makes)."""
 
