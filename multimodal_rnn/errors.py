@@ -33,6 +33,18 @@ class ImageError(InputError):
         self.kind = kind
 
 
+class VideoError(InputError):
+    """A video that cannot be used; ``kind`` says why: ``"too_large"`` (over a limit of
+    :class:`multimodal_rnn.video.VideoLimits`: file bytes, duration, frames, pixels per frame),
+    ``"not_video"`` (an unrecognised container, a still image, no video stream, a folder without
+    frame images), ``"corrupt"`` (empty, truncated, malformed or without frames) or
+    ``"unreadable"`` (missing, a FIFO, device or socket, permission denied)."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 class DataFormatError(InputError):
     """A dataset file that does not follow its documented format."""
 

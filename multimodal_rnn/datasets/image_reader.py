@@ -18,27 +18,31 @@ import sys
 from typing import Any, Callable, Iterator, Sequence
 
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from multimodal_rnn.errors import ConfigError, InputError
 
 
 class ImageReader:
-    """``read(path) -> (3, H, W) tensor or None``: load, transform, and apply the skip policy."""
+    """``read(path) -> (3, H, W) tensor or None``: load, transform, and apply the skip policy.
+
+    The policy serves other files too: ``what`` names them in the message past the limit (the
+    clips of :class:`~multimodal_rnn.datasets.video_clips.ClipDataset` are ``"clips"``)."""
 
     def __init__(
         self,
-        load_image: Callable[[str], Image.Image],
-        transform: Callable[[Image.Image], torch.Tensor],
+        load_image: Callable[[str], Any],
+        transform: Callable[[Any], torch.Tensor],
         *,
         max_bad_images: int = 100,
+        what: str = "images",
     ) -> None:
         if max_bad_images < 0:
             raise ConfigError(f"max_bad_images must be >= 0, got {max_bad_images}")
         self.load_image = load_image
         self.transform = transform
         self.max_bad_images = max_bad_images
+        self.what = what  # in the message past the limit: "unreadable images", "unreadable clips"
         self.bad_images: dict[str, str] = {}
 
     def read(self, path: str) -> torch.Tensor | None:
@@ -61,7 +65,7 @@ class ImageReader:
         """
         self.bad_images[path] = reason
         if len(self.bad_images) > self.max_bad_images:
-            raise InputError(f"more than {self.max_bad_images} unreadable images; last: {reason}")
+            raise InputError(f"more than {self.max_bad_images} unreadable {self.what}; last: {reason}")
 
 
 def default_workers() -> int:
