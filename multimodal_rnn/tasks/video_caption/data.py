@@ -31,28 +31,63 @@ WORLD_TRUTH = Path("truth.json")
 def add_data_arguments(parser: argparse.ArgumentParser, *, training: bool) -> None:
     """``--data-dir``, ``--msrvtt``, ``--msvd``, ``--videos`` and the split options."""
     group = parser.add_argument_group("data (default: the moving-shapes world in --data-dir)")
-    group.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, metavar="DIR",
-                       help="the moving-shapes world (mmrnn data shapes-video --out DIR)"
-                            + ("; generated there when missing" if training else "") + " (default: %(default)s)")
+    group.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        metavar="DIR",
+        help="the moving-shapes world (mmrnn data shapes-video --out DIR)"
+        + ("; generated there when missing" if training else "")
+        + " (default: %(default)s)",
+    )
     source = group.add_mutually_exclusive_group()
-    source.add_argument("--msrvtt", type=Path, metavar="JSON",
-                        help="an MSR-VTT videodatainfo.json (videos with split train/validate/test, sentences)")
+    source.add_argument(
+        "--msrvtt",
+        type=Path,
+        metavar="JSON",
+        help="an MSR-VTT videodatainfo.json (videos with split train/validate/test, sentences)",
+    )
     source.add_argument("--msvd", type=Path, metavar="TXT", help="an MSVD caption file of '<video_id> <caption>' lines")
-    group.add_argument("--videos", type=Path, metavar="DIR",
-                       help="the folder of the videos, <video_id>.<ext> (default: videos/ beside --msrvtt or --msvd)")
+    group.add_argument(
+        "--videos",
+        type=Path,
+        metavar="DIR",
+        help="the folder of the videos, <video_id>.<ext> (default: videos/ beside --msrvtt or --msvd)",
+    )
     if training:
-        group.add_argument("--msvd-train-ids", type=Path, metavar="FILE",
-                           help="video ids of the MSVD training split, one a line (default: every video not held out)")
-        group.add_argument("--msvd-val-ids", type=Path, metavar="FILE",
-                           help="video ids of the MSVD validation split (default: --val-fraction held out)")
-        group.add_argument("--val-fraction", type=proper_fraction, default=0.1,
-                           metavar="F", help="MSVD without --msvd-val-ids: the share of videos held out for "
-                                             "validation, chosen by --seed (default: %(default)s)")
+        group.add_argument(
+            "--msvd-train-ids",
+            type=Path,
+            metavar="FILE",
+            help="video ids of the MSVD training split, one a line (default: every video not held out)",
+        )
+        group.add_argument(
+            "--msvd-val-ids",
+            type=Path,
+            metavar="FILE",
+            help="video ids of the MSVD validation split (default: --val-fraction held out)",
+        )
+        group.add_argument(
+            "--val-fraction",
+            type=proper_fraction,
+            default=0.1,
+            metavar="F",
+            help="MSVD without --msvd-val-ids: the share of videos held out for "
+            "validation, chosen by --seed (default: %(default)s)",
+        )
     else:
-        group.add_argument("--split", default="test", choices=["train", "validate", "val", "test"],
-                           help="the MSR-VTT (and moving-shapes) split (default: %(default)s)")
-        group.add_argument("--msvd-ids", type=Path, metavar="FILE",
-                           help="video ids of the MSVD split to use, one a line (default: every video)")
+        group.add_argument(
+            "--split",
+            default="test",
+            choices=["train", "validate", "val", "test"],
+            help="the MSR-VTT (and moving-shapes) split (default: %(default)s)",
+        )
+        group.add_argument(
+            "--msvd-ids",
+            type=Path,
+            metavar="FILE",
+            help="video ids of the MSVD split to use, one a line (default: every video)",
+        )
 
 
 def uses_world(args: argparse.Namespace) -> bool:

@@ -28,15 +28,16 @@ def copy_image_encoder(path: str | os.PathLike[str], encoder: ImageEncoder) -> N
     """
     checkpoint = load_checkpoint(path)
     stored = checkpoint.model_config.get("encoder")
-    state = {key[len("encoder."):]: value for key, value in checkpoint.tensors.items() if key.startswith("encoder.")}
+    state = {key[len("encoder.") :]: value for key, value in checkpoint.tensors.items() if key.startswith("encoder.")}
     if not isinstance(stored, dict) or not state:
         raise CheckpointError(f"{path}: the {checkpoint.task} checkpoint has no image encoder")
     ours = config_to_dict(encoder.config)
     differ = [name for name in ARCHITECTURE_FIELDS if _plain(stored.get(name)) != _plain(ours.get(name))]
     if differ:
         name = differ[0]
-        raise CheckpointError(f"{path}: its image encoder has {name} {stored.get(name)!r}, this model's "
-                              f"{ours.get(name)!r}")
+        raise CheckpointError(
+            f"{path}: its image encoder has {name} {stored.get(name)!r}, this model's {ours.get(name)!r}"
+        )
     missing = sorted(set(encoder.state_dict()) - set(state))
     if missing:
         raise CheckpointError(f"{path}: its image encoder lacks {len(missing)} tensors, e.g. {missing[0]!r}")

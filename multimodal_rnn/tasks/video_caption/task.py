@@ -7,7 +7,8 @@ its commands' parsers import no torch (:class:`~multimodal_rnn.tasks.protocol.Ta
 from __future__ import annotations
 
 from multimodal_rnn.tasks.protocol import TaskSpec
-from multimodal_rnn.tasks.video_caption.cli import CaptionVideoCommand
+from multimodal_rnn.tasks.video_caption.cli import CaptionVideoCommand, EvalCommand, PredictCommand
+from multimodal_rnn.tasks.video_caption.training_cli import TrainCommand
 
 SHIPPED = {"default": "video_caption_moving_shapes.safetensors"}
 """The shipped video caption checkpoints (files in the weights folder), by variant."""
@@ -19,5 +20,10 @@ TASK = TaskSpec(
     predictor_loader="multimodal_rnn.tasks.video_caption.predictor:VideoCaptioner.from_checkpoint",
     shipped=SHIPPED,
     serving="multimodal_rnn.tasks.video_caption.serving:SERVING",
-    commands={"caption-video": CaptionVideoCommand(SHIPPED)},
+    commands={
+        "caption-video": CaptionVideoCommand(SHIPPED),
+        "train": TrainCommand(),
+        "predict": PredictCommand(SHIPPED),
+        "eval": EvalCommand(),
+    },
 )

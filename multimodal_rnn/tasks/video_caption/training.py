@@ -104,21 +104,22 @@ class CaptionedClips(Dataset):
 
 
 def collate_captioned_clips(items: Sequence[dict[str, Any] | None], *, pad_id: int) -> dict[str, Any] | None:
-    """Clip items with ``caption_ids`` -> a clip batch (:func:`collate_clips`) plus ``tokens`` (C, L)
-    (every caption of every clip, padded) and ``caption_clip`` (C,) (the clip of each); None
-    when no clip of the batch could be read."""
-    batch = collate_clips([item for item in items if item is not None and item["caption_ids"]])
+    """Clip items with ``caption_ids`` (at least one each) -> a clip batch (:func:`collate_clips`) plus
+    ``tokens`` (C, L) (every caption of every clip, padded) and ``caption_clip`` (C,) (the clip of
+    each); None when no clip of the batch could be read."""
+    batch = collate_clips(items)
     if "mask" not in batch:
         return None
-    kept = [item for item in items if item is not None and item["caption_ids"]]
+    kept = [item for item in items if item is not None]
     captions = [torch.tensor(ids) for item in kept for ids in item["caption_ids"]]
     batch["tokens"], _ = pad_sequences(captions, pad_id)
     batch["caption_clip"] = torch.tensor([row for row, item in enumerate(kept) for _ in item["caption_ids"]])
     return batch
 
 
-def make_validation(records: Sequence[VideoRecord], vocab: Vocabulary, *, beam_size: int, max_bad_clips: int,
-                    batch_size: int = 32) -> Callable[[torch.nn.Module], dict[str, float]]:
+def make_validation(
+    records: Sequence[VideoRecord], vocab: Vocabulary, *, beam_size: int, max_bad_clips: int, batch_size: int = 32
+) -> Callable[[torch.nn.Module], dict[str, float]]:
     """``evaluate(module) -> {"CIDEr", "Bleu_4", "ROUGE_L"}`` on ``records`` (COCO-exact scores,
     uniform sampling of the model's ``num_frames``).
 
@@ -134,12 +135,15 @@ def make_validation(records: Sequence[VideoRecord], vocab: Vocabulary, *, beam_s
         model = module.model if isinstance(module, VideoSelfCritical) else module
         assert isinstance(model, VideoCaptionModel)
         captioner = VideoCaptioner(model, vocab)
-        clips = ClipDataset(records, num_frames=model.config.num_frames, transform=captioner.clip_transform,
-                            max_bad_clips=max_bad_clips)
+        clips = ClipDataset(
+            records, num_frames=model.config.num_frames, transform=captioner.clip_transform, max_bad_clips=max_bad_clips
+        )
         candidates = caption_records(captioner, clips, beam_size=beam_size, batch_size=batch_size)
         if not candidates:
             example = next(iter(clips.bad_clips.values()), str(records[0].path))
-            raise InputError(f"validation read nothing: none of its {len(records)} clips could be read (e.g. {example})")
+            raise InputError(
+                f"validation read nothing: none of its {len(records)} clips could be read (e.g. {example})"
+            )
         tokenized = {video_id: " ".join(tokenize(caption)) for video_id, caption in candidates.items()}
         scores = caption_metrics({i: references[i] for i in tokenized}, tokenized, meteor=False)
         return {name: float(scores[name].value) for name in VALIDATION_METRICS}  # type: ignore[union-attr]
@@ -147,8 +151,14 @@ def make_validation(records: Sequence[VideoRecord], vocab: Vocabulary, *, beam_s
     return evaluate
 
 
-def caption_records(captioner: VideoCaptioner, clips: ClipDataset, *, beam_size: int, batch_size: int = 32,
-                    progress: ProgressFactory | None = None) -> dict[str, str]:
+def caption_records(
+    captioner: VideoCaptioner,
+    clips: ClipDataset,
+    *,
+    beam_size: int,
+    batch_size: int = 32,
+    progress: ProgressFactory | None = None,
+) -> dict[str, str]:
     """The caption of every readable clip of ``clips`` by video id, ``batch_size`` clips per decode."""
     batches = [range(start, min(start + batch_size, len(clips))) for start in range(0, len(clips), batch_size)]
     captions: dict[str, str] = {}
@@ -162,16 +172,28 @@ def caption_records(captioner: VideoCaptioner, clips: ClipDataset, *, beam_size:
     return captions
 
 
-def video_caption_training_setup(train_records: Sequence[VideoRecord], val_records: Sequence[VideoRecord],
-                                 config: VideoCaptionTrainingConfig, *, seed: int = 0) -> TrainingSetup:
+def video_caption_training_setup(
+    train_records: Sequence[VideoRecord],
+    val_records: Sequence[VideoRecord],
+    config: VideoCaptionTrainingConfig,
+    *,
+    seed: int = 0,
+) -> TrainingSetup:
     """The model, data, validation and checkpoint header of a video caption run (seed the RNGs
     first: the initial weights depend on them)."""
+    train_records = [record for record in train_records if record.captions]
     model, vocab = _initial_model(train_records, config)
     limited = val_records[: config.eval_max_clips] if config.eval_max_clips > 0 else val_records
     evaluate = make_validation(limited, vocab, beam_size=config.eval_beam_size, max_bad_clips=config.max_bad_clips)
     extra = {"training": config_to_dict(config)}
-    clips = ClipDataset(train_records, num_frames=model.config.num_frames, sampling=config.sampling, seed=seed,
-                        transform=per_frame(build_transform(model.config.encoder)), max_bad_clips=config.max_bad_clips)
+    clips = ClipDataset(
+        train_records,
+        num_frames=model.config.num_frames,
+        sampling=config.sampling,
+        seed=seed,
+        transform=per_frame(build_transform(model.config.encoder)),
+        max_bad_clips=config.max_bad_clips,
+    )
 
     def next_epoch(event: TrainerEvent) -> None:
         if event.kind == "epoch_end":
@@ -179,22 +201,51 @@ def video_caption_training_setup(train_records: Sequence[VideoRecord], val_recor
 
     if config.self_critical:
         references = [[" ".join(tokenize(c)) for c in r.captions] for r in train_records]
-        scst = VideoSelfCritical(model, CiderD(references), references, vocab.decode,
-                                 num_samples=config.scst_samples, baseline=config.scst_baseline)
-        return TrainingSetup(task="video_caption", model_name=config.model_name, model=model, module=scst,
-                             train_set=clips, collate=_collate_clips, evaluate=evaluate, callbacks=(next_epoch,),
-                             vocab=vocab.to_dict(), extra=extra)
+        scst = VideoSelfCritical(
+            model,
+            CiderD(references),
+            references,
+            vocab.decode,
+            num_samples=config.scst_samples,
+            baseline=config.scst_baseline,
+        )
+        return TrainingSetup(
+            task="video_caption",
+            model_name=config.model_name,
+            model=model,
+            module=scst,
+            train_set=clips,
+            collate=_collate_clips,
+            evaluate=evaluate,
+            callbacks=(next_epoch,),
+            vocab=vocab.to_dict(),
+            extra=extra,
+        )
     captions = [[vocab.encode(tokenize(c)[: config.max_caption_length]) for c in r.captions] for r in train_records]
-    return TrainingSetup(task="video_caption", model_name=config.model_name, model=model,
-                         train_set=CaptionedClips(clips, captions),
-                         collate=lambda items: collate_captioned_clips(items, pad_id=vocab.pad_id),
-                         evaluate=evaluate, callbacks=(next_epoch,), vocab=vocab.to_dict(), extra=extra)
+    return TrainingSetup(
+        task="video_caption",
+        model_name=config.model_name,
+        model=model,
+        train_set=CaptionedClips(clips, captions),
+        collate=lambda items: collate_captioned_clips(items, pad_id=vocab.pad_id),
+        evaluate=evaluate,
+        callbacks=(next_epoch,),
+        vocab=vocab.to_dict(),
+        extra=extra,
+    )
 
 
-def train_video_captioner(train_records: Sequence[VideoRecord], val_records: Sequence[VideoRecord],
-                          config: VideoCaptionTrainingConfig, trainer_config: TrainerConfig, out_dir: str | Path, *,
-                          progress: ProgressFactory | None = None, log: TrainingLog | None = None,
-                          resume_from: str | Path | None = None) -> TrainResult:
+def train_video_captioner(
+    train_records: Sequence[VideoRecord],
+    val_records: Sequence[VideoRecord],
+    config: VideoCaptionTrainingConfig,
+    trainer_config: TrainerConfig,
+    out_dir: str | Path,
+    *,
+    progress: ProgressFactory | None = None,
+    log: TrainingLog | None = None,
+    resume_from: str | Path | None = None,
+) -> TrainResult:
     """Train (or fine-tune with SCST) a video captioner; checkpoints go to ``out_dir``.
 
     Returns the trainer's :class:`TrainResult` (best validation CIDEr-D and where it is saved).
@@ -209,8 +260,10 @@ def _collate_clips(items: list[Any]) -> dict[str, Any] | None:
     return batch if "mask" in batch else None
 
 
-def _initial_model(records: Sequence[VideoRecord], config: VideoCaptionTrainingConfig,
-                   ) -> tuple[VideoCaptionModel, Vocabulary]:
+def _initial_model(
+    records: Sequence[VideoRecord],
+    config: VideoCaptionTrainingConfig,
+) -> tuple[VideoCaptionModel, Vocabulary]:
     names = MODELS.names(task="video_caption")
     if config.model_name not in names:
         raise ConfigError(f"unknown video caption model {config.model_name!r} (known: {', '.join(names)})")
@@ -220,13 +273,18 @@ def _initial_model(records: Sequence[VideoRecord], config: VideoCaptionTrainingC
     if config.self_critical:
         raise ConfigError("self-critical training starts from a trained model: give init_from")
     vocab = build_vocabulary(records, min_count=config.min_count)
-    model_config = MODELS.config(config.model_name, {
-        **config.model, "vocab_size": len(vocab), "pad_id": vocab.pad_id, "bos_id": vocab.bos_id,
-        "eos_id": vocab.eos_id,
-    })
+    model_config = MODELS.config(
+        config.model_name,
+        {
+            **config.model,
+            "vocab_size": len(vocab),
+            "pad_id": vocab.pad_id,
+            "bos_id": vocab.bos_id,
+            "eos_id": vocab.eos_id,
+        },
+    )
     model = MODELS.build(config.model_name, model_config, load_encoder_weights=True)
     assert isinstance(model, VideoCaptionModel)
     if config.encoder_from is not None:
         copy_image_encoder(config.encoder_from, model.encoder)
     return model, vocab
-
