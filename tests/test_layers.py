@@ -27,6 +27,9 @@ PUBLIC_API: dict[str, str] = {
     "multimodal_rnn.training.launch": "torchrun_process_group, is_main_process: the app joins torchrun's process group",
     "multimodal_rnn.datasets.shapes": "ShapesConfig, generate_shapes_world, MAX_OBJECTS, MIN_IMAGE_SIZE, "
     "MAX_IMAGE_SIZE: the built-in synthetic world",
+    "multimodal_rnn.datasets.moving_shapes": "MovingShapesConfig, generate_moving_shapes, ACTION_CLASSES, "
+    "MOTION_CLASSES, FRAME_LABELS, MIN_FRAMES, MAX_FRAMES, MIN_FRAME_SIZE, MAX_FRAME_SIZE, MAX_FPS: the built-in "
+    "synthetic video world",
 }
 """The modules ``apps/`` may import, with what they offer (docs/architecture.md lists the same)."""
 

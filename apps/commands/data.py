@@ -7,6 +7,16 @@ import sys
 import time
 from pathlib import Path
 
+from multimodal_rnn.datasets.moving_shapes import (
+    ACTION_CLASSES,
+    MAX_FPS,
+    MAX_FRAME_SIZE,
+    MAX_FRAMES,
+    MIN_FRAME_SIZE,
+    MIN_FRAMES,
+    MovingShapesConfig,
+    generate_moving_shapes,
+)
 from multimodal_rnn.datasets.shapes import (
     MAX_IMAGE_SIZE,
     MAX_OBJECTS,
@@ -20,7 +30,10 @@ from multimodal_rnn.options import add_output_argument, check_outputs, int_range
 from ..task_commands import add_command_parser, run_command, tasks
 
 NAME = "data"
-HELP = "generate built-in datasets (the synthetic shapes world; BabyAI bot demonstrations for navigation)"
+HELP = (
+    "generate built-in datasets (the synthetic shapes world, its moving-shapes videos; "
+    "BabyAI bot demonstrations for navigation)"
+)
 
 _SHAPES_DESCRIPTION = """\
 Generate the shapes world: scenes of 1-4 colored shapes rendered to PNG, with, for every split,
@@ -38,9 +51,28 @@ files written in OUT: captions_{split}.json, vqa_questions_{split}.json,
 vqa_annotations_{split}.json, visdial_{split}.json, scenes_{split}.json,
 visdial_val_dense_annotations.json, manifest.json and images/{split}/*.png"""
 
+_VIDEO_DESCRIPTION = f"""\
+Generate the moving-shapes world: short clips of a colored shape that moves, bounces, grows,
+shrinks, changes color, appears or disappears, often beside a second shape that stays still.
+{len(ACTION_CLASSES)} action classes, a label per frame (what the shape does at that frame) and
+up to 5 true captions per clip, written in the UCF-101 layout (for action recognition and frame
+labeling) and the MSR-VTT layout (for captioning), with the ground truth the caption checker
+uses. docs/moving_shapes.md describes the classes, labels, captions and files. The same seed
+gives the same clips and byte-identical JSON files."""
+
+_VIDEO_EPILOG = """\
+examples:
+  mmrnn data shapes-video --out data/moving_shapes
+  mmrnn data shapes-video --out /tmp/tiny --train 120 --val 24 --test 24 --seed 1
+  mmrnn data shapes-video --out data/moving_shapes --frames 32 --size 96 --force
+
+files written in OUT: ucf/ (classInd.txt, trainlist01.txt, vallist01.txt, testlist01.txt,
+frame_labels.json, <Class>/v_<Class>_gXX_cYY.avi), msrvtt/ (videodatainfo.json,
+videos/video<N>.mp4), truth.json, manifest.json"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register ``mmrnn data shapes`` and its options."""
+    """Register ``mmrnn data shapes``, ``mmrnn data shapes-video`` and their options."""
     datasets = parser.add_subparsers(dest="dataset", metavar="DATASET", required=True)
     defaults = ShapesConfig()
     shapes = datasets.add_parser(
@@ -71,9 +103,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"most objects per scene, 1-{MAX_OBJECTS}, at least --min-objects (default: %(default)s)")
     shapes.add_argument("--force", action="store_true",
                         help="write into a non-empty OUT, replacing a previous shapes world there")
+    _add_video_arguments(datasets)
 
     for key, (task, command) in _task_datasets():
         add_command_parser(datasets, key.split(" ", 1)[1], command)
+
+
+def _add_video_arguments(datasets: argparse._SubParsersAction) -> None:
+    defaults = MovingShapesConfig()
+    video = datasets.add_parser(
+        "shapes-video",
+        help="synthetic moving-shapes clips (action classes, per-frame labels, captions)",
+        description=_VIDEO_DESCRIPTION,
+        epilog=_VIDEO_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_output_argument(video, "--out", folder=True, required=True, metavar="DIR",
+                        help="output directory (created if missing)")
+    video.add_argument("--seed", type=non_negative_int, default=defaults.seed,
+                       help="random seed, >= 0 (default: %(default)s)")
+    video.add_argument("--train", type=non_negative_int, default=defaults.train_size, metavar="N",
+                       help="train clips (default: %(default)s)")
+    video.add_argument("--val", type=non_negative_int, default=defaults.val_size, metavar="N",
+                       help="val clips (default: %(default)s)")
+    video.add_argument("--test", type=non_negative_int, default=defaults.test_size, metavar="N",
+                       help="test clips (default: %(default)s)")
+    video.add_argument("--frames", type=int_range(MIN_FRAMES, MAX_FRAMES), default=defaults.num_frames, metavar="T",
+                       help=f"frames per clip, {MIN_FRAMES}-{MAX_FRAMES} (default: %(default)s)")
+    video.add_argument(
+        "--size", type=int_range(MIN_FRAME_SIZE, MAX_FRAME_SIZE), default=defaults.frame_size, metavar="PIXELS",
+        help=f"side of the square frames in pixels, even, {MIN_FRAME_SIZE}-{MAX_FRAME_SIZE} (default: %(default)s)",
+    )
+    video.add_argument("--fps", type=int_range(1, MAX_FPS), default=defaults.fps,
+                       help=f"frame rate of the video files, 1-{MAX_FPS} frames per second (default: %(default)s)")
+    video.add_argument("--force", action="store_true",
+                       help="write into a non-empty OUT, replacing a previous moving-shapes world there")
 
 
 def _task_datasets() -> list[tuple[str, tuple[object, object]]]:
@@ -88,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
 
     if getattr(args, "_command", None) is not None:  # a dataset of a task
         return run_command(args)
+    if args.dataset == "shapes-video":
+        return _run_video(args)
     if args.min_objects > args.max_objects:
         raise ConfigError(f"--min-objects {args.min_objects} is more than --max-objects {args.max_objects}")
     for note in check_outputs(args):
@@ -116,4 +182,39 @@ def run(args: argparse.Namespace) -> int:
             f"{info['questions']:6d} questions  {info['dialogs']:6d} dialogs  -> {info['image_dir']}"
         )
     print(f"  caption vocabulary: {summary['caption_vocabulary_size']} words; manifest: {summary['manifest']}")
+    return 0
+
+
+def _run_video(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    if args.size % 2:
+        raise ConfigError(f"--size {args.size}: must be even (H.264 video needs even frame sides)")
+    for note in check_outputs(args):
+        print(note, file=sys.stderr)
+    config = MovingShapesConfig(
+        seed=args.seed,
+        train_size=args.train,
+        val_size=args.val,
+        test_size=args.test,
+        num_frames=args.frames,
+        frame_size=args.size,
+        fps=args.fps,
+    )
+    out: Path = args.out
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        raise InputError(f"{out}: directory is not empty; pass --force to replace the moving-shapes world there")
+    start = time.perf_counter()
+    total = config.train_size + config.val_size + config.test_size
+    with tqdm(total=total, unit="clip", desc="moving shapes", disable=None) as bar:
+        summary = generate_moving_shapes(
+            out, config, lambda done, _total: bar.update(done - bar.n), overwrite=args.force
+        )
+    seconds = time.perf_counter() - start
+    print(f"moving-shapes world written to {summary['out_dir']} in {seconds:.1f} s ({total / seconds:.0f} clips/s)")
+    for split, info in summary["splits"].items():
+        print(f"  {split:5s} {info['clips']:6d} clips  {info['captions']:6d} captions")
+    print(f"  {len(ACTION_CLASSES)} classes, {config.num_frames} frames of {config.frame_size}x{config.frame_size} "
+          f"at {config.fps} fps; caption vocabulary: {summary['caption_vocabulary_size']} words")
+    print(f"  UCF-101 layout: {summary['ucf']}; MSR-VTT layout: {summary['msrvtt']}; truth: {summary['truth']}")
     return 0
