@@ -265,3 +265,20 @@ def test_encoder_from_copies_another_checkpoints_image_encoder(dataset: Path, tm
 
     with pytest.raises(CheckpointError, match="channels"):
         copy_image_encoder(source, video.encoder)
+
+
+def test_the_moving_shapes_world_trains_predicts_and_scores_faithfulness(tmp_path: Path, capsys) -> None:
+    from multimodal_rnn.datasets.moving_shapes import MovingShapesConfig, generate_moving_shapes
+
+    world = tmp_path / "world"
+    generate_moving_shapes(world, MovingShapesConfig(train_size=12, val_size=3, test_size=3, num_frames=8, frame_size=32))
+    out = tmp_path / "run"
+    encoder = json.dumps({"channels": [8, 16], "image_size": 32})
+    assert main(["train", "video_caption", "--out", str(out), "--data-dir", str(world), "--max-steps", "2",
+                 "--model", "s2vt", *SMALL, "--set", f"encoder={encoder}"]) == 0
+    results = tmp_path / "results.json"
+    weights = str(out / "best.safetensors")
+    assert main(["predict", "video_caption", "--weights", weights, "--data-dir", str(world), "--out", str(results)]) == 0
+    capsys.readouterr()
+    assert main(["eval", "video_caption", "--results", str(results), "--data-dir", str(world)]) == 0
+    assert "Faithfulness" in capsys.readouterr().out

@@ -131,23 +131,24 @@ class VideoCaptionModel(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.output = nn.Linear(config.hidden_size, config.vocab_size)
 
-    def frame_grids(self, frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """frames (B, T, 3, H, W) normalized, mask (B, T) -> encoder grids (B, T, N, D), 0 on padding.
+    def frame_inputs(self, frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """frames (B, T, 3, H, W) normalized, mask (B, T) -> what the frame projection reads, (B, T, F):
+        the encoder's grid flattened (F = N * D) or pooled (F = D), per ``frame_features``; 0 on padding.
 
         Only real frames go through the encoder (padding never reaches its BatchNorm)."""
         if frames.dim() != 5 or frames.shape[2] != 3 or tuple(mask.shape) != tuple(frames.shape[:2]):
             raise InputError(
                 f"clips must be (B, T, 3, H, W) with a (B, T) mask, got {tuple(frames.shape)} and {tuple(mask.shape)}"
             )
-        grid = self.encoder(frames[mask]).grid  # (R, N, D) for the R real frames
-        out = grid.new_zeros((*mask.shape, *grid.shape[1:]))
-        out[mask] = grid
+        encoded = self.encoder(frames[mask])  # for the R real frames: grid (R, N, D), pooled (R, D)
+        values = encoded.grid.flatten(1) if self.config.frame_features == "grid" else encoded.pooled
+        out = values.new_zeros((*mask.shape, values.shape[1]))
+        out[mask] = values
         return out
 
-    def encode_grids(self, grids: torch.Tensor, mask: torch.Tensor) -> EncodedClip:
-        """Encoder grids (B, T, N, D) (e.g. from a feature cache), mask (B, T) -> :class:`EncodedClip`."""
-        flat = grids.flatten(2) if self.config.frame_features == "grid" else grids.mean(dim=2)  # (B, T, N*D | D)
-        frames = torch.relu(self.frame_projection(self.dropout(flat))) * mask[..., None]
+    def encode_inputs(self, inputs: torch.Tensor, mask: torch.Tensor) -> EncodedClip:
+        """:meth:`frame_inputs` (B, T, F) (or the same from a frame cache), mask (B, T) -> :class:`EncodedClip`."""
+        frames = torch.relu(self.frame_projection(self.dropout(inputs))) * mask[..., None]
         return EncodedClip(frames, mask)
 
     def encode(self, frames: torch.Tensor, mask: torch.Tensor | None = None) -> EncodedClip:
@@ -156,14 +157,14 @@ class VideoCaptionModel(nn.Module):
             mask = torch.ones(frames.shape[:2], dtype=torch.bool, device=frames.device)
         if not bool(mask[:, 0].all()):
             raise InputError("every clip needs at least one frame (masks are right-padded)")
-        return self.encode_grids(self.frame_grids(frames, mask), mask)
+        return self.encode_inputs(self.frame_inputs(frames, mask), mask)
 
     def encode_batch(self, batch: dict[str, Any]) -> EncodedClip:
-        """A batch's clips: cached ``grids`` (B, T, N, D) or ``frames`` (B, T, 3, H, W), and ``mask``."""
-        mask = batch["mask"]
-        if "grids" in batch:
-            return self.encode_grids(batch["grids"], mask)
-        return self.encode(batch["frames"], mask)
+        """A batch's clips: cached ``features`` (B, T, F) (see :meth:`frame_inputs`) or ``frames``
+        (B, T, 3, H, W), and ``mask`` (B, T)."""
+        if "features" in batch:
+            return self.encode_inputs(batch["features"], batch["mask"])
+        return self.encode(batch["frames"], batch["mask"])
 
     def start(self, encoded: EncodedClip) -> tuple[VideoState, VideoContext]:
         """The recurrent state before the first word and the static per-clip context (B rows each)."""

@@ -22,7 +22,7 @@ from multimodal_rnn.encoders.image import build_transform
 from multimodal_rnn.errors import ConfigError, InputError
 from multimodal_rnn.tasks.loading import load_with_vocabulary
 from multimodal_rnn.tasks.protocol import Predictor
-from multimodal_rnn.tasks.video_caption.models import MODELS, VideoCaptionModel
+from multimodal_rnn.tasks.video_caption.models import MODELS, EncodedClip, VideoCaptionModel
 from multimodal_rnn.text.vocab import Vocabulary
 from multimodal_rnn.video import VideoClip, read_clip
 
@@ -131,14 +131,35 @@ class VideoCaptioner(Predictor):
     ) -> list[VideoCaptionResult]:
         """Caption a batch of transformed clips: frames (B, T, 3, H, W), mask (B, T) bool right-padded
         (None: every frame real); beam_size 1 is greedy decoding."""
+        mask = None if mask is None else mask.to(self.device)
+        return self.caption_encoded(
+            self.model.encode(frames.to(self.device), mask),
+            beam_size=beam_size,
+            max_length=max_length,
+            length_penalty=length_penalty,
+            block_repeated_trigrams=block_repeated_trigrams,
+            with_attention=with_attention,
+        )
+
+    @torch.no_grad()
+    def caption_encoded(
+        self,
+        encoded: EncodedClip,
+        *,
+        beam_size: int = 3,
+        max_length: int | None = None,
+        length_penalty: float = 0.0,
+        block_repeated_trigrams: bool = False,
+        with_attention: bool = False,
+    ) -> list[VideoCaptionResult]:
+        """Caption encoded clips (:meth:`VideoCaptionModel.encode` or ``encode_batch`` of cached
+        features); the options are those of :meth:`caption_tensors`."""
         if beam_size < 1:
             raise ConfigError(f"beam size must be at least 1, got {beam_size}")
         model = self.model
-        frames = frames.to(self.device)
-        encoded = model.encode(frames, None if mask is None else mask.to(self.device))
         state, context = model.start(encoded)
         record = "attention" if with_attention and model.attends else None
-        batch, length = frames.shape[0], max_length or model.config.max_length
+        batch, length = encoded.frames.shape[0], max_length or model.config.max_length
         vocab = self.vocab
         ids: dict[str, Any] = dict(
             batch_size=batch,

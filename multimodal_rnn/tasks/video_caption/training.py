@@ -31,10 +31,12 @@ from multimodal_rnn.metrics.cider import CiderD
 from multimodal_rnn.tasks.common import TrainingLog, TrainingSetup, run_training
 from multimodal_rnn.tasks.protocol import ProgressFactory
 from multimodal_rnn.tasks.video_caption.encoder_init import copy_image_encoder
+from multimodal_rnn.tasks.video_caption.frame_cache import CachedFrames, build_frame_cache
 from multimodal_rnn.tasks.video_caption.models import MODELS, VideoCaptionModel
 from multimodal_rnn.tasks.video_caption.predictor import VideoCaptioner
 from multimodal_rnn.tasks.video_caption.self_critical import VideoSelfCritical
 from multimodal_rnn.text.vocab import Vocabulary, pad_sequences, tokenize
+from multimodal_rnn.training import distributed
 from multimodal_rnn.training.state import seed_everything
 from multimodal_rnn.training.trainer import TrainerConfig, TrainerEvent, TrainResult
 
@@ -61,6 +63,9 @@ class VideoCaptionTrainingConfig:
         encoder_from: a checkpoint of any task with an image encoder of the same architecture
             (``encoder.*`` tensors, e.g. the shipped shapes captioner) whose encoder weights
             start this model's frame encoder.
+        feature_cache: a folder for the frozen encoder's frame inputs of the training and
+            validation clips (``train/``, ``validation/``; needs ``encoder.trainable = False``
+            and uniform sampling); built once, memory-mapped after.
     """
 
     model_name: str = "temporal_attention"
@@ -76,6 +81,7 @@ class VideoCaptionTrainingConfig:
     scst_baseline: str = "greedy"
     init_from: str | None = None
     encoder_from: str | None = None
+    feature_cache: str | None = None
 
 
 def build_vocabulary(records: Sequence[VideoRecord], *, min_count: int) -> Vocabulary:
@@ -118,10 +124,17 @@ def collate_captioned_clips(items: Sequence[dict[str, Any] | None], *, pad_id: i
 
 
 def make_validation(
-    records: Sequence[VideoRecord], vocab: Vocabulary, *, beam_size: int, max_bad_clips: int, batch_size: int = 32
+    records: Sequence[VideoRecord],
+    vocab: Vocabulary,
+    *,
+    beam_size: int,
+    max_bad_clips: int,
+    batch_size: int = 32,
+    cache: str | Path | None = None,
 ) -> Callable[[torch.nn.Module], dict[str, float]]:
     """``evaluate(module) -> {"CIDEr", "Bleu_4", "ROUGE_L"}`` on ``records`` (COCO-exact scores,
-    uniform sampling of the model's ``num_frames``).
+    uniform sampling of the model's ``num_frames``; with ``cache``, the records' frame cache built
+    by :func:`~multimodal_rnn.tasks.video_caption.frame_cache.build_frame_cache`).
 
     ``module`` is the model, or the :class:`VideoSelfCritical` holding it. Clips that cannot be
     read are left out of the scores; when none can be, ``evaluate`` raises an InputError.
@@ -129,20 +142,28 @@ def make_validation(
     references = {r.video_id: [" ".join(tokenize(c)) for c in r.captions] for r in records if r.captions}
     if not references:
         raise InputError("no validation captions: the validation clips have none")
-    records = [r for r in records if r.video_id in references]
+    if cache is None:
+        records = [r for r in records if r.video_id in references]
 
     def evaluate(module: torch.nn.Module) -> dict[str, float]:
         model = module.model if isinstance(module, VideoSelfCritical) else module
         assert isinstance(model, VideoCaptionModel)
         captioner = VideoCaptioner(model, vocab)
-        clips = ClipDataset(
-            records, num_frames=model.config.num_frames, transform=captioner.clip_transform, max_bad_clips=max_bad_clips
-        )
+        clips: Dataset
+        if cache is not None:
+            clips = CachedFrames(records, cache)
+        else:
+            clips = ClipDataset(
+                records,
+                num_frames=model.config.num_frames,
+                transform=captioner.clip_transform,
+                max_bad_clips=max_bad_clips,
+            )
         candidates = caption_records(captioner, clips, beam_size=beam_size, batch_size=batch_size)
+        candidates = {video_id: caption for video_id, caption in candidates.items() if video_id in references}
         if not candidates:
-            example = next(iter(clips.bad_clips.values()), str(records[0].path))
             raise InputError(
-                f"validation read nothing: none of its {len(records)} clips could be read (e.g. {example})"
+                f"validation read nothing: none of its {len(records)} clips could be read (e.g. {records[0].path})"
             )
         tokenized = {video_id: " ".join(tokenize(caption)) for video_id, caption in candidates.items()}
         scores = caption_metrics({i: references[i] for i in tokenized}, tokenized, meteor=False)
@@ -153,23 +174,55 @@ def make_validation(
 
 def caption_records(
     captioner: VideoCaptioner,
-    clips: ClipDataset,
+    clips: Dataset,
     *,
     beam_size: int,
     batch_size: int = 32,
     progress: ProgressFactory | None = None,
 ) -> dict[str, str]:
-    """The caption of every readable clip of ``clips`` by video id, ``batch_size`` clips per decode."""
-    batches = [range(start, min(start + batch_size, len(clips))) for start in range(0, len(clips), batch_size)]
+    """The caption of every readable clip of ``clips`` (a :class:`ClipDataset` or
+    :class:`CachedFrames`) by video id, ``batch_size`` clips per decode."""
+    count = len(clips)  # type: ignore[arg-type]
+    batches = [range(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
     captions: dict[str, str] = {}
     iterable = progress(batches, len(batches), "captioning") if progress is not None else batches
     for indices in iterable:
         batch = collate_clips([clips[i] for i in indices])
         if "mask" not in batch:
             continue
-        results = captioner.caption_tensors(batch["frames"], batch["mask"], beam_size=beam_size)
+        device = captioner.device
+        inputs: dict[str, Any] = {key: batch[key].to(device) for key in ("frames", "features", "mask") if key in batch}
+        results = captioner.caption_encoded(captioner.model.encode_batch(inputs), beam_size=beam_size)
         captions.update((video_id, result.caption) for video_id, result in zip(batch["video_id"], results))
     return captions
+
+
+def _training_clips(
+    model: VideoCaptionModel,
+    train_records: Sequence[VideoRecord],
+    val_records: Sequence[VideoRecord],
+    config: VideoCaptionTrainingConfig,
+    seed: int,
+) -> tuple[Dataset, Path | None]:
+    """The training clips (read and transformed, or from a frame cache built now) and the validation cache."""
+    if config.feature_cache is None:
+        transform = per_frame(build_transform(model.config.encoder))
+        clips = ClipDataset(
+            train_records,
+            num_frames=model.config.num_frames,
+            sampling=config.sampling,
+            seed=seed,
+            transform=transform,
+            max_bad_clips=config.max_bad_clips,
+        )
+        return clips, None
+    if config.sampling != "uniform":
+        raise ConfigError("a feature cache fixes the sampled frames: it needs uniform sampling")
+    cache = Path(config.feature_cache)
+    with distributed.main_process_first():  # rank 0 builds the caches, the other processes then reuse them
+        build_frame_cache(model, train_records, cache / "train", max_bad_clips=config.max_bad_clips)
+        build_frame_cache(model, val_records, cache / "validation", max_bad_clips=config.max_bad_clips)
+    return CachedFrames(train_records, cache / "train"), cache / "validation"
 
 
 def video_caption_training_setup(
@@ -184,21 +237,25 @@ def video_caption_training_setup(
     train_records = [record for record in train_records if record.captions]
     model, vocab = _initial_model(train_records, config)
     limited = val_records[: config.eval_max_clips] if config.eval_max_clips > 0 else val_records
-    evaluate = make_validation(limited, vocab, beam_size=config.eval_beam_size, max_bad_clips=config.max_bad_clips)
-    extra = {"training": config_to_dict(config)}
-    clips = ClipDataset(
-        train_records,
-        num_frames=model.config.num_frames,
-        sampling=config.sampling,
-        seed=seed,
-        transform=per_frame(build_transform(model.config.encoder)),
-        max_bad_clips=config.max_bad_clips,
+    clips, val_cache = _training_clips(model, train_records, limited, config, seed)
+    evaluate = make_validation(
+        limited, vocab, beam_size=config.eval_beam_size, max_bad_clips=config.max_bad_clips, cache=val_cache
     )
+    extra = {"training": config_to_dict(config)}
 
     def next_epoch(event: TrainerEvent) -> None:
-        if event.kind == "epoch_end":
+        if event.kind == "epoch_end" and isinstance(clips, ClipDataset):
             clips.set_epoch(event.epoch)
 
+    common: dict[str, Any] = dict(
+        task="video_caption",
+        model_name=config.model_name,
+        model=model,
+        evaluate=evaluate,
+        callbacks=(next_epoch,),
+        vocab=vocab.to_dict(),
+        extra=extra,
+    )
     if config.self_critical:
         references = [[" ".join(tokenize(c)) for c in r.captions] for r in train_records]
         scst = VideoSelfCritical(
@@ -209,29 +266,12 @@ def video_caption_training_setup(
             num_samples=config.scst_samples,
             baseline=config.scst_baseline,
         )
-        return TrainingSetup(
-            task="video_caption",
-            model_name=config.model_name,
-            model=model,
-            module=scst,
-            train_set=clips,
-            collate=_collate_clips,
-            evaluate=evaluate,
-            callbacks=(next_epoch,),
-            vocab=vocab.to_dict(),
-            extra=extra,
-        )
+        return TrainingSetup(module=scst, train_set=clips, collate=_collate_clips, **common)
     captions = [[vocab.encode(tokenize(c)[: config.max_caption_length]) for c in r.captions] for r in train_records]
     return TrainingSetup(
-        task="video_caption",
-        model_name=config.model_name,
-        model=model,
         train_set=CaptionedClips(clips, captions),
         collate=lambda items: collate_captioned_clips(items, pad_id=vocab.pad_id),
-        evaluate=evaluate,
-        callbacks=(next_epoch,),
-        vocab=vocab.to_dict(),
-        extra=extra,
+        **common,
     )
 
 

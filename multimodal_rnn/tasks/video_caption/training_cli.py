@@ -97,6 +97,13 @@ class TrainCommand:
             metavar="K",
             help="captions sampled per clip in the SCST stage (default: %(default)s)",
         )
+        parser.add_argument(
+            "--feature-cache",
+            metavar="DIR",
+            help="compute the frozen encoder's frame features of the training and validation clips "
+            "here once and train on them (needs --set 'encoder={\"trainable\": false}' and "
+            "uniform --sampling)",
+        )
         add_data_arguments(parser, training=True)
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
@@ -122,6 +129,7 @@ class TrainCommand:
             scst_baseline=args.scst_baseline,
             init_from=args.init_from,
             encoder_from=args.encoder_from,
+            feature_cache=args.feature_cache,
         )
         trainer_config = trainer_config_from_args(
             args, validation_metric="CIDEr", encoder_prefix="model.encoder." if args.self_critical else "encoder."
