@@ -13,7 +13,8 @@ the checkpoint header. With ``self_critical`` it trains the same model through
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,8 +204,10 @@ def _training_clips(
     val_records: Sequence[VideoRecord],
     config: VideoCaptionTrainingConfig,
     seed: int,
+    progress: ProgressFactory | None,
 ) -> tuple[Dataset, Path | None]:
-    """The training clips (read and transformed, or from a frame cache built now) and the validation cache."""
+    """The training clips (read and transformed, or from a frame cache built now, with a bar per
+    split) and the validation cache."""
     if config.feature_cache is None:
         transform = per_frame(build_transform(model.config.encoder))
         clips = ClipDataset(
@@ -220,8 +223,9 @@ def _training_clips(
         raise ConfigError("a feature cache fixes the sampled frames: it needs uniform sampling")
     cache = Path(config.feature_cache)
     with distributed.main_process_first():  # rank 0 builds the caches, the other processes then reuse them
-        build_frame_cache(model, train_records, cache / "train", max_bad_clips=config.max_bad_clips)
-        build_frame_cache(model, val_records, cache / "validation", max_bad_clips=config.max_bad_clips)
+        for name, records in (("train", train_records), ("validation", val_records)):
+            with counting_bar(progress, len(records), f"frame cache ({name})") as advance:
+                build_frame_cache(model, records, cache / name, max_bad_clips=config.max_bad_clips, progress=advance)
     return CachedFrames(train_records, cache / "train"), cache / "validation"
 
 
@@ -231,13 +235,14 @@ def video_caption_training_setup(
     config: VideoCaptionTrainingConfig,
     *,
     seed: int = 0,
+    progress: ProgressFactory | None = None,
 ) -> TrainingSetup:
     """The model, data, validation and checkpoint header of a video caption run (seed the RNGs
-    first: the initial weights depend on them)."""
+    first: the initial weights depend on them); ``progress`` draws the frame cache's bars."""
     train_records = [record for record in train_records if record.captions]
     model, vocab = _initial_model(train_records, config)
     limited = val_records[: config.eval_max_clips] if config.eval_max_clips > 0 else val_records
-    clips, val_cache = _training_clips(model, train_records, limited, config, seed)
+    clips, val_cache = _training_clips(model, train_records, limited, config, seed, progress)
     evaluate = make_validation(
         limited, vocab, beam_size=config.eval_beam_size, max_bad_clips=config.max_bad_clips, cache=val_cache
     )
@@ -291,8 +296,31 @@ def train_video_captioner(
     Returns the trainer's :class:`TrainResult` (best validation CIDEr-D and where it is saved).
     """
     seed_everything(trainer_config.seed)  # the initial weights depend on the seed only
-    setup = video_caption_training_setup(train_records, val_records, config, seed=trainer_config.seed)
+    setup = video_caption_training_setup(
+        train_records, val_records, config, seed=trainer_config.seed, progress=progress
+    )
     return run_training(setup, trainer_config, out_dir, progress=progress, log=log, resume_from=resume_from)
+
+
+@contextmanager
+def counting_bar(
+    progress: ProgressFactory | None, total: int, description: str
+) -> Iterator[Callable[[int, int], None]]:
+    """``advance(done, total)`` callbacks that move a ``progress`` bar of ``total`` steps; the bar
+    is closed when the block ends."""
+    bar = iter(progress(range(total), total, description)) if progress is not None else iter(())
+    done = [0]
+
+    def advance(count: int, _total: int) -> None:
+        for _ in range(count - done[0]):
+            next(bar, None)
+        done[0] = count
+
+    try:
+        yield advance
+    finally:
+        for _ in bar:  # close the bar
+            pass
 
 
 def _collate_clips(items: list[Any]) -> dict[str, Any] | None:

@@ -151,20 +151,12 @@ class TrainCommand:
 def ensure_world(data_dir: Path, context: RunContext) -> None:
     """Generate the default moving-shapes world in ``data_dir`` unless it is there."""
     from multimodal_rnn.datasets.moving_shapes import MovingShapesConfig, generate_moving_shapes
+    from multimodal_rnn.tasks.video_caption.training import counting_bar
 
     if (data_dir / WORLD_INFO).exists():
         return
     context.log(f"generating the moving-shapes world in {data_dir} ...")
     config = MovingShapesConfig()
     total = config.train_size + config.val_size + config.test_size
-    bar = iter(context.progress(range(total), total, "moving shapes"))
-    done = [0]
-
-    def advance(count: int, _total: int) -> None:
-        for _ in range(count - done[0]):
-            next(bar, None)
-        done[0] = count
-
-    generate_moving_shapes(data_dir, config, advance)
-    for _ in bar:  # close the bar
-        pass
+    with counting_bar(context.progress, total, "moving shapes") as advance:
+        generate_moving_shapes(data_dir, config, advance)
