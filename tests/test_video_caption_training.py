@@ -282,3 +282,29 @@ def test_the_moving_shapes_world_trains_predicts_and_scores_faithfulness(tmp_pat
     capsys.readouterr()
     assert main(["eval", "video_caption", "--results", str(results), "--data-dir", str(world)]) == 0
     assert "Faithfulness" in capsys.readouterr().out
+
+
+def test_a_frame_cache_gives_the_captions_of_the_clips_and_follows_the_encoder(dataset: Path, tmp_path: Path) -> None:
+    from multimodal_rnn.datasets.video_clips import ClipDataset
+    from multimodal_rnn.errors import ConfigError
+    from multimodal_rnn.tasks.video_caption.frame_cache import CachedFrames, build_frame_cache
+    from multimodal_rnn.tasks.video_caption.training import caption_records
+
+    torch.manual_seed(0)
+    records = read_msrvtt(dataset, dataset.parent / "videos", split=None)
+    records[3] = type(records[3])("broken", dataset.parent / "videos" / "missing.gif", captions=("a red square",))
+    vocab = Vocabulary.build([["a", "red", "blue", "square", "moves", "left", "right"]])
+    options = {"vocab_size": len(vocab), "num_frames": 3, "hidden_size": 8, "frame_size": 8, "embed_size": 8}
+    with pytest.raises(ConfigError, match="frozen encoder"):
+        build_frame_cache(MODELS.build("s2vt", {**options, "encoder": ENCODER}), records, tmp_path / "cache")
+    model = MODELS.build("temporal_attention", {**options, "encoder": {**ENCODER, "trainable": False}})
+    bad = build_frame_cache(model, records, tmp_path / "cache", batch_size=4)
+    assert list(bad) == [str(records[3].path)]
+    captioner = VideoCaptioner(model, vocab)
+    cached = caption_records(captioner, CachedFrames(records, tmp_path / "cache"), beam_size=2)
+    read = caption_records(captioner, ClipDataset(records, num_frames=3, transform=captioner.clip_transform), beam_size=2)
+    assert cached == read and "broken" not in cached and len(cached) == 9
+    assert build_frame_cache(model, records, tmp_path / "cache") == {}  # reused: nothing read
+    with torch.no_grad():
+        model.encoder.backbone.features[0].weight.add_(1.0)  # another encoder: the cache is rebuilt
+    assert list(build_frame_cache(model, records, tmp_path / "cache")) == [str(records[3].path)]

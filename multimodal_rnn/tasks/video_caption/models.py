@@ -14,8 +14,12 @@ Two registered models, each with its own config class (shared options in
 Every frame goes through the shared :class:`~multimodal_rnn.encoders.image.ImageEncoder`
 (padded frames never do) and a learned projection of its grid (``frame_features="grid"``: the
 flattened grid keeps where things are, which motion needs) or of its pooled feature to
-``frame_size`` features. Decoding goes through ``step(tokens, state, context) -> (logprobs,
-state)`` (:mod:`multimodal_rnn.decoding`): teacher forcing in :meth:`VideoCaptionModel.forward`
+``frame_size`` features; with ``differences`` (the default) a second learned projection of the
+change of those inputs since the previous frame is put beside it, which is what tells "moves left"
+from "moves right" (on the frozen features of the moving-shapes world a recurrent classifier of
+the 12 actions goes from 80 % to 99 % validation accuracy with it). Decoding goes through
+``step(tokens, state, context) -> (logprobs, state)`` (:mod:`multimodal_rnn.decoding`): teacher
+forcing in :meth:`VideoCaptionModel.forward`
 loops over it, greedy, sampling and beam search call it. The recurrent state is a dict of
 batch-first tensors (the cores' states; with attention the last weights under ``"attention"``
 (B, T), which ``record="attention"`` traces); the context holds what is computed once per clip
@@ -54,7 +58,9 @@ class VideoCaptionConfig:
             clip transform).
         frame_features: "grid" (the encoder's grid flattened, N * D values, projected) or
             "pooled" (its spatial mean, D values, projected).
-        frame_size: features per frame after the projection.
+        frame_size: features per frame after the projection (twice that with ``differences``).
+        differences: also project each frame's input change since the previous frame (0 for the
+            first frame) and put it beside the frame's features.
         num_frames: frames sampled uniformly from a clip at inference.
         label_smoothing: epsilon of label-smoothed cross-entropy (0 = plain).
         max_length: default maximum generated tokens (eos included) at inference.
@@ -64,6 +70,7 @@ class VideoCaptionConfig:
     encoder: ImageEncoderConfig = field(default_factory=ImageEncoderConfig)
     frame_features: str = "grid"
     frame_size: int = 128
+    differences: bool = True
     num_frames: int = 16
     cell: str = "lstm"
     embed_size: int = 64
@@ -127,9 +134,15 @@ class VideoCaptionModel(nn.Module):
         positions = self.encoder.grid_shape[0] * self.encoder.grid_shape[1]
         inputs = self.encoder.feature_size * (positions if config.frame_features == "grid" else 1)
         self.frame_projection = nn.Linear(inputs, config.frame_size)
+        self.change_projection = nn.Linear(inputs, config.frame_size) if config.differences else None
         self.embedding = nn.Embedding(config.vocab_size, config.embed_size)
         self.dropout = nn.Dropout(config.dropout)
         self.output = nn.Linear(config.hidden_size, config.vocab_size)
+
+    @property
+    def frame_feature_size(self) -> int:
+        """Features per encoded frame: ``frame_size``, twice that with ``differences``."""
+        return self.config.frame_size * (2 if self.config.differences else 1)
 
     def frame_inputs(self, frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """frames (B, T, 3, H, W) normalized, mask (B, T) -> what the frame projection reads, (B, T, F):
@@ -148,8 +161,12 @@ class VideoCaptionModel(nn.Module):
 
     def encode_inputs(self, inputs: torch.Tensor, mask: torch.Tensor) -> EncodedClip:
         """:meth:`frame_inputs` (B, T, F) (or the same from a frame cache), mask (B, T) -> :class:`EncodedClip`."""
-        frames = torch.relu(self.frame_projection(self.dropout(inputs))) * mask[..., None]
-        return EncodedClip(frames, mask)
+        inputs = self.dropout(inputs)
+        frames = torch.relu(self.frame_projection(inputs))
+        if self.change_projection is not None:
+            change = torch.cat([torch.zeros_like(inputs[:, :1]), inputs[:, 1:] - inputs[:, :-1]], dim=1)  # (B, T, F)
+            frames = torch.cat([frames, self.change_projection(change)], dim=2)
+        return EncodedClip(frames * mask[..., None], mask)
 
     def encode(self, frames: torch.Tensor, mask: torch.Tensor | None = None) -> EncodedClip:
         """frames (B, T, 3, H, W) normalized, mask (B, T) (None: every frame real) -> :class:`EncodedClip`."""
@@ -215,7 +232,7 @@ class S2VT(VideoCaptionModel):
     def __init__(self, config: S2VTConfig, *, load_encoder_weights: bool = False) -> None:
         super().__init__(config, load_encoder_weights=load_encoder_weights)
         hidden = config.hidden_size
-        self.frame_core = RecurrentCore(_core_config(config, config.frame_size))
+        self.frame_core = RecurrentCore(_core_config(config, self.frame_feature_size))
         self.word_core = RecurrentCore(_core_config(config, hidden + config.embed_size))
 
     def start(self, encoded: EncodedClip) -> tuple[VideoState, VideoContext]:
@@ -226,7 +243,7 @@ class S2VT(VideoCaptionModel):
         return {"frame_core": frame_state, "word_core": word_state}, {}
 
     def step(self, tokens: torch.Tensor, state: VideoState, context: VideoContext) -> tuple[torch.Tensor, VideoState]:
-        no_frame = state["frame_core"][0].new_zeros((tokens.shape[0], self.config.frame_size))
+        no_frame = state["frame_core"][0].new_zeros((tokens.shape[0], self.frame_feature_size))
         frame_h, frame_state = self.frame_core.step(no_frame, state["frame_core"])
         x = torch.cat([frame_h, self.dropout(self.embedding(tokens))], dim=1)  # (B, H + E)
         hidden, word_state = self.word_core.step(x, state["word_core"])
@@ -241,8 +258,8 @@ class TemporalAttention(VideoCaptionModel):
 
     def __init__(self, config: TemporalAttentionConfig, *, load_encoder_weights: bool = False) -> None:
         super().__init__(config, load_encoder_weights=load_encoder_weights)
-        memory = config.hidden_size if config.encode_frames else config.frame_size
-        self.frame_core = RecurrentCore(_core_config(config, config.frame_size)) if config.encode_frames else None
+        memory = config.hidden_size if config.encode_frames else self.frame_feature_size
+        self.frame_core = RecurrentCore(_core_config(config, self.frame_feature_size)) if config.encode_frames else None
         self.core = RecurrentCore(_core_config(config, config.embed_size + memory, context_size=memory))
         self.attention = AdditiveAttention(
             config.hidden_size, memory, config.attention_size, gated=config.gated_attention
