@@ -22,7 +22,8 @@ SMALL = {
     "num_frames": 4,
     "encoder": {"channels": [8, 16], "image_size": 16},
 }
-NAMES = MODELS.names(task="video_caption")
+NAMES = [*MODELS.names(task="video_caption"), "temporal_attention/cells"]
+"""Every model, and temporal_attention attending over the grid cells of every frame."""
 
 
 def _vocab() -> Vocabulary:
@@ -30,7 +31,9 @@ def _vocab() -> Vocabulary:
 
 
 def _build(name: str, vocab: Vocabulary, **overrides: object) -> VideoCaptionModel:
-    model = MODELS.build(name, {**SMALL, **overrides, "vocab_size": len(vocab)})
+    name, _, attend = name.partition("/")
+    extra = {"attend": attend} if attend else {}
+    model = MODELS.build(name, {**SMALL, **extra, **overrides, "vocab_size": len(vocab)})
     assert isinstance(model, VideoCaptionModel)
     return model
 
@@ -92,10 +95,11 @@ def test_beam_one_equals_greedy_and_the_predictor_batches(name: str) -> None:
             assert alone.words == batched.words and abs(alone.score - batched.score) < 1e-4
 
 
-def test_attention_traces_are_weights_over_the_real_frames() -> None:
+@pytest.mark.parametrize("name", ["temporal_attention", "temporal_attention/cells"])
+def test_attention_traces_are_weights_over_the_real_frames(name: str) -> None:
     torch.manual_seed(2)
     vocab = _vocab()
-    captioner = VideoCaptioner(_build("temporal_attention", vocab), vocab)
+    captioner = VideoCaptioner(_build(name, vocab), vocab)
     frames, mask = pad_clips(_clips([4, 2]))
     for beam_size in (1, 2):
         results = captioner.caption_tensors(frames, mask, beam_size=beam_size, with_attention=True, max_length=5)
@@ -155,7 +159,12 @@ def test_tiny_model_overfits_and_round_trips_through_a_checkpoint(name: str, tmp
     assert [r.caption for r in captioner.caption_tensors(frames, mask, beam_size=2)] == CAPTIONS
     path = tmp_path / "video.safetensors"
     save_checkpoint(
-        path, model, task="video_caption", model_name=name, model_config=model.config, vocab=vocab.to_dict()
+        path,
+        model,
+        task="video_caption",
+        model_name=name.partition("/")[0],
+        model_config=model.config,
+        vocab=vocab.to_dict(),
     )
     loaded = VideoCaptioner.from_checkpoint(path)
     assert [r.caption for r in loaded.caption_tensors(frames, mask, beam_size=2)] == CAPTIONS
@@ -168,3 +177,5 @@ def test_configs_refuse_bad_values_and_options_of_another_model() -> None:
         MODELS.config("s2vt", {"vocab_size": 10, "num_frames": 0})
     with pytest.raises(ConfigError, match="attention_size"):
         MODELS.config("s2vt", {"vocab_size": 10, "attention_size": 8})
+    with pytest.raises(ConfigError, match="needs frame_features"):
+        MODELS.config("temporal_attention", {"vocab_size": 10, "attend": "cells", "frame_features": "pooled"})

@@ -271,14 +271,16 @@ def test_the_moving_shapes_world_trains_predicts_and_scores_faithfulness(tmp_pat
     from multimodal_rnn.datasets.moving_shapes import MovingShapesConfig, generate_moving_shapes
 
     world = tmp_path / "world"
-    generate_moving_shapes(world, MovingShapesConfig(train_size=12, val_size=3, test_size=3, num_frames=8, frame_size=32))
+    config = MovingShapesConfig(train_size=12, val_size=3, test_size=3, num_frames=8, frame_size=32)
+    generate_moving_shapes(world, config)
     out = tmp_path / "run"
     encoder = json.dumps({"channels": [8, 16], "image_size": 32})
     assert main(["train", "video_caption", "--out", str(out), "--data-dir", str(world), "--max-steps", "2",
                  "--model", "s2vt", *SMALL, "--set", f"encoder={encoder}"]) == 0
     results = tmp_path / "results.json"
     weights = str(out / "best.safetensors")
-    assert main(["predict", "video_caption", "--weights", weights, "--data-dir", str(world), "--out", str(results)]) == 0
+    argv = ["predict", "video_caption", "--weights", weights, "--data-dir", str(world), "--out", str(results)]
+    assert main(argv) == 0
     capsys.readouterr()
     assert main(["eval", "video_caption", "--results", str(results), "--data-dir", str(world)]) == 0
     assert "Faithfulness" in capsys.readouterr().out
@@ -302,7 +304,8 @@ def test_a_frame_cache_gives_the_captions_of_the_clips_and_follows_the_encoder(d
     assert list(bad) == [str(records[3].path)]
     captioner = VideoCaptioner(model, vocab)
     cached = caption_records(captioner, CachedFrames(records, tmp_path / "cache"), beam_size=2)
-    read = caption_records(captioner, ClipDataset(records, num_frames=3, transform=captioner.clip_transform), beam_size=2)
+    clips = ClipDataset(records, num_frames=3, transform=captioner.clip_transform)
+    read = caption_records(captioner, clips, beam_size=2)
     assert cached == read and "broken" not in cached and len(cached) == 9
     assert build_frame_cache(model, records, tmp_path / "cache") == {}  # reused: nothing read
     with torch.no_grad():

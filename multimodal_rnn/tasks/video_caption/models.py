@@ -45,6 +45,7 @@ from multimodal_rnn.text.vocab import check_special_ids
 VideoState = dict[str, Any]
 VideoContext = dict[str, torch.Tensor]
 FRAME_FEATURES = ("grid", "pooled")
+ATTEND = ("frames", "cells")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,18 +109,31 @@ class TemporalAttentionConfig(VideoCaptionConfig):
         gated_attention: scale the attended frame feature by a learned sigmoid gate of the query.
         encode_frames: run a recurrent core over the frame features and attend over its outputs
             (each then knows what came before it); False attends over the projected features.
+        attend: "frames" (T positions) or "cells" (T * N: every grid cell of every frame, its own
+            projected feature beside its frame's; needs ``frame_features="grid"``), which lets a
+            word look at one object of one frame, as the image captioners attend over the grid.
     """
 
     attention_size: int = 128
     gated_attention: bool = False
     encode_frames: bool = True
+    attend: str = "frames"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.attend not in ATTEND:
+            raise ConfigError(f"attend must be one of {', '.join(ATTEND)}, got {self.attend!r}")
+        if self.attend == "cells" and self.frame_features != "grid":
+            raise ConfigError('attend="cells" needs frame_features="grid"')
 
 
 class EncodedClip(NamedTuple):
-    """frames (B, T, F): projected features per frame, 0 on padding; mask (B, T) bool: real frames."""
+    """frames (B, T, F): projected features per frame, 0 on padding; mask (B, T) bool: real frames;
+    cells (B, T, N, D): the encoder's grid of every frame with ``frame_features="grid"``, else None."""
 
     frames: torch.Tensor
     mask: torch.Tensor
+    cells: torch.Tensor | None = None
 
 
 class VideoCaptionModel(nn.Module):
@@ -166,7 +180,10 @@ class VideoCaptionModel(nn.Module):
         if self.change_projection is not None:
             change = torch.cat([torch.zeros_like(inputs[:, :1]), inputs[:, 1:] - inputs[:, :-1]], dim=1)  # (B, T, F)
             frames = torch.cat([frames, self.change_projection(change)], dim=2)
-        return EncodedClip(frames * mask[..., None], mask)
+        cells = None
+        if self.config.frame_features == "grid":
+            cells = inputs.view(*inputs.shape[:2], -1, self.encoder.feature_size)  # (B, T, N, D)
+        return EncodedClip(frames * mask[..., None], mask, cells)
 
     def encode(self, frames: torch.Tensor, mask: torch.Tensor | None = None) -> EncodedClip:
         """frames (B, T, 3, H, W) normalized, mask (B, T) (None: every frame real) -> :class:`EncodedClip`."""
@@ -260,6 +277,10 @@ class TemporalAttention(VideoCaptionModel):
         super().__init__(config, load_encoder_weights=load_encoder_weights)
         memory = config.hidden_size if config.encode_frames else self.frame_feature_size
         self.frame_core = RecurrentCore(_core_config(config, self.frame_feature_size)) if config.encode_frames else None
+        self.cell_projection = (
+            nn.Linear(self.encoder.feature_size, config.frame_size) if config.attend == "cells" else None
+        )
+        memory += config.frame_size if self.cell_projection is not None else 0
         self.core = RecurrentCore(_core_config(config, config.embed_size + memory, context_size=memory))
         self.attention = AdditiveAttention(
             config.hidden_size, memory, config.attention_size, gated=config.gated_attention
@@ -270,11 +291,18 @@ class TemporalAttention(VideoCaptionModel):
         memory = encoded.frames  # (B, T, F)
         if self.frame_core is not None:
             memory, _ = self.frame_core(memory, mask.sum(dim=1))  # (B, T, H), 0 on padding
-        mean = memory.sum(dim=1) / mask.sum(dim=1, keepdim=True).to(memory.dtype)  # (B, M) over real frames
+        if self.cell_projection is not None:
+            assert encoded.cells is not None
+            cells = torch.relu(self.cell_projection(self.dropout(encoded.cells)))  # (B, T, N, C)
+            positions = cells.shape[2]
+            beside = memory[:, :, None].expand(-1, -1, positions, -1)  # the frame's feature beside each cell
+            mask = mask[:, :, None].expand(-1, -1, positions).flatten(1)  # (B, T * N)
+            memory = torch.cat([cells, beside], dim=3).flatten(1, 2) * mask[..., None]  # (B, T * N, C + M)
+        mean = memory.sum(dim=1) / mask.sum(dim=1, keepdim=True).to(memory.dtype)  # (B, M) over real positions
         state = {
             "core": self.core.init_state(memory.shape[0], context=mean),
             "attention": memory.new_zeros(mask.shape),
-        }  # (B, T)
+        }  # (B, T) or (B, T * N)
         return state, {"memory": memory, "memory_projected": self.attention.project_features(memory), "mask": mask}
 
     def step(self, tokens: torch.Tensor, state: VideoState, context: VideoContext) -> tuple[torch.Tensor, VideoState]:

@@ -37,7 +37,7 @@ class VideoCaptionResult:
         score: sum of the words' natural-log probabilities (length-normalised when a length
             penalty was used).
         attention: (len(words), T) weights over the clip's frames per word (temporal attention
-            models, when asked), else None.
+            models, when asked; attending over cells, each frame's cells summed), else None.
     """
 
     caption: str
@@ -159,7 +159,7 @@ class VideoCaptioner(Predictor):
         model = self.model
         state, context = model.start(encoded)
         record = "attention" if with_attention and model.attends else None
-        batch, length = encoded.frames.shape[0], max_length or model.config.max_length
+        batch, frames, length = *encoded.frames.shape[:2], max_length or model.config.max_length
         vocab = self.vocab
         ids: dict[str, Any] = dict(
             batch_size=batch,
@@ -185,6 +185,11 @@ class VideoCaptioner(Predictor):
         results = []
         for index, sequence in enumerate(output.sequences):
             words = tuple(vocab.decode(sequence))
-            attention = output.traces[index].cpu() if record is not None and output.traces is not None else None
+            attention = None
+            if record is not None and output.traces is not None:
+                trace = output.traces[index].cpu()  # (len, T) or, attending over cells, (len, T * N)
+                kept = [row for row, token in enumerate(sequence) if vocab.decode([token])]  # rows of the words
+                per_frame = trace.reshape(trace.shape[0], frames, trace.shape[1] // frames).sum(dim=2)
+                attention = per_frame[kept]  # (len(words), T)
             results.append(VideoCaptionResult(" ".join(words), words, float(output.scores[index]), attention))
         return results
