@@ -275,8 +275,26 @@ def test_the_moving_shapes_world_trains_predicts_and_scores_faithfulness(tmp_pat
     generate_moving_shapes(world, config)
     out = tmp_path / "run"
     encoder = json.dumps({"channels": [8, 16], "image_size": 32})
-    assert main(["train", "video_caption", "--out", str(out), "--data-dir", str(world), "--max-steps", "2",
-                 "--model", "s2vt", *SMALL, "--set", f"encoder={encoder}"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "video_caption",
+                "--out",
+                str(out),
+                "--data-dir",
+                str(world),
+                "--max-steps",
+                "2",
+                "--model",
+                "s2vt",
+                *SMALL,
+                "--set",
+                f"encoder={encoder}",
+            ]
+        )
+        == 0
+    )
     results = tmp_path / "results.json"
     weights = str(out / "best.safetensors")
     argv = ["predict", "video_caption", "--weights", weights, "--data-dir", str(world), "--out", str(results)]
