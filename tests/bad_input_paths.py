@@ -112,6 +112,8 @@ for _name, _make_argv in {
     ),
     "data shapes --out /proc/x": lambda ws: (["data", "shapes", "--out", "/proc/mmrnn-x"], "/proc/mmrnn-x"),
     "data shapes --out a file": lambda ws: (["data", "shapes", "--out", str(ws.image)], str(ws.image)),
+    "data shapes-video --out /proc/x": lambda ws: (["data", "shapes-video", "--out", "/proc/mmrnn-x"], "/proc/mmrnn-x"),
+    "data shapes-video --out a file": lambda ws: (["data", "shapes-video", "--out", str(ws.image)], str(ws.image)),
     "train caption --out a file": lambda ws: (["train", "caption", "--out", str(ws.image)], str(ws.image)),
     "train vqa --out under a file": lambda ws: (["train", "vqa", "--out", str(ws.image / "run")], "run"),
     "predict caption --out a directory": lambda ws: (

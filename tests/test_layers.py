@@ -23,6 +23,8 @@ PUBLIC_API: dict[str, str] = {
     "multimodal_rnn.options": "int_range, float_range, positive_int, beam_size, ...: the value ranges of options; "
     "add_output_argument, check_outputs: output paths checked before a command starts",
     "multimodal_rnn.images": "load_image, load_image_bytes, DEFAULT_MAX_PIXELS: the user's image, with size limits",
+    "multimodal_rnn.video": "read_clip, read_clip_bytes, probe_video, write_clip, VideoClip, VideoLimits, "
+    "DEFAULT_LIMITS: the user's video, with limits",
     "multimodal_rnn.shipped": "weights_dir, resolve_weights: the weights that ship with the package",
     "multimodal_rnn.training.launch": "torchrun_process_group, is_main_process: the app joins torchrun's process group",
     "multimodal_rnn.datasets.shapes": "ShapesConfig, generate_shapes_world, MAX_OBJECTS, MIN_IMAGE_SIZE, "

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from multimodal_rnn.datasets.image_reader import read_batches
 from multimodal_rnn.datasets.video_formats import (
     IGNORE_INDEX,
     ClipDataset,
@@ -110,3 +111,16 @@ def test_configuration_and_label_errors(ucf: Path) -> None:
     short = [VideoRecord("v", records[0].path, frame_labels=("a",))]
     with pytest.raises(DataFormatError, match="1 frame labels for a video of 6 frames"):
         ClipDataset(short, num_frames=2)[0]
+
+
+def test_read_batches_in_a_worker_keeps_the_count(tmp_path: Path) -> None:
+    good = [write_gray_clip(tmp_path / f"{n}.avi", 3) for n in range(3)]
+    records = [
+        VideoRecord("0", good[0]),
+        VideoRecord("gone", tmp_path / "gone.avi"),
+        *(VideoRecord(p.stem, p) for p in good[1:]),
+    ]
+    dataset = ClipDataset(records, num_frames=2)
+    batches = list(read_batches(dataset, dataset.reader, [[0, 1], [2, 3]], collate_clips, workers=1))
+    assert [b["video_id"] for b in batches] == [["0"], ["1", "2"]] and batches[0]["num_skipped"] == 1
+    assert list(dataset.bad_clips) == [str(tmp_path / "gone.avi")]

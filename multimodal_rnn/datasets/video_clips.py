@@ -2,11 +2,12 @@
 
 :class:`ClipDataset` reads a :class:`~multimodal_rnn.datasets.video_records.VideoRecord` list
 into items ``{"frames": float (T, 3, H, W), "length": T, "index": i, "video_id": ..., "indices":
-long (T,) source frame numbers, "captions": (...), "label_name": str | None, "frame_label_names":
-tuple | None}`` plus, given the class lists, ``"label"`` (the class number) and ``"frame_labels"``
-long (T,) (the classes of the sampled frames). A clip that cannot be read is counted and skipped
-(the item is None) under the one policy of
-:class:`~multimodal_rnn.datasets.image_reader.ImageReader`: more than ``max_bad_clips`` raise.
+long (T,) source frame numbers, "total_frames": frames of the source, "captions": (...),
+"label_name": str | None, "frame_label_names": tuple | None}`` plus, given the class lists,
+``"label"`` (the class number) and ``"frame_labels"`` long (T,) (the classes of the sampled
+frames). A clip that cannot be read is counted and skipped (the item is None) under the one
+policy of :class:`~multimodal_rnn.datasets.image_reader.ImageReader`: more than
+``max_bad_clips`` raise.
 :func:`collate_clips` pads to the longest T of the batch with a ``mask``. A frozen encoder's
 per-frame features are cached on disk by :mod:`multimodal_rnn.datasets.video_features`.
 """
@@ -141,6 +142,7 @@ class ClipDataset(Dataset):
             "index": index,
             "video_id": record.video_id,
             "indices": torch.tensor(list(indices), dtype=torch.long),
+            "total_frames": total_frames,
             "captions": record.captions,
             "label_name": record.label,
             "frame_label_names": None,

@@ -5,7 +5,8 @@ in a small caption language (:mod:`.language`), written as UCF-101 and MSR-VTT d
 (:mod:`.truth`). docs/moving_shapes.md describes the classes, labels, captions and files.
 
 ``MovingShapesConfig``, ``generate_moving_shapes``, the class lists and the config bounds are the
-public API that ``mmrnn data shapes-video`` uses.
+public API that ``mmrnn data shapes-video`` uses; the tasks score captions with
+``read_clip_truths``, ``check_video_caption`` and ``video_faithfulness``.
 """
 
 from multimodal_rnn.datasets.moving_shapes.clips import (
@@ -19,10 +20,17 @@ from multimodal_rnn.datasets.moving_shapes.clips import (
     MOTION_CLASSES,
     MovingShapesConfig,
 )
+from multimodal_rnn.datasets.moving_shapes.truth import (
+    ClipTruth,
+    check_video_caption,
+    read_clip_truths,
+    video_faithfulness,
+)
 from multimodal_rnn.datasets.moving_shapes.world import generate_moving_shapes
 
 __all__ = [
     "ACTION_CLASSES",
+    "ClipTruth",
     "FRAME_LABELS",
     "MAX_FPS",
     "MAX_FRAMES",
@@ -31,5 +39,8 @@ __all__ = [
     "MIN_FRAME_SIZE",
     "MOTION_CLASSES",
     "MovingShapesConfig",
+    "check_video_caption",
     "generate_moving_shapes",
+    "read_clip_truths",
+    "video_faithfulness",
 ]
