@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -141,6 +142,7 @@ def test_probe_reads_the_header(tmp_path: Path) -> None:
         (VideoLimits(max_duration_s=1.0), "video of 1.5 s is over the limit of 1 s"),
         (VideoLimits(max_frames=11), "video of 12 frames is over the limit of 11 frames"),
         (VideoLimits(max_file_bytes=10), "bytes is over the limit of 10 bytes"),
+        (VideoLimits(max_clip_bytes=1535), "2 frames of 16x16 take 1536 bytes, over the limit of 1535 bytes"),
     ],
 )
 def test_limits_refuse_before_decoding(tmp_path: Path, limits: VideoLimits, problem: str) -> None:
@@ -155,6 +157,8 @@ def test_limits_refuse_before_decoding(tmp_path: Path, limits: VideoLimits, prob
 def test_frame_folder_limits(tmp_path: Path) -> None:
     for t in range(3):
         Image.fromarray(gray_frames(3)[t]).save(tmp_path / f"{t}.png")
+    with pytest.raises(VideoError, match="3 frames of 16x16 take 2304 bytes, over the limit of 2000"):
+        read_clip(tmp_path, limits=VideoLimits(max_clip_bytes=2000))
     with pytest.raises(VideoError, match="3 frame images are over the limit of 2 frames"):
         read_clip(tmp_path, limits=VideoLimits(max_frames=2))
     with pytest.raises(VideoError, match="over the limit of 100") as caught:
@@ -176,3 +180,19 @@ def test_timestamps_that_do_not_follow_frame_numbers_turn_seeking_off(tmp_path: 
     with path.open("rb") as handle:  # told 3 fps: frame 1's timestamp says frame 0.375, so no seek
         decoded = decode_frames(handle, {5, 100}, str(path), DEFAULT_LIMITS, fps=3.0)
     assert decoded.decoded == 101 and [_numbers(decoded.frames[i][None])[0] for i in (5, 100)] == [5, 100]
+
+
+@pytest.mark.parametrize(("suffix", "container", "codec"), [(".webm", "webm", "libvpx"), (".mov", "mov", "mjpeg")])
+def test_webm_and_mov_read(tmp_path: Path, suffix: str, container: str, codec: str) -> None:
+    path = tmp_path / f"clip{suffix}"
+    with av.open(str(path), "w", format=container) as out:
+        stream = out.add_stream(codec, rate=8)
+        assert isinstance(stream, av.VideoStream)
+        stream.width, stream.height = 16, 16
+        stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+        for frame in gray_frames(6):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format=stream.pix_fmt)
+            out.mux(stream.encode(picture))
+        out.mux(stream.encode())
+    clip = read_clip(path, num_frames=3)
+    assert clip.total_frames == 6 and clip.indices == (1, 3, 5) and frame_numbers(clip.frames) == [1, 3, 5]

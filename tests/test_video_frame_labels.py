@@ -74,6 +74,7 @@ def test_csv_per_frame_and_segments(tmp_path: Path) -> None:
         ("a.csv", "video,frame,label\nv,0,a\nv,0,b\n", "line 3: frame 0 of 'v' is labelled twice"),
         ("a.csv", "video,frame,label\nv,first,a\n", "line 2: frame 'first' is not a frame number"),
         ("a.csv", "video,frame,label\nv,0\n", "line 2: expected 3 fields, got 2"),
+        ("a.csv", 'video,frame,label\nv,0,a\nv,1,"' + "x" * 200_000 + '"\n', "line 3: malformed CSV (field larger"),
     ],
 )
 def test_malformed_labels_are_one_line_naming_the_file(tmp_path: Path, name: str, text: str, problem: str) -> None:

@@ -73,6 +73,7 @@ def test_a_test_csv_without_labels(kinetics: Path) -> None:
             "line 3: clip aaa_000010_000020 is listed twice",
         ),
         ("", "no column(s)"),
+        ("label,youtube_id,time_start,time_end\n" + "x" * 200_000 + ",a,1,2\n", "line 2: malformed CSV"),
     ],
 )
 def test_malformed_csv(kinetics: Path, text: str, problem: str) -> None:

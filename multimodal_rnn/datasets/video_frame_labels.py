@@ -17,7 +17,6 @@ so in CSV), they are read from the video's header (:func:`multimodal_rnn.video.p
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from multimodal_rnn.datasets.video_records import VideoRecord, read_lines
+from multimodal_rnn.datasets.video_records import VideoRecord, read_csv_rows
 from multimodal_rnn.errors import DataFormatError, first_ids
 from multimodal_rnn.files import read_json
 from multimodal_rnn.video import probe_video
@@ -107,7 +106,7 @@ def read_frame_labels(
 
 
 def _read_csv(path: Path, folder: Path, background: str) -> FrameLabels:
-    rows = list(csv.reader(read_lines(path, what="frame labels file")))
+    rows = read_csv_rows(path, what="frame labels file")
     header = [cell.strip() for cell in rows[0]] if rows else []
     if header not in (["video", "frame", "label"], ["video", "start", "end", "label"]):
         raise DataFormatError(f"{path}: header must be 'video,frame,label' or 'video,start,end,label'")

@@ -11,10 +11,9 @@ some copies keep them) are looked into too. The video id is ``<youtube_id>_<star
 
 from __future__ import annotations
 
-import csv
 import os
 
-from multimodal_rnn.datasets.video_records import VideoFolder, VideoRecord, check_found, read_lines
+from multimodal_rnn.datasets.video_records import VideoFolder, VideoRecord, check_found, read_csv_rows
 from multimodal_rnn.errors import DataFormatError, InputError
 
 KINETICS_COLUMNS = ("youtube_id", "time_start", "time_end")
@@ -39,7 +38,7 @@ def read_kinetics(
         DataFormatError: a missing column, a malformed row, a clip listed twice (one line naming
             the file and line).
     """
-    rows = list(csv.reader(read_lines(csv_file, what="Kinetics CSV file")))
+    rows = read_csv_rows(csv_file, what="Kinetics CSV file")
     header = [cell.strip() for cell in rows[0]] if rows else []
     missing = [column for column in KINETICS_COLUMNS if column not in header]
     if missing:

@@ -3,6 +3,7 @@ read with one-line errors, and finding a video by its id in a folder whatever it
 
 from __future__ import annotations
 
+import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,16 @@ def read_lines(path: str | os.PathLike[str], *, what: str = "list file") -> list
     except UnicodeDecodeError as exc:
         raise DataFormatError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     return [line.rstrip("\r") for line in text.split("\n")]
+
+
+def read_csv_rows(path: str | os.PathLike[str], *, what: str) -> list[list[str]]:
+    """The rows of a UTF-8 CSV file (as :func:`read_lines` reads it; row ``i`` is line ``i + 1``);
+    a malformed row (a field over the csv module's 131,072 characters) is a one-line error."""
+    reader = csv.reader(read_lines(path, what=what))
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        raise DataFormatError(f"{path}: line {reader.line_num}: malformed CSV ({exc})") from None
 
 
 class VideoFolder:

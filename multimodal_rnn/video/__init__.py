@@ -120,6 +120,8 @@ def probe_video(path: str | os.PathLike[str], *, limits: VideoLimits = DEFAULT_L
 def _open_file(path: Path, limits: VideoLimits) -> BinaryIO:
     """``path`` opened through :func:`multimodal_rnn.files.open_input` (a regular file we may read,
     opened without blocking) and no larger than ``limits.max_file_bytes``."""
+    if "\0" in str(path):
+        raise VideoError(f"{str(path)!r}: not a file name (it holds a NUL character)", "unreadable")
     try:
         size = check_input_file(path, what="video file")
         if size > limits.max_file_bytes:
@@ -136,7 +138,9 @@ def _open_file(path: Path, limits: VideoLimits) -> BinaryIO:
 def write_clip(path: str | os.PathLike[str], frames: np.ndarray, *, fps: float = 8.0) -> None:
     """Write ``frames`` ``(T, H, W, 3)`` uint8 to ``path`` atomically, in the format its extension
     names: ``.gif``; ``.avi`` (MPEG-4 part 2, as UCF-101 ships); ``.mp4`` (H.264);
-    ``.mkv`` (lossless FFV1). Even width and height are required by ``.mp4``."""
+    ``.mkv`` (lossless FFV1). Even width and height are required by ``.mp4``. The same frames
+    give the same bytes every time (x264 runs on one thread: with its threads, one or two of the
+    48 H.264 clips of a small moving-shapes world came out different from one run to the next)."""
     import av
 
     path = Path(path)
@@ -163,7 +167,7 @@ def write_clip(path: str | os.PathLike[str], frames: np.ndarray, *, fps: float =
                 stream.codec_context.qscale = True
                 stream.codec_context.global_quality = 2 * 118  # FF_QP2LAMBDA
             elif codec == "libx264":
-                stream.options = {"crf": "12"}
+                stream.options = {"crf": "12", "threads": "1"}  # x264's threads made the bytes vary run to run
             for frame in frames:
                 # converted here, not inside encode(): at some frame sizes (32 wide) the implicit
                 # conversion made x264's output depend on memory left by earlier work

@@ -28,17 +28,32 @@ class VideoLimits:
         max_frames: most frames a clip may have (declared by the header, counted while decoding,
             or frame images in a folder); also the most frames ever decoded.
         max_pixels: largest width x height of a frame.
+        max_clip_bytes: largest clip returned (T x H x W x 3 bytes), checked before decoding
+            (every frame of a long video is far more than its T sampled frames).
     """
 
     max_file_bytes: int = 2 * 1024**3
     max_duration_s: float = 600.0
     max_frames: int = 20_000
     max_pixels: int = 3840 * 2160
+    max_clip_bytes: int = 2 * 1024**3
 
 
 DEFAULT_LIMITS = VideoLimits()
-"""2 GiB, 10 minutes, 20,000 frames, 3840 x 2160 pixels (4K UHD): far above UCF-101 (7 s of
-320 x 240), Kinetics (10 s) or MSR-VTT (10-30 s), and a bound on what one clip can cost."""
+"""2 GiB files, 10 minutes, 20,000 frames, 3840 x 2160 pixels (4K UHD), 2 GiB clips: far above
+UCF-101 (7 s of 320 x 240), Kinetics (10 s) or MSR-VTT (10-30 s), and a bound on what one clip
+can cost."""
+
+
+def check_clip_bytes(frames: int, width: int, height: int, limits: VideoLimits, name: str) -> None:
+    """Refuse a clip of ``frames`` RGB frames of ``width`` x ``height`` over ``limits.max_clip_bytes``."""
+    size = frames * width * height * 3
+    if size > limits.max_clip_bytes:
+        raise VideoError(
+            f"{name}: {frames} frames of {width}x{height} take {size} bytes, over the limit of "
+            f"{limits.max_clip_bytes} bytes of a clip (sample fewer frames)",
+            "too_large",
+        )
 
 
 class VideoClip(NamedTuple):

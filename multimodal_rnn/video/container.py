@@ -7,7 +7,7 @@ import random
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from multimodal_rnn.errors import VideoError
-from multimodal_rnn.video.clips import VideoClip, VideoInfo, VideoLimits, clip_indices
+from multimodal_rnn.video.clips import VideoClip, VideoInfo, VideoLimits, check_clip_bytes, clip_indices
 
 if TYPE_CHECKING:
     import numpy as np
@@ -23,7 +23,7 @@ def open_container(stream: BinaryIO, name: str) -> Any:
         raise VideoError(f"{name}: empty file, not a video", "corrupt")
     stream.seek(0)
     try:
-        container = av.open(stream, mode="r")
+        container = av.open(stream, mode="r", metadata_errors="replace")  # metadata that is not UTF-8 is no error
     except av.error.FFmpegError as exc:
         if _looks_like_video(head):
             raise VideoError(f"{name}: truncated or corrupt video ({_reason(exc)})", "corrupt") from None
@@ -48,7 +48,12 @@ def _looks_like_video(head: bytes) -> bool:
 
 
 def read_header(container: Any, name: str, limits: VideoLimits) -> VideoInfo:
+    """The first video stream's size, frame rate, duration and frame count, checked against
+    ``limits``; a count the container does not give is that of the stream's packets (nothing is
+    decoded), checked against the duration."""
     stream = container.streams.video[0]
+    if stream.codec_context is None:
+        raise VideoError(f"{name}: corrupt video (no decoder for its video stream)", "corrupt")
     width, height = int(stream.codec_context.width), int(stream.codec_context.height)
     if width * height > limits.max_pixels:
         raise VideoError(
@@ -101,6 +106,7 @@ def read_stream(
         seekable = _constant_rate(container, info)
     total = info.total_frames
     indices = clip_indices(total, info.fps, num_frames, fps, rng, name)
+    check_clip_bytes(len(indices), info.width, info.height, limits, name)
     decoded = decode_frames(stream, set(indices), name, limits, fps=info.fps if seekable else None)
     if decoded.seen < total and max(indices) >= decoded.seen:  # the stream ended before its declared end
         if decoded.seen < total - max(2, total // 20):
@@ -112,6 +118,10 @@ def read_stream(
         decoded = decode_frames(stream, set(indices), name, limits)
     import numpy as np
 
+    shapes = sorted({decoded.frames[i].shape for i in indices})
+    if len(shapes) > 1:
+        sizes = ", ".join(f"{shape[1]}x{shape[0]}" for shape in shapes)
+        raise VideoError(f"{name}: frames of different sizes ({sizes})", "corrupt")
     return VideoClip(np.stack([decoded.frames[i] for i in indices]), tuple(indices), info.fps, total)
 
 
@@ -193,6 +203,11 @@ def _decode(container: Any, wanted: set[int], name: str, limits: VideoLimits, fp
             decoded += 1
             if decoded > limits.max_frames:
                 raise VideoError(f"{name}: video of over {limits.max_frames} frames is over the limit", "too_large")
+            if frame.width * frame.height > limits.max_pixels:  # a stream that changes its size midway
+                raise VideoError(
+                    f"{name}: a frame of {frame.width}x{frame.height} pixels is over the limit of {limits.max_pixels}",
+                    "too_large",
+                )
             if can_seek and not seeked:  # check that timestamps follow frame numbers before any seek
                 origin = frame.pts if origin is None else origin
                 can_seek = frame.pts is not None and index_of(frame) == position

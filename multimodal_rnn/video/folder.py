@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from multimodal_rnn.errors import ImageError, InputError, VideoError
-from multimodal_rnn.video.clips import FRAME_EXTENSIONS, VideoClip, VideoLimits, clip_indices
+from multimodal_rnn.video.clips import FRAME_EXTENSIONS, VideoClip, VideoLimits, check_clip_bytes, clip_indices
 
 
 def read_folder(
@@ -18,7 +18,9 @@ def read_folder(
 
     files = frame_files(path, limits)
     indices = clip_indices(len(files), None, num_frames, fps, rng, str(path))
-    loaded = {i: np.asarray(load_frame(files[i], limits)) for i in sorted(set(indices))}
+    first = np.asarray(load_frame(files[indices[0]], limits))
+    check_clip_bytes(len(indices), first.shape[1], first.shape[0], limits, str(path))
+    loaded = {i: np.asarray(load_frame(files[i], limits)) if i != indices[0] else first for i in sorted(set(indices))}
     shapes = {array.shape for array in loaded.values()}
     if len(shapes) > 1:
         sizes = ", ".join(f"{s[1]}x{s[0]}" for s in sorted(shapes))
