@@ -16,31 +16,35 @@ load average before and after. Sections:
 - loader: the clip pipeline (:class:`~multimodal_rnn.datasets.video_clips.ClipDataset` +
   ``collate_clips``, 16 frames at 64x64, batch 8) through a ``DataLoader`` with 0 and 2 workers;
   clips/s;
-- models: clips/s of clip classification and video captioning (greedy) at batch 1 and 32 on
-  transformed clips (B, 16, 3, 64, 64); the baseline is one clip per call;
+- models: clips/s of the shipped action classifier, frame labeler and video captioner (greedy) at
+  batch 1 and 32 on ``--model-clips`` moving-shapes clips put through each one's clip transform
+  (rendered in memory, 16 frames); the baseline is one clip per call;
 - core: the fused :class:`~multimodal_rnn.recurrent.RecurrentCore` (LSTM) over (B, T, F) frame
   features against a ``torch.nn.LSTMCell`` stepped T times in Python (what a user writes), same
-  weights, outputs checked equal; forward (no_grad) and forward+backward;
-- memory: bytes per clip of the decoded frames, the transformed clip, the cached features, the
-  activations the classifier saves for backward, and the peak of the decoding (tracemalloc).
+  weights, outputs checked equal; B=32, T=16, F=256 (lrcn's frame features and their changes),
+  H=128; forward (no_grad) and forward+backward;
+- memory: bytes per clip of the decoded frames, the peak of the decoding (tracemalloc), the
+  transformed clip, a frozen encoder's grids (what a feature cache holds) and the frame features,
+  and the activations lrcn saves for backward in training.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import tempfile
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from timing import CLOCKS, Load, interleaved, machine_line, ratio_text
 from torch import nn
 
-from multimodal_rnn.encoders.image import ImageEncoder, ImageEncoderConfig
 from multimodal_rnn.recurrent import CoreConfig, RecurrentCore
-from multimodal_rnn.video import read_clip, write_clip
+from multimodal_rnn.video import VideoClip, read_clip, sample_indices, write_clip
 
 SAMPLED = 16
 """Frames a model samples per clip (the moving-shapes default)."""
@@ -112,14 +116,17 @@ def loader_section(files: list[Path], items: int, repeats: int) -> None:
     started in the warm-up round: the rate of an epoch under way)."""
     from torch.utils.data import DataLoader
 
-    from multimodal_rnn.datasets.video_clips import ClipDataset, collate_clips, per_frame
+    from multimodal_rnn.datasets.video_clips import ClipDataset, collate_clips
     from multimodal_rnn.datasets.video_records import VideoRecord
-    from multimodal_rnn.encoders.image import build_transform
+    from multimodal_rnn.encoders.clip import CLIP_ENCODER, ClipTransform
 
     records = [VideoRecord(f"clip{i}", files[i % len(files)]) for i in range(items)]
-    transform = per_frame(build_transform(ImageEncoderConfig(backbone="small_cnn")))
-    dataset = ClipDataset(records, num_frames=SAMPLED, transform=transform)
-    print(f"loader ({items} clips, {SAMPLED} frames at 64x64, batch 8; ratio 0 workers / 2 workers)")
+    dataset = ClipDataset(records, num_frames=SAMPLED, transform=ClipTransform(CLIP_ENCODER))
+    size = CLIP_ENCODER.image_size
+    print(
+        f"loader ({items} clips, {SAMPLED} frames to {size}x{size} as the video models read them, batch 8; "
+        "ratio 0 workers / 2 workers)"
+    )
     loaders = {
         workers: DataLoader(
             dataset, batch_size=8, num_workers=workers, collate_fn=collate_clips, persistent_workers=workers > 0
@@ -193,47 +200,78 @@ def core_section(batch: int, steps: int, features: int, hidden: int, repeats: in
             row(name, rounds.median(name), f"{batch / rounds.median(name):,.0f} clips/s", ratio, load)
 
 
-class FrameClassifier(nn.Module):
-    """LRCN on the shared encoder and core: frames (B, T, 3, H, W) -> per-frame features -> core -> class."""
+def shapes_clips(count: int) -> list[VideoClip]:
+    """``count`` moving-shapes test-like clips (16 frames of 64 px), the action classes in turn."""
+    from multimodal_rnn.datasets.moving_shapes.clips import ACTION_CLASSES, MovingShapesConfig, make_clip
+    from multimodal_rnn.datasets.moving_shapes.render import render_clip
 
-    def __init__(self, classes: int = 12, hidden: int = 256) -> None:
-        super().__init__()
-        self.encoder = ImageEncoder(ImageEncoderConfig(backbone="small_cnn"))
-        features = self.encoder.config.channels[-1]
-        self.core = RecurrentCore(CoreConfig(cell="lstm", input_size=features, hidden_size=hidden))
-        self.head = nn.Linear(hidden, classes)
+    rng, config = random.Random(0), MovingShapesConfig(num_frames=SAMPLED)
+    clips = []
+    for index in range(count):
+        frames = render_clip(make_clip(rng, ACTION_CLASSES[index % len(ACTION_CLASSES)], config), config.frame_size)
+        clips.append(VideoClip(frames, tuple(range(SAMPLED)), float(config.fps), SAMPLED))
+    return clips
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        batch, steps = frames.shape[:2]
-        features = self.encoder(frames.flatten(0, 1)).pooled.view(batch, steps, -1)
-        outputs, _ = self.core(features)
-        return self.head(outputs[:, -1])
+
+def video_predictors() -> dict[str, tuple[Any, str]]:
+    """The action classifier, frame labeler and video captioner with their shipped weights, or (no
+    shipped file) their default models with random weights; each with a note saying which."""
+    from multimodal_rnn.datasets.moving_shapes.clips import ACTION_CLASSES, FRAME_LABELS
+    from multimodal_rnn.shipped import weights_dir
+    from multimodal_rnn.tasks import MODELS, TASKS
+    from multimodal_rnn.tasks.action.predictor import ActionClassifier
+    from multimodal_rnn.tasks.frames.predictor import FrameLabeler
+    from multimodal_rnn.tasks.video_caption.predictor import VideoCaptioner
+    from multimodal_rnn.text.vocab import Vocabulary
+
+    random_models = {
+        "action": lambda: ActionClassifier(MODELS.build("lrcn", {"num_classes": len(ACTION_CLASSES)}), ACTION_CLASSES),
+        "frames": lambda: FrameLabeler(MODELS.build("frame_rnn", {"num_classes": len(FRAME_LABELS)}), FRAME_LABELS),
+        "video_caption": lambda: VideoCaptioner(
+            MODELS.build("temporal_attention", {"vocab_size": 8}), Vocabulary.build([["a", "circle", "moves"]])
+        ),
+    }
+    predictors = {}
+    for task, build in random_models.items():
+        path = weights_dir() / TASKS[task].shipped["default"]
+        predictors[task] = (
+            (TASKS[task].load_predictor(path), path.name) if path.is_file() else (build(), "random weights")
+        )
+    return predictors
 
 
 def models_section(batches: tuple[int, ...], clips: int, repeats: int, clock: str) -> None:
-    print(f"models ({clips} clips of {SAMPLED}x3x64x64 per round; ratio one clip per call / batch)")
-    classifier = FrameClassifier().eval()
-    frames = torch.randn(clips, SAMPLED, 3, 64, 64)
+    print(
+        f"models ({clips} moving-shapes clips of {SAMPLED} frames per round, transformed; "
+        "ratio one clip per call / batch)"
+    )
+    calls: dict[str, Callable[[Any, torch.Tensor], object]] = {
+        "action": lambda predictor, frames: predictor.classify_tensors(frames, top=5),
+        "frames": lambda predictor, frames: predictor.label_tensors(frames),
+        "video_caption": lambda predictor, frames: predictor.caption_tensors(frames, beam_size=1),
+    }
+    source = shapes_clips(clips)
+    for task, (predictor, note) in video_predictors().items():
+        indices = sample_indices(SAMPLED, predictor.num_frames)  # the frames the model samples
+        sampled = [clip._replace(frames=clip.frames[indices], indices=tuple(indices)) for clip in source]
+        frames = torch.stack([predictor.clip_transform(clip) for clip in sampled])  # (N, T, 3, S, S)
 
-    def in_batches(size: int) -> Callable[[], None]:
-        def run() -> None:
-            with torch.inference_mode():
-                for start in range(0, clips, size):
-                    classifier(frames[start : start + size])
+        def in_batches(size: int, p: Any = predictor, call: Callable = calls[task], f: torch.Tensor = frames):
+            return lambda: [call(p, f[start : start + size]) for start in range(0, clips, size)]
 
-        return run
-
-    runs = {f"classify, batch {size}": in_batches(size) for size in batches}
-    with Load() as load:
-        rounds = interleaved(runs, repeats, clock=CLOCKS[clock])
-    baseline = next(iter(runs))
-    for name in runs:
-        ratio = "" if name == baseline else ratio_text(rounds.ratio(baseline, name))
-        row(name, rounds.median(name) / clips, f"{clips / rounds.median(name):,.1f} clips/s", ratio, load)
+        runs = {f"{task}, batch {size}": in_batches(size) for size in batches}
+        with Load() as load:
+            rounds = interleaved(runs, repeats, clock=CLOCKS[clock])
+        baseline = next(iter(runs))
+        print(f"  {task} ({type(predictor.model).__name__}, {note}, {tuple(frames.shape[1:])} per clip):")
+        for name in runs:
+            ratio = "" if name == baseline else ratio_text(rounds.ratio(baseline, name))
+            row(name, rounds.median(name) / clips, f"{clips / rounds.median(name):,.1f} clips/s", ratio, load)
 
 
 def saved_bytes(model: nn.Module, frames: torch.Tensor) -> int:
-    """Bytes of the distinct non-parameter storages autograd saves in one forward pass of ``model``."""
+    """Bytes of the distinct non-parameter storages autograd saves in one forward pass of the
+    classifier ``model`` (a batch ``{"frames": frames}`` in, ``logits`` out)."""
     parameters = {p.untyped_storage().data_ptr() for p in model.parameters()}
     saved: dict[int, int] = {}
 
@@ -244,7 +282,7 @@ def saved_bytes(model: nn.Module, frames: torch.Tensor) -> int:
         return tensor
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        model(frames).sum().backward()
+        model({"frames": frames})["logits"].sum().backward()
     return sum(saved.values())
 
 
@@ -258,17 +296,22 @@ def decode_peak(path: Path, num_frames: int | None) -> int:
 
 
 def memory_section(path: Path, width: int, height: int, frames_per_clip: int, batch: int) -> None:
+    from multimodal_rnn.tasks import MODELS
+
     mib = 2**20
-    classifier = FrameClassifier().train()
-    features = classifier.encoder.config.channels[-1]
-    activations = saved_bytes(classifier, torch.randn(batch, SAMPLED, 3, 64, 64)) / batch
+    classifier = MODELS.build("lrcn", {"num_classes": 12}).train()
+    size = int(classifier.config.encoder.image_size)
+    with torch.no_grad():
+        grid = classifier.encoder.image(torch.zeros(1, 3, size, size)).grid[0].numel()  # N positions x D per frame
+    activations = saved_bytes(classifier, torch.randn(batch, SAMPLED, 3, size, size)) / batch
     print(f"memory per clip ({frames_per_clip} source frames of {width}x{height}, {SAMPLED} sampled)")
     print(f"  decoded frames, all          {frames_per_clip * height * width * 3 / mib:>9.2f} MiB")
     print(f"  decoded frames, {SAMPLED} sampled   {SAMPLED * height * width * 3 / mib:>9.2f} MiB")
     print(f"  decode peak, all frames      {decode_peak(path, None) / mib:>9.2f} MiB (tracemalloc)")
     print(f"  decode peak, {SAMPLED} sampled      {decode_peak(path, SAMPLED) / mib:>9.2f} MiB (tracemalloc)")
-    print(f"  transformed clip (float32)   {SAMPLED * 3 * 64 * 64 * 4 / mib:>9.2f} MiB")
-    print(f"  cached features (float32)    {SAMPLED * features * 4 / 2**10:>9.2f} KiB")
+    print(f"  transformed clip (float32)   {SAMPLED * 3 * size * size * 4 / mib:>9.2f} MiB ({size}x{size} frames)")
+    print(f"  encoder grids (float32)      {SAMPLED * grid * 4 / 2**10:>9.2f} KiB (a frozen-encoder cache)")
+    print(f"  frame features (float32)     {SAMPLED * classifier.encoder.feature_size * 4 / 2**10:>9.2f} KiB")
     print(f"  saved for backward, training {activations / mib:>9.2f} MiB (classifier, batch {batch})")
 
 
@@ -319,7 +362,7 @@ def main() -> None:
         decode_section(paths, frames_per_clip, args.repeats)
         loader_section(paths[".avi"], args.loader_clips, args.repeats)
         models_section((1, min(32, args.model_clips)), args.model_clips, args.repeats, clock)
-        core_section(32, SAMPLED, 128, 128, args.repeats, clock)  # the sizes of the action models' core
+        core_section(32, SAMPLED, 256, 128, args.repeats, clock)  # lrcn's core: 128 features + their changes
         memory_section(paths[".avi"][0], width, height, frames_per_clip, batch=8)
 
 
