@@ -24,9 +24,7 @@ from multimodal_rnn.tasks.vqa import TASK as VQA
 if TYPE_CHECKING:
     from multimodal_rnn.registry import Registry
 
-TASKS: dict[str, Task] = {
-    task.name: task for task in (CAPTION, VQA, DIALOG, NAVIGATION, ACTION, FRAMES, VIDEO_CAPTION)
-}
+TASKS: dict[str, Task] = {task.name: task for task in (CAPTION, VQA, DIALOG, NAVIGATION, ACTION, FRAMES, VIDEO_CAPTION)}
 """Every task by name, in the order the CLI lists them."""
 
 MODELS: Registry
