@@ -49,7 +49,7 @@ examples:
   mmrnn caption-video clip.mp4 --gif captioned.gif
 
 A clip is a video file (.mp4, .webm, .avi, .mkv, .mov, .gif) or a folder of frame images; the
-model's number of frames (16 for the shipped weights) is sampled uniformly over the whole clip."""
+model's number of frames (8 for the shipped weights) is sampled uniformly over the whole clip."""
 
 
 def load_video_captioner(weights: str | None, shipped: Mapping[str, str]) -> VideoCaptioner:

@@ -110,7 +110,9 @@ def build_frame_cache(
                 rows.append(row)
             if read:
                 frames = torch.cat([clips.transform(clip) for clip in read]).to(device)  # (R, 3, H, W) real frames
-                inputs = model.frame_inputs(frames[:, None], torch.ones((len(frames), 1), dtype=torch.bool))[:, 0]
+                inputs = model.frame_inputs(
+                    frames[:, None], torch.ones((len(frames), 1), dtype=torch.bool, device=device)
+                )[:, 0]
                 if features is None:
                     features = np.lib.format.open_memmap(
                         tmp, mode="w+", dtype=np.float32, shape=(count, num_frames, inputs.shape[1])

@@ -162,16 +162,16 @@ class VideoCaptionModel(nn.Module):
         """frames (B, T, 3, H, W) normalized, mask (B, T) -> what the frame projection reads, (B, T, F):
         the encoder's grid flattened (F = N * D) or pooled (F = D), per ``frame_features``; 0 on padding.
 
-        Only real frames go through the encoder (padding never reaches its BatchNorm)."""
+        Padded frames go through the encoder too and are zeroed after it: in eval mode (and with a
+        frozen encoder) they change nothing; the clip pipeline samples the same T from every clip,
+        so training batches hold none."""
         if frames.dim() != 5 or frames.shape[2] != 3 or tuple(mask.shape) != tuple(frames.shape[:2]):
             raise InputError(
                 f"clips must be (B, T, 3, H, W) with a (B, T) mask, got {tuple(frames.shape)} and {tuple(mask.shape)}"
             )
-        encoded = self.encoder(frames[mask])  # for the R real frames: grid (R, N, D), pooled (R, D)
+        encoded = self.encoder(frames.flatten(0, 1))  # every frame: grid (B*T, N, D), pooled (B*T, D)
         values = encoded.grid.flatten(1) if self.config.frame_features == "grid" else encoded.pooled
-        out = values.new_zeros((*mask.shape, values.shape[1]))
-        out[mask] = values
-        return out
+        return values.view(*mask.shape, values.shape[1]) * mask[..., None]
 
     def encode_inputs(self, inputs: torch.Tensor, mask: torch.Tensor) -> EncodedClip:
         """:meth:`frame_inputs` (B, T, F) (or the same from a frame cache), mask (B, T) -> :class:`EncodedClip`."""
@@ -189,8 +189,6 @@ class VideoCaptionModel(nn.Module):
         """frames (B, T, 3, H, W) normalized, mask (B, T) (None: every frame real) -> :class:`EncodedClip`."""
         if mask is None:
             mask = torch.ones(frames.shape[:2], dtype=torch.bool, device=frames.device)
-        if not bool(mask[:, 0].all()):
-            raise InputError("every clip needs at least one frame (masks are right-padded)")
         return self.encode_inputs(self.frame_inputs(frames, mask), mask)
 
     def encode_batch(self, batch: dict[str, Any]) -> EncodedClip:
