@@ -133,4 +133,5 @@ def test_bare_import_loads_any_shipped_model_and_predictor() -> None:
             "print(' '.join(multimodal_rnn.TASKS))\n")
     lines = _python(code, str(REPO / "weights" / "vqa_shapes.safetensors"),
                     str(REPO / "weights" / "dialog_shapes.safetensors"), cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert lines == ["RelationalSAAA saaa_rel False", "DialogAgent", "caption vqa dialog navigation action frames video_caption"]
+    tasks = "caption vqa dialog navigation action frames video_caption"
+    assert lines == ["RelationalSAAA saaa_rel False", "DialogAgent", tasks]
