@@ -234,15 +234,6 @@ def _predict_navigation(agent: Any, data: Path) -> None:
     assert len(results) == 3 and 0.0 <= summary["success_rate"] <= 1.0
 
 
-def make_moving_shapes(root: Path) -> Path:
-    """A moving-shapes world of 6 train, 3 val and 3 test clips of 8 frames of 32x32."""
-    from multimodal_rnn.datasets.moving_shapes import MovingShapesConfig, generate_moving_shapes
-
-    config = MovingShapesConfig(train_size=6, val_size=3, test_size=3, num_frames=8, frame_size=32, seed=3)
-    generate_moving_shapes(root, config)
-    return root
-
-
 def _predict_video_caption(captioner: Any, data: Path) -> None:
     clips = [captioner.read(path) for path in sorted((data / "msrvtt" / "videos").iterdir())[:2]]
     assert len(captioner.caption(clips, beam_size=2, with_attention=True)) == 2
