@@ -67,7 +67,12 @@ def _request(fields: Mapping[str, Any], pixels: torch.Tensor) -> LabelRequest:
     return LabelRequest(pixels, fields["video"].frames, fields["gif"])
 
 
+ANSWER_THREADS: list[str] = []
+"""The threads the answers (and their GIFs) were made in."""
+
+
 def _to_json(request: LabelRequest, labels: list[str]) -> dict[str, Any]:
+    ANSWER_THREADS.append(threading.current_thread().name)
     return {"frames": labels, "gif": gif_base64(request.frames, labels) if request.gif else None}
 
 

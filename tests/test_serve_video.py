@@ -20,7 +20,7 @@ from apps.server.inference import LoadedModel
 from apps.server.limits import SERVER_VIDEO_LIMITS, ApiError, decode_video
 from multimodal_rnn.errors import VideoError
 from multimodal_rnn.video import VideoLimits
-from tests.fake_video_task import LIGHT, BrightnessLabeller, dark_then_bright, light_model
+from tests.fake_video_task import ANSWER_THREADS, LIGHT, BrightnessLabeller, dark_then_bright, light_model
 from tests.test_serve_tasks import ECHO, EchoPredictor
 
 LOOPBACK = "http://127.0.0.1"
@@ -56,6 +56,7 @@ def test_a_video_route_labels_the_sampled_frames_and_answers_their_gif(clips, su
     frames = list(ImageSequence.Iterator(gif))
     assert len(frames) == 4 and gif.size[0] == 64 and gif.size[1] > 64  # 16 px x 4, a label band under
     assert predictor.transform_threads and all(name.startswith("decode") for name in predictor.transform_threads)
+    assert ANSWER_THREADS and all(name.startswith("decode") for name in ANSWER_THREADS)  # the GIF off the event loop
 
 
 def test_without_gif(clips):

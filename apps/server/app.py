@@ -22,7 +22,8 @@ question), 503 task without a model or too many connections, 504 request timeout
 
 A request that times out stops costing work: its image or video decode, if still waiting for one
 of the ``max_decodes`` decoding threads, and its model call, if still queued, never run (a decode
-or a batch already running ends, its result unused).
+or a batch already running ends, its result unused). A video route's answer (its GIF) is made in
+the decoding threads too, off the event loop.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from starlette.responses import Response
 from multimodal_rnn import __version__
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS
 from multimodal_rnn.tasks.protocol import Serving, ServingLimits, Task
-from multimodal_rnn.video import VideoLimits
+from multimodal_rnn.video import VideoClip, VideoLimits
 
 from .access import LOOPBACK_HOSTS, AccessMiddleware
 from .batching import BatchingConfig, DynamicBatcher
@@ -202,13 +203,13 @@ def create_app(
         # at most max_decodes at once, also after timeouts; a cancelled request's queued decode never starts
         return await asyncio.get_running_loop().run_in_executor(decoders, decode)
 
-    async def read_clip(upload: UploadFile, task: str) -> tuple[torch.Tensor, Any]:
+    async def read_clip(upload: UploadFile, task: str) -> tuple[torch.Tensor, VideoClip]:
         """The uploaded video's ``num_frames`` frames (a ``VideoClip``) and the ``task`` model's
         ``clip_transform`` of them, (T, 3, H, W); decoded in the decoding threads."""
         data = await upload.read(settings.max_upload_bytes + 1)
         predictor = models[task].predictor
 
-        def decode() -> tuple[torch.Tensor, Any]:
+        def decode() -> tuple[torch.Tensor, VideoClip]:
             clip = decode_video(
                 data,
                 name=upload.filename or "video",
@@ -260,6 +261,12 @@ def create_app(
                     else:
                         item = serving.request(values, await read_pixels(upload, task))
                     result = await batchers[task].submit(item, key=serving.key(loaded.predictor, item))
+                    if serving.upload == "video":  # its GIF takes tens of ms to encode: off the event loop
+                        loop = asyncio.get_running_loop()
+                        return {
+                            **await loop.run_in_executor(decoders, serving.to_json, item, result),
+                            "model": loaded.info["file"],
+                        }
                     return {**serving.to_json(item, result), "model": loaded.info["file"]}
 
                 return await within_timeout(work())
