@@ -234,6 +234,12 @@ def _predict_navigation(agent: Any, data: Path) -> None:
     assert len(results) == 3 and 0.0 <= summary["success_rate"] <= 1.0
 
 
+def _predict_video_caption(captioner: Any, data: Path) -> None:
+    clips = [captioner.read(path) for path in sorted((data / "msrvtt" / "videos").iterdir())[:2]]
+    assert len(captioner.caption(clips, beam_size=2, with_attention=True)) == 2
+    assert len(captioner.caption(clips[:1], beam_size=1)) == 1
+
+
 @dataclasses.dataclass(frozen=True)
 class TinyRun:
     """One task at toy sizes: its data, its ``mmrnn train TASK`` options, and a use of its predictor.
@@ -275,5 +281,10 @@ TINY_RUNS: dict[str, TinyRun] = {
     "frames": TinyRun(make_moving_shapes, lambda data: [
         "--world", str(data), "--epochs", "1", "--batch-size", "4", "--warmup-steps", "1", *_sets(_TINY_CLIP_MODEL)],
         _predict_frames),
+    "video_caption": TinyRun(make_moving_shapes, lambda data: [
+        "--data-dir", str(data), "--epochs", "1", "--batch-size", "3", "--warmup-steps", "1",
+        *_sets({"hidden_size": 16, "embed_size": 8, "frame_size": 8, "attention_size": 8, "num_frames": 4,
+                "encoder": {"channels": [8, 8], "image_size": 32}})],
+        _predict_video_caption),
 }
 """Every task's tiny run; a task without one fails ``test_every_task_has_a_tiny_run``."""

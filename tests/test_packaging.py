@@ -49,7 +49,7 @@ def test_wheel_holds_only_the_package_with_its_apps_and_weights(wheel: Path) -> 
         sources = {name: archive.read(name).decode("utf-8") for name in sizes if name.endswith(".py")}
     assert {name.split("/")[0] for name in sizes} == {"multimodal_rnn", f"multimodal_rnn-{multimodal_rnn.__version__}.dist-info"}
     shipped = sorted((REPO / "weights").glob("*.safetensors"))
-    assert len(shipped) == 7
+    assert len(shipped) == 8
     for path in [*shipped, *(REPO / "weights").glob("*.card.json"), REPO / "weights" / "README.md"]:
         assert sizes.get(f"multimodal_rnn/weights/{path.name}") == path.stat().st_size, path.name
     for path in (REPO / "apps" / "server" / "static").iterdir():
@@ -133,4 +133,5 @@ def test_bare_import_loads_any_shipped_model_and_predictor() -> None:
             "print(' '.join(multimodal_rnn.TASKS))\n")
     lines = _python(code, str(REPO / "weights" / "vqa_shapes.safetensors"),
                     str(REPO / "weights" / "dialog_shapes.safetensors"), cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert lines == ["RelationalSAAA saaa_rel False", "DialogAgent", "caption vqa dialog navigation action frames"]
+    tasks = "caption vqa dialog navigation action frames video_caption"
+    assert lines == ["RelationalSAAA saaa_rel False", "DialogAgent", tasks]

@@ -39,6 +39,8 @@ TASK_TINY: dict[str, dict[str, Any]] = {
                    "actor_size": 8, "direction_size": 2},
     "action": {"num_classes": 3, "encoder": IMAGE, "spatial_size": 8, "hidden_size": 8},
     "frames": {"num_classes": 3, "encoder": IMAGE, "spatial_size": 8, "hidden_size": 8},
+    "video_caption": {"vocab_size": len(VOCAB), "embed_size": 8, "hidden_size": 12, "attention_size": 8,
+                      "frame_size": 8, "encoder": IMAGE},
 }
 """Small sizes for every model of a task; a key is used only where the model's config has that field."""
 
@@ -57,6 +59,8 @@ MODEL_OVERRIDES: dict[str, dict[str, Any]] = {
     "babyai_film": {"film_layers": 1},
     "lrcn": {},
     "frame_rnn": {},
+    "s2vt": {},
+    "temporal_attention": {},
 }
 """Per registered model: overrides on top of its task's tiny sizes (every key must be one it takes)."""
 
@@ -104,9 +108,17 @@ def _clip_batch() -> dict[str, Any]:
             "label": torch.tensor([0, 2]), "frame_labels": torch.tensor([[0, 1, 2], [2, 2, -100]])}
 
 
+def _video_caption_batch() -> dict[str, Any]:
+    mask = torch.tensor([[True, True, True], [True, True, False]])  # (B, T) real frames
+    tokens = torch.tensor([[1, 4, 5, 6, 2], [1, 7, 2, 0, 0], [1, 8, 9, 2, 0]])  # two captions of clip 0
+    clips = torch.tensor([0, 1, 0])
+    return {"frames": torch.randn(2, 3, 3, 16, 16), "mask": mask, "tokens": tokens, "caption_clip": clips}
+
+
 BATCHES: dict[str, Callable[[], dict[str, Any]]] = {
     "caption": _caption_batch, "vqa": _vqa_batch, "dialog": _dialog_batch, "navigation": _navigation_batch,
     "action": _clip_batch, "frames": _clip_batch,
+    "video_caption": _video_caption_batch,
 }
 """A tiny training batch per task (what the task's collate function makes)."""
 

@@ -111,3 +111,34 @@ def test_page_asks_for_the_token_of_a_server_that_needs_one(tmp_path):
             assert page.inner_text("#caption") == expected.caption
         finally:
             context.close()
+
+
+def test_page_shows_the_gif_of_an_uploaded_video(tmp_path):
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium or point MMRNN_CHROMIUM at a Chromium binary")
+    from playwright.sync_api import sync_playwright
+
+    from tests.fake_video_task import LIGHT, dark_then_bright, light_model
+
+    clip = dark_then_bright(tmp_path / "clip.mp4")
+    app = create_app(light_model(), ServerSettings(), tasks={"light": LIGHT})
+    with ServerThread(app) as server, sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"http://127.0.0.1:{server.port}/", timeout=20_000)
+            page.wait_for_selector("#video-panel", state="visible", timeout=20_000)
+            page.set_input_files("#video-file", str(clip))
+            page.wait_for_selector(".video-result.done", timeout=20_000)
+            assert page.inner_text(".video-result h3") == "light"
+            assert page.inner_text(".video-result .result") == "dark ×2 → bright ×2"
+            gif = page.locator(".video-result img")
+            assert gif.get_attribute("src").startswith("data:image/gif;base64,")
+            page.wait_for_function("document.querySelector('.video-result img').naturalWidth > 0", timeout=20_000)
+            assert gif.evaluate("img => [img.naturalWidth, img.naturalHeight > 64]") == [64, True]  # 16 px x 4 + band
+            assert page.inner_text("#video-status") == "" and errors == []
+        finally:
+            context.close()

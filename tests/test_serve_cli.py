@@ -38,8 +38,8 @@ def test_weight_paths_defaults_and_overrides(tmp_path):
     custom = tmp_path / "mine.safetensors"
     custom.write_bytes(shipped_weights("caption").read_bytes())
     assert weight_paths("caption", [f"caption={custom}"]) == {"caption": custom}
-    assert weight_paths(None, []) == {task: shipped_weights(task) for task in ("caption", "vqa", "dialog", "action",
-                                                                               "frames")}
+    served = ("caption", "vqa", "dialog", "action", "frames", "video_caption")
+    assert weight_paths(None, []) == {task: shipped_weights(task) for task in served}
 
 
 @pytest.mark.parametrize("tasks,weights,message", [

@@ -16,7 +16,7 @@ from multimodal_rnn.shipped import CARD_KEYS, card_path, read_card, weights_dir
 def test_every_weights_file_is_shipped_by_a_task_and_has_a_matching_card():
     files = sorted(path.name for path in weights_dir().glob("*.safetensors"))
     shipped = {name: (task, variant) for task, variant, name in shipped_files()}
-    assert files == sorted(shipped) and len(files) == 7
+    assert files == sorted(shipped) and len(files) == 8
     for name in files:
         path = weights_dir() / name
         card = read_card(path)

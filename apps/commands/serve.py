@@ -12,12 +12,16 @@ from multimodal_rnn.images import DEFAULT_MAX_PIXELS
 from multimodal_rnn.options import float_range, int_range, positive_int
 from multimodal_rnn.shipped import resolve_weights
 
+from ..server.limits import SERVER_VIDEO_LIMITS
+
 NAME = "serve"
 MAX_BATCH_SIZE = 1024
 MAX_WAIT_MS = 1000.0
 MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
 MAX_TIMEOUT_S = 3600.0
 MAX_CONNECTIONS = 10_000
+MAX_VIDEO_SECONDS = 3600.0
+MAX_VIDEO_FRAMES = 1_000_000
 HELP = "serve the models over HTTP: a web page and a JSON API (POST /v1/TASK), with dynamic batching"
 
 _EPILOG = """\
@@ -29,6 +33,7 @@ examples:
   MMRNN_TOKEN=$(openssl rand -hex 16) mmrnn serve --host 0.0.0.0 --allowed-host myhost.example
   curl -F image=@photo.png -F beam_size=3 http://127.0.0.1:8000/v1/caption
   curl -F image=@photo.png -F "question=what color is the circle?" http://127.0.0.1:8000/v1/vqa
+  curl -F video=@clip.mp4 -F gif=0 http://127.0.0.1:8000/v1/action           (a video task: the 'video' field)
   curl -H "Authorization: Bearer $MMRNN_TOKEN" -F image=@photo.png http://myhost.example:8000/v1/caption
 
 The server binds to loopback (127.0.0.1) unless --host says otherwise, and answers only requests
@@ -78,6 +83,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="N", help=f"largest request body, 1..{MAX_UPLOAD_BYTES} (default: %(default)s)")
     parser.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
                         help="refuse images with more pixels than this (default: %(default)s)")
+    video = SERVER_VIDEO_LIMITS
+    parser.add_argument("--max-video-seconds", type=float_range(0.0, MAX_VIDEO_SECONDS, low_open=True),
+                        default=video.max_duration_s, metavar="S",
+                        help=f"refuse videos longer than S seconds, 0 < S <= {MAX_VIDEO_SECONDS:g} "
+                             "(default: %(default)s)")
+    parser.add_argument("--max-video-frames", type=int_range(1, MAX_VIDEO_FRAMES), default=video.max_frames,
+                        metavar="N", help=f"refuse videos of more frames, 1..{MAX_VIDEO_FRAMES} (default: %(default)s)")
+    parser.add_argument("--max-frame-pixels", type=positive_int, default=video.max_pixels, metavar="N",
+                        help="refuse videos whose frames have more pixels than this (default: %(default)s)")
     parser.add_argument("--timeout", type=float_range(0.0, MAX_TIMEOUT_S, low_open=True), default=30.0, metavar="S",
                         help=f"answer 504 to a request not done within S seconds, 0 < S <= {MAX_TIMEOUT_S:g} "
                              "(default: %(default)s)")
@@ -146,6 +160,8 @@ def token_of(args: argparse.Namespace) -> str | None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from multimodal_rnn.video import VideoLimits
+
     from ..server.access import allowed_hosts, is_loopback
     from ..server.app import ServerSettings, create_app
     from ..server.batching import BatchingConfig
@@ -161,6 +177,8 @@ def run(args: argparse.Namespace) -> int:
         models = load_models(paths, device=args.device)
         settings = ServerSettings(
             max_upload_bytes=args.max_upload_bytes, max_pixels=args.max_pixels, request_timeout_s=args.timeout,
+            video=VideoLimits(max_duration_s=args.max_video_seconds, max_frames=args.max_video_frames,
+                              max_pixels=args.max_frame_pixels),
             allowed_hosts=allowed_hosts(args.host, args.allowed_host), token=token,
             batching=BatchingConfig(enabled=not args.no_batching, max_batch_size=args.max_batch_size,
                                     max_wait_ms=args.max_wait_ms),

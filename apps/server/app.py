@@ -5,21 +5,25 @@ and :class:`ServerSettings`; tests pass small limits. Routes:
 
 * ``GET /`` the web page (``static/index.html``), ``/static/*`` its script and style;
 * ``POST /v1/<task>`` for every task with a :class:`~multimodal_rnn.tasks.protocol.Serving`
-  (e.g. ``/v1/caption``, ``/v1/vqa``): a multipart form of the ``image`` and the task's
-  fields, checked by the task's field list (:mod:`.forms`) and listed in the OpenAPI schema; the
-  task makes the request, its batched call answers a group of them, its ``to_json`` the JSON;
-* ``GET /healthz``, ``GET /v1/models``; the OpenAPI schema at ``/openapi.json`` (no ``/docs``
-  page: FastAPI's loads its script from a CDN, and the project works offline).
+  (e.g. ``/v1/caption``, ``/v1/vqa``): a multipart form of the ``image`` (a video task's:
+  the ``video``, :attr:`~multimodal_rnn.tasks.protocol.Serving.upload`) and the task's fields,
+  checked by the task's field list (:mod:`.forms`) and listed in the OpenAPI schema; the task
+  makes the request, its batched call answers a group of them, its ``to_json`` the JSON;
+* ``GET /healthz``, ``GET /v1/models`` (with each model's ``upload``); the OpenAPI schema at
+  ``/openapi.json`` (no ``/docs`` page: FastAPI's loads its script from a CDN, and the project
+  works offline).
 
-Errors are JSON ``{"error": "..."}``: 400 corrupt or truncated image or malformed form, 401 no
-or wrong token (:mod:`.access`), 408 request not received in time (:mod:`.connections`), 413 body,
-form field or pixels over the limit, 415 not an image, 421 Host not allowed, 422 bad or missing
-fields (empty or overlong question), 503 task without a model or too many connections, 504 request
-timeout, 500 a bug (logged). The server keeps serving after each.
+Errors are JSON ``{"error": "..."}``: 400 corrupt or truncated image or video or malformed form,
+401 no or wrong token (:mod:`.access`), 408 request not received in time (:mod:`.connections`),
+413 body, form field, pixels or video (duration, frames, pixels per frame) over the limit, 415 not
+an image (not a video), 421 Host not allowed, 422 bad or missing fields (empty or overlong
+question), 503 task without a model or too many connections, 504 request timeout, 500 a bug
+(logged). The server keeps serving after each.
 
-A request that times out stops costing work: its image decode, if still waiting for one of the
-``max_decodes`` decoding threads, and its model call, if still queued, never run (a decode or a
-batch already running ends, its result unused).
+A request that times out stops costing work: its image or video decode, if still waiting for one
+of the ``max_decodes`` decoding threads, and its model call, if still queued, never run (a decode
+or a batch already running ends, its result unused). A video route's answer (its GIF) is made in
+the decoding threads too, off the event loop.
 """
 
 from __future__ import annotations
@@ -45,12 +49,13 @@ from starlette.responses import Response
 from multimodal_rnn import __version__
 from multimodal_rnn.images import DEFAULT_MAX_PIXELS
 from multimodal_rnn.tasks.protocol import Serving, ServingLimits, Task
+from multimodal_rnn.video import VideoClip, VideoLimits
 
 from .access import LOOPBACK_HOSTS, AccessMiddleware
 from .batching import BatchingConfig, DynamicBatcher
 from .forms import check_fields, openapi_request_body, parse_form, read_form
 from .inference import LoadedModel, check_servable, servings
-from .limits import ApiError, BodyLimitMiddleware, decode_image, header_pixels
+from .limits import SERVER_VIDEO_LIMITS, ApiError, BodyLimitMiddleware, decode_image, decode_video, header_pixels
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 LOG = logging.getLogger("mmrnn.serve")
@@ -73,7 +78,9 @@ class ServerSettings:
         max_field_bytes: largest text field of a form, bytes (more: 413).
         request_timeout_s: a request not answered within this many seconds gets 504.
         max_decodes: most images decoded at once (larger than :data:`INLINE_DECODE_PIXELS`, each in
-            one of this many threads); bounds the memory of concurrent big images.
+            one of this many threads; videos always are); bounds the memory of concurrent big uploads.
+        video: bounds on an uploaded video (duration, frames, pixels per frame; its bytes are
+            bounded by ``max_upload_bytes``), see :class:`~multimodal_rnn.video.VideoLimits`.
         allowed_hosts: the ``Host`` header values served (see :mod:`.access`; ``("*",)``: any).
         token: the bearer token every API request needs; None: none.
         batching: dynamic batching of concurrent requests (see :class:`BatchingConfig`).
@@ -88,6 +95,7 @@ class ServerSettings:
     max_field_bytes: int = 1024 * 1024
     request_timeout_s: float = 30.0
     max_decodes: int = 1
+    video: VideoLimits = SERVER_VIDEO_LIMITS
     allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
     token: str | None = None
     batching: BatchingConfig = field(default_factory=BatchingConfig)
@@ -195,6 +203,24 @@ def create_app(
         # at most max_decodes at once, also after timeouts; a cancelled request's queued decode never starts
         return await asyncio.get_running_loop().run_in_executor(decoders, decode)
 
+    async def read_clip(upload: UploadFile, task: str) -> tuple[torch.Tensor, VideoClip]:
+        """The uploaded video's ``num_frames`` frames (a ``VideoClip``) and the ``task`` model's
+        ``clip_transform`` of them, (T, 3, H, W); decoded in the decoding threads."""
+        data = await upload.read(settings.max_upload_bytes + 1)
+        predictor = models[task].predictor
+
+        def decode() -> tuple[torch.Tensor, VideoClip]:
+            clip = decode_video(
+                data,
+                name=upload.filename or "video",
+                max_bytes=settings.max_upload_bytes,
+                num_frames=predictor.num_frames,
+                limits=settings.video,
+            )
+            return predictor.clip_transform(clip), clip
+
+        return await asyncio.get_running_loop().run_in_executor(decoders, decode)
+
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
@@ -213,7 +239,9 @@ def create_app(
 
     @app.get("/v1/models", summary="the loaded weights and their model cards")
     async def list_models() -> dict[str, Any]:
-        return {"models": [loaded.info for loaded in models.values()]}
+        return {
+            "models": [{**loaded.info, "task": task, "upload": served[task].upload} for task, loaded in models.items()]
+        }
 
     def add_task_route(task: str, serving: Serving[Any, Any]) -> None:
         """``POST /v1/<task>``: the task's form, checked by its fields, answered by its batcher."""
@@ -222,14 +250,23 @@ def create_app(
         async def answer(request: Request) -> dict[str, Any]:
             form = await parse_form(request, max_field_bytes=settings.max_field_bytes)
             try:
-                upload, values = read_form(form, fields)
+                upload, values = read_form(form, fields, upload=serving.upload)
                 loaded = model_of(task)
                 values = check_fields(fields, values)
 
                 async def work() -> dict[str, Any]:
-                    pixels = await read_pixels(upload, task)
-                    item = serving.request(values, pixels)
+                    if serving.upload == "video":
+                        pixels, clip = await read_clip(upload, task)
+                        item = serving.request({**values, "video": clip}, pixels)
+                    else:
+                        item = serving.request(values, await read_pixels(upload, task))
                     result = await batchers[task].submit(item, key=serving.key(loaded.predictor, item))
+                    if serving.upload == "video":  # its GIF takes tens of ms to encode: off the event loop
+                        loop = asyncio.get_running_loop()
+                        return {
+                            **await loop.run_in_executor(decoders, serving.to_json, item, result),
+                            "model": loaded.info["file"],
+                        }
                     return {**serving.to_json(item, result), "model": loaded.info["file"]}
 
                 return await within_timeout(work())
@@ -242,7 +279,7 @@ def create_app(
             methods=["POST"],
             summary=serving.summary,
             name=task,
-            openapi_extra=openapi_request_body(fields),
+            openapi_extra=openapi_request_body(fields, upload=serving.upload),
         )
 
     for task, serving in served.items():

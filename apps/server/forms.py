@@ -1,8 +1,9 @@
 """A served task's multipart form at the boundary: read and checked by the task's
 :class:`~multimodal_rnn.tasks.protocol.FormField` list, and published in the OpenAPI schema.
 
-Every task's form has the uploaded ``image`` and the task's own fields. Checking has two steps, so
-that a request to a task without a model gets 503 once its form is well-formed:
+Every task's form has the uploaded ``image`` (a video task's: ``video``) and the task's own
+fields. Checking has two steps, so that a request to a task without a model gets 503 once its form
+is well-formed:
 :func:`read_form` (the schema: present, an integer, within bounds; every problem in one 422) and
 :func:`check_fields` (the content: text with words and within length, parsed fields; 422).
 """
@@ -20,8 +21,11 @@ from multimodal_rnn.tasks.protocol import FieldError, FormField
 
 from .limits import ApiError
 
-IMAGE_FIELD = "image"
-IMAGE_DESCRIPTION = "the image (JPEG, PNG, ...)"
+UPLOAD_DESCRIPTIONS = {
+    "image": "the image (JPEG, PNG, ...)",
+    "video": "the video (MP4, WebM, AVI, MKV, MOV, GIF)",
+}
+"""The OpenAPI description of each kind of upload; the kind is also the form field's name."""
 
 
 _TOO_LARGE = ("Part exceeded maximum size", "Field exceeded maximum size", "Too many fields", "Too many files")
@@ -46,18 +50,21 @@ async def parse_form(request: Request, *, max_field_bytes: int) -> FormData:
         raise ApiError(400, f"malformed form ({detail})") from None
 
 
-def read_form(form: FormData, fields: Sequence[FormField]) -> tuple[UploadFile, dict[str, Any]]:
-    """The uploaded image and each field's value (its default when absent).
+def read_form(
+    form: FormData, fields: Sequence[FormField], *, upload: str = "image"
+) -> tuple[UploadFile, dict[str, Any]]:
+    """The uploaded file (the form field named ``upload``: ``image`` or ``video``) and each field's
+    value (its default when absent).
 
     Raises:
-        ApiError: 422 naming every missing image or field, non-integer or out-of-bounds value.
+        ApiError: 422 naming every missing upload or field, non-integer or out-of-bounds value.
     """
     errors = []
-    image = form.get(IMAGE_FIELD)
+    image = form.get(upload)
     if image is None or image == "":
-        errors.append(f"{IMAGE_FIELD}: Field required")
+        errors.append(f"{upload}: Field required")
     elif not isinstance(image, UploadFile):
-        errors.append(f"{IMAGE_FIELD}: Value error, Expected UploadFile, received: {type(image)}")
+        errors.append(f"{upload}: Value error, Expected UploadFile, received: {type(image)}")
     values: dict[str, Any] = {}
     for field in fields:
         raw = form.get(field.name)
@@ -86,10 +93,12 @@ def check_fields(fields: Sequence[FormField], values: Mapping[str, Any]) -> dict
         raise ApiError(422, str(exc)) from None
 
 
-def openapi_request_body(fields: Sequence[FormField]) -> dict[str, Any]:
-    """The route's ``openapi_extra``: its multipart request body, the image and every field."""
-    properties: dict[str, Any] = {IMAGE_FIELD: {"type": "string", "format": "binary", "description": IMAGE_DESCRIPTION}}
+def openapi_request_body(fields: Sequence[FormField], *, upload: str = "image") -> dict[str, Any]:
+    """The route's ``openapi_extra``: its multipart request body, the upload (``image`` or ``video``)
+    and every field."""
+    description = UPLOAD_DESCRIPTIONS[upload]
+    properties: dict[str, Any] = {upload: {"type": "string", "format": "binary", "description": description}}
     properties.update({field.name: field.json_schema() for field in fields})
-    required = [IMAGE_FIELD] + [field.name for field in fields if field.default is None]
+    required = [upload] + [field.name for field in fields if field.default is None]
     schema = {"type": "object", "properties": properties, "required": required}
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}

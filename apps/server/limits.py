@@ -1,4 +1,4 @@
-"""Request limits of the server: body size (413) and image decoding (400/413/415); the form fields
+"""Request limits of the server: body size (413), image and video decoding (400/413/415); the form fields
 of a task (422) are checked by their :class:`~multimodal_rnn.tasks.protocol.FormField` (:mod:`.forms`).
 
 Every refusal is an :class:`ApiError` (status + one-line message) that the app answers as JSON
@@ -11,12 +11,14 @@ import io
 import json
 import warnings
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from PIL import Image
 
-from multimodal_rnn.errors import ImageError
+from multimodal_rnn.errors import ImageError, VideoError
 from multimodal_rnn.images import load_image_bytes
+from multimodal_rnn.video import VideoClip, VideoLimits, read_clip_bytes
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -137,3 +139,31 @@ def decode_image(data: bytes, *, name: str, max_bytes: int, max_pixels: int) -> 
         if exc.kind == "not_image" and data.startswith(_IMAGE_SIGNATURES):  # an image cut before its header ends
             raise ApiError(400, f"{name}: truncated or corrupt image (the header is incomplete)") from None
         raise ApiError(_IMAGE_STATUS[exc.kind], str(exc)) from None
+
+
+SERVER_VIDEO_LIMITS = VideoLimits(
+    max_duration_s=60.0, max_frames=1800, max_pixels=1920 * 1080, max_clip_bytes=256 * 1024**2
+)
+"""The server's default bounds on an uploaded video: 60 s, 1,800 frames (60 s at 30 fps), frames of
+at most 1920 x 1080 pixels, sampled frames of at most 256 MiB (the upload's bytes are bounded by
+the server's body limit instead)."""
+
+_VIDEO_STATUS = {"too_large": 413, "not_video": 415, "corrupt": 400, "unreadable": 400}
+"""HTTP status of each :class:`~multimodal_rnn.errors.VideoError` kind."""
+
+
+def decode_video(data: bytes, *, name: str, max_bytes: int, num_frames: int, limits: VideoLimits) -> VideoClip:
+    """Decode ``num_frames`` frames (sampled uniformly) of an uploaded video (MP4, WebM, AVI, MKV,
+    MOV, GIF) within ``limits`` (duration and frames refused from the header where it says so;
+    decoding stops after the last sampled frame).
+
+    Raises:
+        ApiError: 413 over ``max_bytes`` or a limit of ``limits``; 415 not a video (also a still
+            image); 400 empty, truncated, corrupt or without frames.
+    """
+    if len(data) > max_bytes:
+        raise ApiError(413, f"{name}: upload is {len(data)} bytes, over the limit of {max_bytes}")
+    try:
+        return read_clip_bytes(data, name=name, num_frames=num_frames, limits=replace(limits, max_file_bytes=max_bytes))
+    except VideoError as exc:
+        raise ApiError(_VIDEO_STATUS[exc.kind], str(exc)) from None

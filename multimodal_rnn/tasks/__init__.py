@@ -18,12 +18,13 @@ from multimodal_rnn.tasks.dialog import TASK as DIALOG
 from multimodal_rnn.tasks.frames import TASK as FRAMES
 from multimodal_rnn.tasks.navigation import TASK as NAVIGATION
 from multimodal_rnn.tasks.protocol import Task
+from multimodal_rnn.tasks.video_caption import TASK as VIDEO_CAPTION
 from multimodal_rnn.tasks.vqa import TASK as VQA
 
 if TYPE_CHECKING:
     from multimodal_rnn.registry import Registry
 
-TASKS: dict[str, Task] = {task.name: task for task in (CAPTION, VQA, DIALOG, NAVIGATION, ACTION, FRAMES)}
+TASKS: dict[str, Task] = {task.name: task for task in (CAPTION, VQA, DIALOG, NAVIGATION, ACTION, FRAMES, VIDEO_CAPTION)}
 """Every task by name, in the order the CLI lists them."""
 
 MODELS: Registry

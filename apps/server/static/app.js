@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { file: null, bitmap: null, caption: null, history: [] };
+const state = { file: null, bitmap: null, caption: null, history: [], videoTasks: [] };
 
 function setStatus(text, busy = false) {
   $("status").textContent = text;
@@ -21,9 +21,10 @@ function askForToken() {
   setStatus("this server needs its token: enter it above");
 }
 
-async function post(path, fields) {
+// POST a multipart form: the file as `field` ("image", or "video" for a video task) and the fields.
+async function post(path, fields, file = state.file, field = "image") {
   const form = new FormData();
-  form.append("image", state.file, state.file.name || "image");
+  form.append(field, file, file.name || field);
   for (const [key, value] of Object.entries(fields)) form.append(key, value);
   const response = await fetch(path, { method: "POST", body: form, headers: authHeaders() });
   if (response.status === 401) askForToken();
@@ -107,6 +108,7 @@ async function caption() {
 
 async function choose(file) {
   if (!file) return;
+  if (file.type.startsWith("video/") && state.videoTasks.length) return chooseVideo(file);
   state.file = file;
   state.caption = null;
   state.history = [];
@@ -170,6 +172,69 @@ async function chat(event) {
   }
 }
 
+// Video tasks (GET /v1/models says which routes upload a video): the chosen clip goes to each of
+// them; each answer's GIF (the clip with the label of every frame, or the caption, under it) is shown
+// with its text.
+function runs(labels) {  // ["still", "still", "left"] -> "still ×2 → left"
+  const parts = [];
+  for (const label of labels) {
+    const last = parts[parts.length - 1];
+    if (last && last.label === label) last.count += 1;
+    else parts.push({ label, count: 1 });
+  }
+  return parts.map(({ label, count }) => (count > 1 ? `${label} ×${count}` : label)).join(" → ");
+}
+
+// The answer in one line: a caption (video_caption), the classes with their probabilities (action),
+// or the frame labels as runs (frames).
+function describeVideo(result) {
+  if (typeof result.caption === "string") return result.caption;
+  if (Array.isArray(result.classes) && result.classes.length) {
+    return result.classes.map((c) => `${c.class ?? c.label} (${Number(c.probability).toFixed(3)})`).join(" · ");
+  }
+  if (typeof result.label === "string") return result.label;
+  if (Array.isArray(result.frames)) return runs(result.frames.map((f) => (typeof f === "string" ? f : f.label)));
+  return "";
+}
+
+async function chooseVideo(file) {
+  if (!file) return;
+  const results = $("video-results");
+  results.replaceChildren();
+  $("video-status").textContent = "reading the video…";
+  $("video-status").className = "busy";
+  const failures = [];
+  await Promise.all(state.videoTasks.map(async (task) => {
+    const card = document.createElement("div");
+    card.className = "video-result";
+    card.dataset.task = task;
+    const title = document.createElement("h3");
+    title.textContent = task;
+    const gif = document.createElement("img");
+    gif.alt = `${task}: the clip with the model's answer`;
+    gif.hidden = true;
+    const text = document.createElement("p");
+    text.className = "result";
+    card.append(title, gif, text);
+    results.append(card);
+    try {
+      const result = await post(`/v1/${task}`, { gif: "1" }, file, "video");
+      if (result.gif) {
+        gif.src = `data:image/gif;base64,${result.gif}`;
+        gif.hidden = false;
+      }
+      text.textContent = describeVideo(result);
+      card.classList.add("done");
+    } catch (error) {
+      text.textContent = error.message;
+      card.classList.add("failed");
+      failures.push(task);
+    }
+  }));
+  $("video-status").textContent = failures.length ? `${file.name}: ${failures.join(", ")} failed` : "";
+  $("video-status").className = "";
+}
+
 async function listModels() {
   try {
     const response = await fetch("/v1/models", { headers: authHeaders() });
@@ -180,6 +245,8 @@ async function listModels() {
     }
     const { models } = await response.json();
     $("models").textContent = models.map((m) => `${m.task}: ${m.model}`).join(" · ") || "no models";
+    state.videoTasks = models.filter((m) => m.upload === "video").map((m) => m.task);
+    $("video-panel").hidden = state.videoTasks.length === 0;
   } catch (_) {
     $("models").textContent = "models unknown";
   }
@@ -193,6 +260,7 @@ $("token-form").addEventListener("submit", (event) => {
   listModels();
 });
 $("file").addEventListener("change", (event) => choose(event.target.files[0]));
+$("video-file").addEventListener("change", (event) => chooseVideo(event.target.files[0]));
 $("beam").addEventListener("change", caption);
 $("vqa-form").addEventListener("submit", ask);
 $("chat-form").addEventListener("submit", chat);

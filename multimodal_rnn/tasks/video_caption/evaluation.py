@@ -1,0 +1,122 @@
+"""The evaluation of video caption results: the COCO caption metrics per clip, and faithfulness.
+
+A results file is a JSON list ``[{"video_id": str, "caption": str}]`` with one caption per clip
+(``mmrnn predict video_caption`` writes it). :func:`evaluate_video_captions` checks it against
+the reference captions of the evaluated split (exactly the same clips), tokenizes both sides the
+COCO way (PTB tokenizer, lowercased, punctuation dropped) and reports what the COCO caption
+evaluation reports (:func:`multimodal_rnn.metrics.caption.caption_metrics`: BLEU-1..4, METEOR,
+ROUGE-L, CIDEr-D, the same exact implementations ``mmrnn eval caption`` uses) with per-clip scores.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from multimodal_rnn.errors import DataFormatError
+from multimodal_rnn.files import MAX_RESULTS_FILE_BYTES, check_result_texts, read_json
+from multimodal_rnn.metrics.caption import CAPTION_METRICS, caption_metrics
+from multimodal_rnn.metrics.corpus import MetricScore, MetricUnavailable, first_ids
+from multimodal_rnn.metrics.nltk_bleu import nltk_corpus_bleu
+from multimodal_rnn.text.vocab import tokenize
+
+NLTK_BLEU_KEY = "nltk_corpus_bleu_4"
+"""Where :func:`evaluate_video_captions` reports NLTK's corpus BLEU-4 (beside ``metrics``)."""
+
+
+def read_video_results(results: str | os.PathLike[str] | Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """The caption per video id of a results list (a path or the parsed list).
+
+    Raises:
+        InputError: the file is missing, unreadable or over 256 MiB.
+        DataFormatError: not a list of ``{"video_id": str, "caption": str}``; a caption over the
+            result limits (:func:`multimodal_rnn.files.check_result_texts`); a video id given twice.
+    """
+    if isinstance(results, (str, os.PathLike)):
+        data, where = read_json(results, max_bytes=MAX_RESULTS_FILE_BYTES), str(Path(results))
+    else:
+        data, where = results, "results"
+    if not isinstance(data, list):
+        raise DataFormatError(
+            f'{where}: expected a JSON list of {{"video_id": str, "caption": str}} objects, got {type(data).__name__}'
+        )
+    malformed = [
+        index
+        for index, entry in enumerate(data)
+        if not (
+            isinstance(entry, dict) and isinstance(entry.get("video_id"), str) and isinstance(entry.get("caption"), str)
+        )
+    ]
+    if malformed:
+        raise DataFormatError(
+            f"{where}: entries at index {first_ids(malformed)} need a string 'video_id' and a string 'caption'"
+        )
+    check_result_texts(data, text_key="caption", id_key="video_id", where=where)
+    captions: dict[str, str] = {}
+    duplicates: set[str] = set()
+    for entry in data:
+        if entry["video_id"] in captions:
+            duplicates.add(entry["video_id"])
+        captions[entry["video_id"]] = entry["caption"]
+    if duplicates:
+        raise DataFormatError(f"{where}: more than one caption for video_id {first_ids(sorted(duplicates))}")
+    return captions
+
+
+def check_same_clips(
+    candidates: Mapping[str, str], references: Mapping[str, Sequence[str]], *, where: str, annotations: str
+) -> None:
+    """Refuse results that miss an annotated clip or caption a clip the annotations do not describe."""
+    missing = sorted(set(references) - set(candidates))
+    if missing:
+        raise DataFormatError(
+            f"{where}: no caption for {len(missing)} clip(s) of {annotations}: video_id {first_ids(missing)}"
+        )
+    extra = sorted(set(candidates) - set(references))
+    if extra:
+        raise DataFormatError(
+            f"{where}: {len(extra)} video_id(s) without reference captions in {annotations}: {first_ids(extra)}"
+        )
+
+
+def evaluate_video_captions(
+    candidates: Mapping[str, str], references: Mapping[str, Sequence[str]], *, meteor: bool = False
+) -> dict[str, Any]:
+    """COCO caption metrics of raw candidate captions against raw references, by video id.
+
+    Returns:
+        A JSON-ready dict: ``metrics`` (name -> value, None when unavailable, in
+        :data:`~multimodal_rnn.metrics.caption.CAPTION_METRICS` order), ``unavailable`` (name ->
+        reason), :data:`NLTK_BLEU_KEY`, ``num_videos`` and ``per_video`` (sorted by video id).
+    """
+    tokenized_references = {i: [" ".join(tokenize(r)) for r in references[i]] for i in candidates}
+    tokenized_candidates = {i: " ".join(tokenize(c)) for i, c in candidates.items()}
+    scores = caption_metrics(tokenized_references, tokenized_candidates, meteor=meteor)
+    available = {name: s for name, s in scores.items() if isinstance(s, MetricScore)}
+    return {
+        "metrics": {name: available[name].value if name in available else None for name in CAPTION_METRICS},
+        "unavailable": {name: s.reason for name, s in scores.items() if isinstance(s, MetricUnavailable)},
+        NLTK_BLEU_KEY: nltk_corpus_bleu(tokenized_references, tokenized_candidates),
+        "num_videos": len(candidates),
+        "per_video": [
+            {"video_id": video_id, **{name: s.per_image[video_id] for name, s in available.items()}}
+            for video_id in sorted(candidates)
+        ],
+    }
+
+
+def format_metrics_table(report: Mapping[str, Any]) -> str:
+    """A two-column (metric, value) text table of a report's ``metrics`` (and faithfulness, when there)."""
+    rows = [("metric", "value")]
+    for name, value in report["metrics"].items():
+        if value is None:
+            rows.append((name, f"n/a ({report['unavailable'].get(name, 'unavailable')})"))
+        elif name == "Bleu_4" and report.get(NLTK_BLEU_KEY) is not None:
+            rows.append((name, f"{value:.4f}  (NLTK corpus_bleu BLEU-4: {report[NLTK_BLEU_KEY]:.4f})"))
+        else:
+            rows.append((name, f"{value:.4f}"))
+    rows.append(("videos", str(report["num_videos"])))
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
