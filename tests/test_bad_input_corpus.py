@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 import tests.bad_input_cases  # noqa: F401  (registers its cases)
+import tests.bad_input_videos  # noqa: F401  (registers its cases)
 from apps.cli import main
 from tests.bad_input_paths import PERMISSION_CASES
 from tests.bad_inputs import CASES, Workspace, fifo_watchdog, make_workspace
