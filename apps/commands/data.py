@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from multimodal_rnn.datasets.moving_shapes import (
     ACTION_CLASSES,
@@ -82,16 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         epilog=_SHAPES_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_output_argument(shapes, "--out", folder=True, required=True, metavar="DIR",
-                        help="output directory (created if missing)")
-    shapes.add_argument("--seed", type=non_negative_int, default=defaults.seed,
-                        help="random seed, >= 0 (default: %(default)s)")
-    shapes.add_argument("--train", type=non_negative_int, default=defaults.train_size, metavar="N",
-                        help="train images (default: %(default)s)")
-    shapes.add_argument("--val", type=non_negative_int, default=defaults.val_size, metavar="N",
-                        help="val images (default: %(default)s)")
-    shapes.add_argument("--test", type=non_negative_int, default=defaults.test_size, metavar="N",
-                        help="test images (default: %(default)s)")
+    _add_world_arguments(shapes, defaults, "images")
     shapes.add_argument(
         "--image-size", type=int_range(MIN_IMAGE_SIZE, MAX_IMAGE_SIZE), default=defaults.image_size, metavar="PIXELS",
         help=f"side of the square images in pixels, {MIN_IMAGE_SIZE}-{MAX_IMAGE_SIZE} (default: %(default)s)",
@@ -109,6 +102,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         add_command_parser(datasets, key.split(" ", 1)[1], command)
 
 
+def _add_world_arguments(parser: argparse.ArgumentParser, defaults: ShapesConfig | MovingShapesConfig,
+                         unit: str) -> None:
+    """``--out``, ``--seed`` and the split sizes ``--train``, ``--val``, ``--test`` (counted in
+    ``unit``) of a synthetic world, with the defaults of its config."""
+    add_output_argument(parser, "--out", folder=True, required=True, metavar="DIR",
+                        help="output directory (created if missing)")
+    parser.add_argument("--seed", type=non_negative_int, default=defaults.seed,
+                        help="random seed, >= 0 (default: %(default)s)")
+    for split in ("train", "val", "test"):
+        parser.add_argument(f"--{split}", type=non_negative_int, default=getattr(defaults, f"{split}_size"),
+                            metavar="N", help=f"{split} {unit} (default: %(default)s)")
+
+
 def _add_video_arguments(datasets: argparse._SubParsersAction) -> None:
     defaults = MovingShapesConfig()
     video = datasets.add_parser(
@@ -118,16 +124,7 @@ def _add_video_arguments(datasets: argparse._SubParsersAction) -> None:
         epilog=_VIDEO_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_output_argument(video, "--out", folder=True, required=True, metavar="DIR",
-                        help="output directory (created if missing)")
-    video.add_argument("--seed", type=non_negative_int, default=defaults.seed,
-                       help="random seed, >= 0 (default: %(default)s)")
-    video.add_argument("--train", type=non_negative_int, default=defaults.train_size, metavar="N",
-                       help="train clips (default: %(default)s)")
-    video.add_argument("--val", type=non_negative_int, default=defaults.val_size, metavar="N",
-                       help="val clips (default: %(default)s)")
-    video.add_argument("--test", type=non_negative_int, default=defaults.test_size, metavar="N",
-                       help="test clips (default: %(default)s)")
+    _add_world_arguments(video, defaults, "clips")
     video.add_argument("--frames", type=int_range(MIN_FRAMES, MAX_FRAMES), default=defaults.num_frames, metavar="T",
                        help=f"frames per clip, {MIN_FRAMES}-{MAX_FRAMES} (default: %(default)s)")
     video.add_argument(
@@ -148,8 +145,6 @@ def _task_datasets() -> list[tuple[str, tuple[object, object]]]:
 
 def run(args: argparse.Namespace) -> int:
     """Generate the requested dataset and print a summary; returns the exit status."""
-    from tqdm import tqdm
-
     if getattr(args, "_command", None) is not None:  # a dataset of a task
         return run_command(args)
     if args.dataset == "shapes-video":
@@ -167,14 +162,8 @@ def run(args: argparse.Namespace) -> int:
         min_objects=args.min_objects,
         max_objects=args.max_objects,
     )
-    out: Path = args.out
-    if out.is_dir() and any(out.iterdir()) and not args.force:
-        raise InputError(f"{out}: directory is not empty; pass --force to replace the shapes world there")
-    start = time.perf_counter()
     total = config.train_size + config.val_size + config.test_size
-    with tqdm(total=total, unit="img", desc="shapes world", disable=None) as bar:
-        summary = generate_shapes_world(out, config, lambda done, _total: bar.update(done - bar.n), overwrite=args.force)
-    seconds = time.perf_counter() - start
+    summary, seconds = _generate(args, generate_shapes_world, config, total, world="shapes world", unit="img")
     print(f"shapes world written to {summary['out_dir']} in {seconds:.1f} s ({total / seconds:.0f} images/s)")
     for split, info in summary["splits"].items():
         print(
@@ -185,9 +174,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_video(args: argparse.Namespace) -> int:
+def _generate(args: argparse.Namespace, generate: Callable[..., dict[str, Any]], config: Any, total: int, *,
+              world: str, unit: str, desc: str | None = None) -> tuple[dict[str, Any], float]:
+    """``generate(args.out, config, progress, overwrite=args.force)`` under a progress bar of ``total``
+    ``unit``s; returns its summary and the seconds it took. A non-empty ``--out`` needs ``--force``."""
     from tqdm import tqdm
 
+    out: Path = args.out
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        raise InputError(f"{out}: directory is not empty; pass --force to replace the {world} there")
+    start = time.perf_counter()
+    with tqdm(total=total, unit=unit, desc=desc or world, disable=None) as bar:
+        summary = generate(out, config, lambda done, _total: bar.update(done - bar.n), overwrite=args.force)
+    return summary, time.perf_counter() - start
+
+
+def _run_video(args: argparse.Namespace) -> int:
     if args.size % 2:
         raise ConfigError(f"--size {args.size}: must be even (H.264 video needs even frame sides)")
     for note in check_outputs(args):
@@ -201,16 +203,9 @@ def _run_video(args: argparse.Namespace) -> int:
         frame_size=args.size,
         fps=args.fps,
     )
-    out: Path = args.out
-    if out.is_dir() and any(out.iterdir()) and not args.force:
-        raise InputError(f"{out}: directory is not empty; pass --force to replace the moving-shapes world there")
-    start = time.perf_counter()
     total = config.train_size + config.val_size + config.test_size
-    with tqdm(total=total, unit="clip", desc="moving shapes", disable=None) as bar:
-        summary = generate_moving_shapes(
-            out, config, lambda done, _total: bar.update(done - bar.n), overwrite=args.force
-        )
-    seconds = time.perf_counter() - start
+    summary, seconds = _generate(args, generate_moving_shapes, config, total, world="moving-shapes world",
+                                 unit="clip", desc="moving shapes")
     print(f"moving-shapes world written to {summary['out_dir']} in {seconds:.1f} s ({total / seconds:.0f} clips/s)")
     for split, info in summary["splits"].items():
         print(f"  {split:5s} {info['clips']:6d} clips  {info['captions']:6d} captions")

@@ -3,21 +3,23 @@
 
 The options (:func:`add_clip_source_arguments`) are the same for ``mmrnn train|predict|eval``
 of the ``action`` and ``frames`` tasks; :func:`clip_records` reads one split, with the per-frame
-labels when the task needs them. Declaring the options imports no torch.
+labels when the task needs them; :func:`readable_batches` reads a split's clips in batches for
+prediction and validation. Declaring the options imports no torch.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.options import int_range, non_negative_int
-from multimodal_rnn.tasks.protocol import RunContext
+from multimodal_rnn.tasks.protocol import Report, RunContext
 
 if TYPE_CHECKING:
+    from multimodal_rnn.datasets.video_clips import ClipDataset
     from multimodal_rnn.datasets.video_records import VideoRecord
 
 DEFAULT_WORLD = Path("data/moving_shapes")
@@ -72,8 +74,8 @@ def add_clip_source_arguments(
         )
 
 
-def add_clip_reading_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--max-bad-clips`` and ``--workers``: how a predict command reads its clips."""
+def add_max_bad_clips_argument(parser: argparse.ArgumentParser) -> None:
+    """``--max-bad-clips N`` (default 100): unreadable clips skipped and counted before a command stops."""
     parser.add_argument(
         "--max-bad-clips",
         type=non_negative_int,
@@ -81,6 +83,11 @@ def add_clip_reading_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="give up after this many unreadable clips (default: %(default)s)",
     )
+
+
+def add_clip_reading_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--max-bad-clips`` and ``--workers``: how a predict command reads its clips."""
+    add_max_bad_clips_argument(parser)
     parser.add_argument(
         "--workers",
         type=non_negative_int,
@@ -180,6 +187,25 @@ def training_clips(
     return kept, taken, choice.header() if choice.source == "holdout" else None
 
 
+def predictions_report(out: Path, results: list[dict[str, Any]], skipped: Mapping[str, str], line: str) -> Report:
+    """Write a predict command's ``results`` (JSON) to ``out`` and report them: ``line``, a note per
+    skipped clip (``skipped``: path -> reason) and the counts as data.
+
+    Raises:
+        InputError: no results (no clip could be read); nothing is written.
+    """
+    from multimodal_rnn.files import write_json
+
+    if not results:
+        raise InputError("no clip could be read; nothing to write")
+    write_json(out, results)
+    return Report(
+        lines=(line,),
+        notes=tuple(f"skipped: {reason}" for reason in skipped.values()),
+        data={"clips": len(results), "skipped": len(skipped)},
+    )
+
+
 def save_gif(path: Path, data: bytes) -> None:
     """Write a ``--gif`` file's bytes atomically (missing folders made, no partial file)."""
     from multimodal_rnn.files import atomic_write
@@ -188,3 +214,31 @@ def save_gif(path: Path, data: bytes) -> None:
         Path(tmp).write_bytes(data)
 
     atomic_write(path, write)
+
+
+def readable_batches(
+    dataset: ClipDataset,
+    *,
+    batch_size: int,
+    workers: int | None = 0,
+    progress: Callable[..., Iterable[Any]] | None = None,
+    desc: str = "",
+) -> Iterator[dict[str, Any]]:
+    """The collated batches of ``dataset``'s clips in order, ``batch_size`` clips each, read by
+    ``workers`` processes (None: the default; 0: this one), without the batches in which no clip
+    could be read. ``progress(batches, total=, desc=)`` wraps the reading (one step per batch).
+
+    Raises:
+        InputError: more clips could not be read than the dataset's ``max_bad_clips``.
+    """
+    from multimodal_rnn.datasets.image_reader import read_batches
+    from multimodal_rnn.datasets.video_clips import collate_clips
+
+    count = len(dataset)
+    batches = [range(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
+    read: Iterable[dict[str, Any]] = read_batches(dataset, dataset.reader, batches, collate_clips, workers=workers)
+    if progress is not None:
+        read = progress(read, total=len(batches), desc=desc)
+    for batch in read:
+        if "frames" in batch:
+            yield batch

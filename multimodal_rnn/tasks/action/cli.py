@@ -11,26 +11,20 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import read_json, write_json
-from multimodal_rnn.options import add_output_argument, non_negative_int, positive_int
+from multimodal_rnn.options import add_output_argument, positive_int
 from multimodal_rnn.shipped import resolve_weights
-from multimodal_rnn.tasks.common import (
-    TrainingLog,
-    add_trainer_arguments,
-    model_overrides,
-    train_report_line,
-    trainer_config_from_args,
-)
+from multimodal_rnn.tasks.common import add_trainer_arguments
 from multimodal_rnn.tasks.protocol import Report, RunContext
 from multimodal_rnn.tasks.training_data import add_validation_arguments
 from multimodal_rnn.tasks.video_data import (
     add_clip_reading_arguments,
     add_clip_source_arguments,
+    add_max_bad_clips_argument,
     clip_classes,
     clip_records,
+    predictions_report,
     save_gif,
-    training_clips,
 )
 
 MODEL_NAMES = ("lrcn",)
@@ -152,15 +146,8 @@ class PredictCommand:
             workers=args.workers,
             progress=context.progress,
         )
-        if not results:
-            raise InputError("no clip could be read; nothing to write")
-        write_json(args.out, results)
         line = f"wrote {len(results)} clip results to {args.out} ({len(skipped)} unreadable clips skipped)"
-        return Report(
-            lines=(line,),
-            notes=tuple(f"skipped: {reason}" for reason in skipped.values()),
-            data={"clips": len(results), "skipped": len(skipped)},
-        )
+        return predictions_report(args.out, results, skipped, line)
 
 
 _EVAL_EPILOG = """\
@@ -228,40 +215,23 @@ class TrainCommand:
         parser.epilog = _TRAIN_EPILOG
         parser.add_argument("--model", default="lrcn", choices=MODEL_NAMES, help="action model (default: %(default)s)")
         add_trainer_arguments(parser, metric="top-1 accuracy", epochs=5, batch_size=16, lr=3e-3, warmup_steps=100)
-        parser.add_argument(
-            "--max-bad-clips",
-            type=non_negative_int,
-            default=100,
-            metavar="N",
-            help="give up after this many unreadable clips (default: %(default)s)",
-        )
+        add_max_bad_clips_argument(parser)
         add_clip_source_arguments(parser)
         add_validation_arguments(parser, unit="clips")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
         from multimodal_rnn.tasks.action.models import MODELS
-        from multimodal_rnn.tasks.action.training import ActionTrainingConfig, train_action
+        from multimodal_rnn.tasks.action.training import ActionTrainingConfig, action_training_setup
+        from multimodal_rnn.tasks.clip_training import run_clip_training
 
-        model = model_overrides(args.set, models=MODELS, model_name=args.model)
-        lines: list[str] = []
-        train, val, validation = training_clips(args, context, lines.append)
-        task_config = ActionTrainingConfig(
-            model_name=args.model,
-            model=model,
-            classes=tuple(clip_classes(args, context)),
-            max_bad_clips=args.max_bad_clips,
-            init_from=args.init_from,
+        return run_clip_training(
+            args,
+            context,
+            registry=MODELS,
+            config_class=ActionTrainingConfig,
+            make_setup=action_training_setup,
+            classes=clip_classes,
+            with_frame_labels=False,
+            validation_metric="top1",
+            metric_name="top-1 accuracy",
         )
-        trainer_config = trainer_config_from_args(args, validation_metric="top1")
-        result = train_action(
-            train,
-            val,
-            task_config,
-            trainer_config,
-            args.out,
-            validation=validation,
-            progress=context.progress,
-            log=TrainingLog.of(context, lines),
-            resume_from=args.out if args.resume else None,
-        )
-        return Report(lines=(train_report_line(result, "top-1 accuracy"),))

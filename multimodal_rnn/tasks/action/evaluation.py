@@ -14,14 +14,14 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from multimodal_rnn.datasets.image_reader import read_batches
 from multimodal_rnn.datasets.moving_shapes import MOTION_CLASSES
-from multimodal_rnn.datasets.video_clips import ClipDataset, collate_clips
+from multimodal_rnn.datasets.video_clips import ClipDataset
 from multimodal_rnn.datasets.video_records import VideoRecord
 from multimodal_rnn.errors import DataFormatError, InputError, first_ids
 from multimodal_rnn.images import save_image
 from multimodal_rnn.metrics.video import clip_metrics, confusion_figure, confusion_matrix, per_class_accuracy
 from multimodal_rnn.tasks.action.predictor import ActionClassifier
+from multimodal_rnn.tasks.video_data import readable_batches
 
 
 def predict_records(
@@ -39,14 +39,10 @@ def predict_records(
     dataset = ClipDataset(
         records, num_frames=classifier.num_frames, transform=classifier.clip_transform, max_bad_clips=max_bad
     )
-    batches = [range(start, min(start + batch_size, len(dataset))) for start in range(0, len(dataset), batch_size)]
-    read: Iterable[dict[str, Any]] = read_batches(dataset, dataset.reader, batches, collate_clips, workers=workers)
-    if progress is not None:
-        read = progress(read, total=len(batches), desc="classifying")
     results = []
-    for batch in read:
-        if "frames" not in batch:
-            continue
+    for batch in readable_batches(
+        dataset, batch_size=batch_size, workers=workers, progress=progress, desc="classifying"
+    ):
         for video_id, result in zip(
             batch["video_id"], classifier.classify_tensors(batch["frames"], batch["length"], top=top)
         ):

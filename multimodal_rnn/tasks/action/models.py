@@ -1,8 +1,8 @@
 """Action recognition: LRCN (Donahue et al. 2015), many-to-one over the frames of a clip.
 
-``lrcn``: every frame through the shared image encoder (:class:`~multimodal_rnn.encoders.clip.ClipEncoder`),
-the per-frame features through the shared recurrent core (vanilla/GRU/LSTM, one or two
-directions: :class:`~multimodal_rnn.recurrent.bidirectional.SequenceCores`), then one class for
+``lrcn``: the clip classifiers' trunk (:class:`~multimodal_rnn.tasks.clip_models.ClipSequenceModel`):
+every frame through the shared image encoder, the per-frame features through the shared recurrent
+core (vanilla/GRU/LSTM, one or two directions), then one class for
 the clip from the core's last state (``pooling="last"``: the forward core at the clip's last real
 frame, and the backward core at its first) or from the mean of its outputs over the real frames
 (``pooling="mean"``), through a linear classifier.
@@ -15,14 +15,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from multimodal_rnn.encoders.clip import CLIP_ENCODER, ClipEncoder, with_differences
+from multimodal_rnn.encoders.clip import CLIP_ENCODER
 from multimodal_rnn.encoders.image import ImageEncoderConfig
-from multimodal_rnn.errors import ConfigError
-from multimodal_rnn.recurrent import CoreConfig
-from multimodal_rnn.recurrent.bidirectional import SequenceCores, masked_mean
+from multimodal_rnn.recurrent.bidirectional import masked_mean
 from multimodal_rnn.registry import ModelEntry, Registry
+from multimodal_rnn.tasks.clip_models import ClipSequenceModel, check_clip_config
 
 POOLINGS = ("last", "mean")
 FRAME_ORDERS = ("kept", "shuffled")
@@ -65,36 +63,13 @@ class LRCNConfig:
     frame_order: str = "kept"
 
     def __post_init__(self) -> None:
-        if self.num_classes < 1:
-            raise ConfigError(f"num_classes must be at least 1, got {self.num_classes}")
-        if self.frame_order not in FRAME_ORDERS:
-            raise ConfigError(f"frame_order must be one of {', '.join(FRAME_ORDERS)}, got {self.frame_order!r}")
-        if self.pooling not in POOLINGS:
-            raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
-        if self.num_frames < 1:
-            raise ConfigError(f"num_frames must be at least 1, got {self.num_frames}")
-        if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.label_smoothing < 1.0:
-            raise ConfigError("dropout and label_smoothing must lie in [0, 1)")
+        check_clip_config(self, {"frame_order": FRAME_ORDERS, "pooling": POOLINGS})
 
 
-class LRCN(nn.Module):
+class LRCN(ClipSequenceModel):
     """frames (B, T, 3, H, W) with lengths (B,) -> class logits (B, C); see the module docstring."""
 
-    def __init__(self, config: LRCNConfig, *, load_encoder_weights: bool = False) -> None:
-        super().__init__()
-        self.config = config
-        self.encoder = ClipEncoder(config.encoder, spatial_size=config.spatial_size, load_weights=load_encoder_weights)
-        inputs = self.encoder.feature_size * (2 if config.differences else 1)
-        core = CoreConfig(
-            cell=config.cell,
-            input_size=inputs,
-            hidden_size=config.hidden_size,
-            num_layers=config.num_layers,
-            dropout=config.dropout if config.num_layers > 1 else 0.0,
-        )
-        self.cores = SequenceCores(core, bidirectional=config.bidirectional)
-        self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(self.cores.output_size, config.num_classes)
+    config: LRCNConfig
 
     def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """Classify a batch of clips.
@@ -107,13 +82,11 @@ class LRCN(nn.Module):
         Returns:
             ``logits`` (B, C); with labels also ``loss`` (cross-entropy, scalar) and ``accuracy``.
         """
-        features = batch["features"] if "features" in batch else self.encoder(batch["frames"])  # (B, T, F)
+        features = self.frame_features(batch)  # (B, T, F)
         lengths = batch.get("length")
         if self.config.frame_order == "shuffled":
             features = self._shuffled(features, lengths)
-        if self.config.differences:
-            features = with_differences(features)
-        outputs, last = self.cores(self.dropout(features), lengths)  # (B, T, D*H), (B, D*H)
+        outputs, last = self.read_frames(features, lengths)  # (B, T, D*H), (B, D*H)
         pooled = last if self.config.pooling == "last" else masked_mean(outputs, lengths)
         logits = self.classifier(self.dropout(pooled))  # (B, C)
         result = {"logits": logits}

@@ -9,18 +9,15 @@ classified in batches of (B, T, 3, S, S) with their lengths.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
-from multimodal_rnn.checkpoint import Checkpoint
-from multimodal_rnn.encoders.clip import ClipFrames, ClipTransform, build_clip_transform, stack_clips
+from multimodal_rnn.encoders.clip import ClipFrames
 from multimodal_rnn.errors import ConfigError
 from multimodal_rnn.tasks.action.models import LRCN, MODELS
-from multimodal_rnn.tasks.loading import load_with_classes
-from multimodal_rnn.tasks.protocol import Predictor
+from multimodal_rnn.tasks.clip_models import ClipPredictor
 
 
 @dataclass(frozen=True)
@@ -39,39 +36,18 @@ class ActionResult:
         return self.classes[0][0]
 
 
-class ActionClassifier(Predictor):
+class ActionClassifier(ClipPredictor):
     """An action model ready for inference: ``classify(clips) -> [ActionResult, ...]``."""
 
+    task = "action"
+    registry = MODELS
+    model_class = LRCN
     model: LRCN
-
-    def __init__(
-        self,
-        model: LRCN,
-        classes: Sequence[str],
-        *,
-        checkpoint: Checkpoint | None = None,
-        device: str | torch.device | None = None,
-    ) -> None:
-        super().__init__(model, checkpoint=checkpoint, device=device)
-        self.classes = tuple(classes)
-        self.clip_transform: ClipTransform = build_clip_transform(model.config.encoder)
-
-    @property
-    def num_frames(self) -> int:
-        """Frames to sample from each clip (what the model was trained on)."""
-        return self.model.config.num_frames
-
-    @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> ActionClassifier:
-        """Load an action checkpoint (.safetensors written by ``mmrnn train action``) onto ``device``."""
-        model, checkpoint, classes = load_with_classes(path, registry=MODELS, task="action", model_class=LRCN)
-        return cls(model, classes, checkpoint=checkpoint, device=device)
 
     def classify(self, clips: Sequence[ClipFrames], *, top: int = 5, batch_size: int = 32) -> list[ActionResult]:
         """Classify clips (VideoClips or uint8 (T, H, W, 3) frames), ``batch_size`` at a time."""
         results: list[ActionResult] = []
-        for start in range(0, len(clips), batch_size):
-            frames, lengths = stack_clips([self.clip_transform(clip) for clip in clips[start : start + batch_size]])
+        for frames, lengths in self.stacked(clips, batch_size):
             results.extend(self.classify_tensors(frames, lengths, top=top))
         return results
 

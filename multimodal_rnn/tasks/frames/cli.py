@@ -11,26 +11,20 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import read_json, write_json
-from multimodal_rnn.options import add_output_argument, non_negative_int, positive_int
+from multimodal_rnn.options import add_output_argument, positive_int
 from multimodal_rnn.shipped import resolve_weights
-from multimodal_rnn.tasks.common import (
-    TrainingLog,
-    add_trainer_arguments,
-    model_overrides,
-    train_report_line,
-    trainer_config_from_args,
-)
+from multimodal_rnn.tasks.common import add_trainer_arguments
 from multimodal_rnn.tasks.protocol import Report, RunContext
 from multimodal_rnn.tasks.training_data import add_validation_arguments
 from multimodal_rnn.tasks.video_data import (
     add_clip_reading_arguments,
     add_clip_source_arguments,
+    add_max_bad_clips_argument,
     clip_records,
     frame_classes,
+    predictions_report,
     save_gif,
-    training_clips,
 )
 
 MODEL_NAMES = ("frame_rnn",)
@@ -129,43 +123,26 @@ class TrainCommand:
             "--model", default="frame_rnn", choices=MODEL_NAMES, help="frames model (default: %(default)s)"
         )
         add_trainer_arguments(parser, metric="frame accuracy", epochs=4, batch_size=16, lr=3e-3, warmup_steps=100)
-        parser.add_argument(
-            "--max-bad-clips",
-            type=non_negative_int,
-            default=100,
-            metavar="N",
-            help="give up after this many unreadable clips (default: %(default)s)",
-        )
+        add_max_bad_clips_argument(parser)
         add_clip_source_arguments(parser, frame_labels=True)
         add_validation_arguments(parser, unit="clips")
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:
+        from multimodal_rnn.tasks.clip_training import run_clip_training
         from multimodal_rnn.tasks.frames.models import MODELS
-        from multimodal_rnn.tasks.frames.training import FramesTrainingConfig, train_frames
+        from multimodal_rnn.tasks.frames.training import FramesTrainingConfig, frames_training_setup
 
-        model = model_overrides(args.set, models=MODELS, model_name=args.model)
-        lines: list[str] = []
-        train, val, validation = training_clips(args, context, lines.append, with_frame_labels=True)
-        task_config = FramesTrainingConfig(
-            model_name=args.model,
-            model=model,
-            classes=tuple(frame_classes(args, context)),
-            max_bad_clips=args.max_bad_clips,
-            init_from=args.init_from,
+        return run_clip_training(
+            args,
+            context,
+            registry=MODELS,
+            config_class=FramesTrainingConfig,
+            make_setup=frames_training_setup,
+            classes=frame_classes,
+            with_frame_labels=True,
+            validation_metric="frame_accuracy",
+            metric_name="frame accuracy",
         )
-        trainer_config = trainer_config_from_args(args, validation_metric="frame_accuracy")
-        result = train_frames(
-            train,
-            val,
-            task_config,
-            trainer_config,
-            args.out,
-            validation=validation,
-            progress=context.progress,
-            log=TrainingLog.of(context, lines),
-            resume_from=args.out if args.resume else None,
-        )
-        return Report(lines=(train_report_line(result, "frame accuracy"),))
 
 
 class PredictCommand:
@@ -203,15 +180,8 @@ class PredictCommand:
             workers=args.workers,
             progress=context.progress,
         )
-        if not results:
-            raise InputError("no clip could be read; nothing to write")
-        write_json(args.out, results)
         line = f"wrote the frame labels of {len(results)} clips to {args.out} ({len(skipped)} unreadable clips skipped)"
-        return Report(
-            lines=(line,),
-            notes=tuple(f"skipped: {reason}" for reason in skipped.values()),
-            data={"clips": len(results), "skipped": len(skipped)},
-        )
+        return predictions_report(args.out, results, skipped, line)
 
 
 _EVAL_EPILOG = """\

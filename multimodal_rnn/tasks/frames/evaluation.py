@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from multimodal_rnn.datasets.image_reader import read_batches
-from multimodal_rnn.datasets.video_clips import ClipDataset, collate_clips
+from multimodal_rnn.datasets.video_clips import ClipDataset
 from multimodal_rnn.datasets.video_records import VideoRecord
 from multimodal_rnn.errors import DataFormatError, first_ids
 from multimodal_rnn.metrics.video import frame_metrics
 from multimodal_rnn.tasks.frames.predictor import FrameLabeler
+from multimodal_rnn.tasks.video_data import readable_batches
 
 
 def predict_records(
@@ -30,14 +30,8 @@ def predict_records(
     """``(results, skipped)``: the labels of every frame of each readable clip, in order, and
     unreadable clip path -> reason. ``workers`` processes read the clips (None: the default)."""
     dataset = ClipDataset(records, num_frames=None, transform=labeler.clip_transform, max_bad_clips=max_bad)
-    batches = [range(start, min(start + batch_size, len(dataset))) for start in range(0, len(dataset), batch_size)]
-    read: Iterable[dict[str, Any]] = read_batches(dataset, dataset.reader, batches, collate_clips, workers=workers)
-    if progress is not None:
-        read = progress(read, total=len(batches), desc="labeling")
     results = []
-    for batch in read:
-        if "frames" not in batch:
-            continue
+    for batch in readable_batches(dataset, batch_size=batch_size, workers=workers, progress=progress, desc="labeling"):
         for video_id, result in zip(batch["video_id"], labeler.label_tensors(batch["frames"], batch["length"])):
             results.append({"video": video_id, "frames": list(result.labels)})
     return results, dict(dataset.bad_clips)

@@ -1,7 +1,7 @@
 """Frame classification: many-to-many over the frames of a clip, one label per frame.
 
-``frame_rnn``: every frame through the shared image encoder
-(:class:`~multimodal_rnn.encoders.clip.ClipEncoder`), the per-frame features through the shared
+``frame_rnn``: the clip classifiers' trunk (:class:`~multimodal_rnn.tasks.clip_models.ClipSequenceModel`):
+every frame through the shared image encoder, the per-frame features through the shared
 recurrent core (vanilla/GRU/LSTM; bidirectional by default, so a frame's label can use the frames
 after it too: :class:`~multimodal_rnn.recurrent.bidirectional.SequenceCores`), and a linear layer
 on every output step. Padded frames (beyond a clip's length) get no loss and no score.
@@ -14,15 +14,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from multimodal_rnn.encoders.clip import CLIP_ENCODER, ClipEncoder, with_differences
+from multimodal_rnn.encoders.clip import CLIP_ENCODER
 from multimodal_rnn.encoders.image import ImageEncoderConfig
-from multimodal_rnn.errors import ConfigError
-from multimodal_rnn.recurrent import CoreConfig
-from multimodal_rnn.recurrent.bidirectional import SequenceCores
 from multimodal_rnn.recurrent.sequences import step_mask
 from multimodal_rnn.registry import ModelEntry, Registry
+from multimodal_rnn.tasks.clip_models import ClipSequenceModel, check_clip_config
 
 IGNORE_LABEL = -100
 """The label of a padded frame (``torch.nn.functional.cross_entropy``'s ``ignore_index``)."""
@@ -58,32 +55,13 @@ class FrameRNNConfig:
     label_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.num_classes < 1:
-            raise ConfigError(f"num_classes must be at least 1, got {self.num_classes}")
-        if self.num_frames < 1:
-            raise ConfigError(f"num_frames must be at least 1, got {self.num_frames}")
-        if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.label_smoothing < 1.0:
-            raise ConfigError("dropout and label_smoothing must lie in [0, 1)")
+        check_clip_config(self)
 
 
-class FrameRNN(nn.Module):
+class FrameRNN(ClipSequenceModel):
     """frames (B, T, 3, H, W) with lengths (B,) -> logits per frame (B, T, C)."""
 
-    def __init__(self, config: FrameRNNConfig, *, load_encoder_weights: bool = False) -> None:
-        super().__init__()
-        self.config = config
-        self.encoder = ClipEncoder(config.encoder, spatial_size=config.spatial_size, load_weights=load_encoder_weights)
-        inputs = self.encoder.feature_size * (2 if config.differences else 1)
-        core = CoreConfig(
-            cell=config.cell,
-            input_size=inputs,
-            hidden_size=config.hidden_size,
-            num_layers=config.num_layers,
-            dropout=config.dropout if config.num_layers > 1 else 0.0,
-        )
-        self.cores = SequenceCores(core, bidirectional=config.bidirectional)
-        self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(self.cores.output_size, config.num_classes)
+    config: FrameRNNConfig
 
     def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """Label every frame of a batch of clips.
@@ -97,11 +75,8 @@ class FrameRNN(nn.Module):
             ``logits`` (B, T, C) (zeros' projection on padded frames: ignore them); with labels
             also ``loss`` (cross-entropy per real frame) and ``accuracy`` (over real frames).
         """
-        features = batch["features"] if "features" in batch else self.encoder(batch["frames"])  # (B, T, F)
         lengths = batch.get("length")
-        if self.config.differences:
-            features = with_differences(features)
-        outputs, _ = self.cores(self.dropout(features), lengths)  # (B, T, D*H)
+        outputs, _ = self.read_frames(self.frame_features(batch), lengths)  # (B, T, D*H)
         logits = self.classifier(self.dropout(outputs))  # (B, T, C)
         result = {"logits": logits}
         if "frame_labels" in batch:

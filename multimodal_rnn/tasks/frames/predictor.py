@@ -8,17 +8,14 @@ go through :attr:`clip_transform` to (T, 3, S, S); clips of different lengths ar
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
-from multimodal_rnn.checkpoint import Checkpoint
-from multimodal_rnn.encoders.clip import ClipFrames, ClipTransform, build_clip_transform, stack_clips
+from multimodal_rnn.encoders.clip import ClipFrames
+from multimodal_rnn.tasks.clip_models import ClipPredictor
 from multimodal_rnn.tasks.frames.models import MODELS, FrameRNN
-from multimodal_rnn.tasks.loading import load_with_classes
-from multimodal_rnn.tasks.protocol import Predictor
 
 
 @dataclass(frozen=True)
@@ -34,39 +31,19 @@ class FrameLabels:
     probabilities: tuple[float, ...]
 
 
-class FrameLabeler(Predictor):
-    """A frames model ready for inference: ``label(clips) -> [FrameLabels, ...]``."""
+class FrameLabeler(ClipPredictor):
+    """A frames model ready for inference: ``label(clips) -> [FrameLabels, ...]``; it was trained on
+    :attr:`num_frames` frames per clip, and labels a clip of any length."""
 
+    task = "frames"
+    registry = MODELS
+    model_class = FrameRNN
     model: FrameRNN
-
-    def __init__(
-        self,
-        model: FrameRNN,
-        classes: Sequence[str],
-        *,
-        checkpoint: Checkpoint | None = None,
-        device: str | torch.device | None = None,
-    ) -> None:
-        super().__init__(model, checkpoint=checkpoint, device=device)
-        self.classes = tuple(classes)
-        self.clip_transform: ClipTransform = build_clip_transform(model.config.encoder)
-
-    @property
-    def num_frames(self) -> int:
-        """Frames per clip the model was trained on (a clip of any length can be labeled)."""
-        return self.model.config.num_frames
-
-    @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> FrameLabeler:
-        """Load a frames checkpoint (.safetensors written by ``mmrnn train frames``) onto ``device``."""
-        model, checkpoint, classes = load_with_classes(path, registry=MODELS, task="frames", model_class=FrameRNN)
-        return cls(model, classes, checkpoint=checkpoint, device=device)
 
     def label(self, clips: Sequence[ClipFrames], *, batch_size: int = 32) -> list[FrameLabels]:
         """Label every frame of clips (VideoClips or uint8 (T, H, W, 3) frames), ``batch_size`` at a time."""
         results: list[FrameLabels] = []
-        for start in range(0, len(clips), batch_size):
-            frames, lengths = stack_clips([self.clip_transform(clip) for clip in clips[start : start + batch_size]])
+        for frames, lengths in self.stacked(clips, batch_size):
             results.extend(self.label_tensors(frames, lengths))
         return results
 

@@ -11,106 +11,53 @@ the checkpoint header (``extra["classes"]``), where
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import torch
+from torch import nn
 
-from multimodal_rnn.config import config_to_dict
-from multimodal_rnn.datasets.image_reader import read_batches
-from multimodal_rnn.datasets.video_clips import ClipDataset, collate_clips
 from multimodal_rnn.datasets.video_records import VideoRecord
-from multimodal_rnn.encoders.clip import build_clip_transform
-from multimodal_rnn.errors import ConfigError, InputError
 from multimodal_rnn.metrics.video import frame_metrics
-from multimodal_rnn.tasks.common import TrainingLog, TrainingSetup, run_training
+from multimodal_rnn.tasks.clip_training import (
+    ClipTrainingConfig,
+    clip_training_setup,
+    clip_validation,
+    initial_clip_model,
+)
+from multimodal_rnn.tasks.common import TrainingSetup
 from multimodal_rnn.tasks.frames.models import MODELS, FrameRNN
 from multimodal_rnn.tasks.frames.predictor import FrameLabeler
-from multimodal_rnn.tasks.protocol import ProgressFactory
-from multimodal_rnn.training.state import seed_everything
-from multimodal_rnn.training.trainer import Trainer, TrainerConfig, TrainerEvent, TrainResult
 
 
 @dataclass(frozen=True, kw_only=True)
-class FramesTrainingConfig:
-    """What the frames task adds to the trainer's options.
-
-    Attributes:
-        model_name: a registered frames model (``frame_rnn``).
-        model: overrides of the model's config (``num_classes`` is filled in from ``classes``).
-        classes: the frame classes.
-        max_bad_clips: unreadable clips skipped (and counted) before the run stops.
-        init_from: a frames checkpoint whose weights start the run (same classes).
-    """
+class FramesTrainingConfig(ClipTrainingConfig):
+    """What the frames task adds to the trainer's options (:class:`ClipTrainingConfig`): a
+    registered frames model (default ``frame_rnn``) and the frame classes."""
 
     model_name: str = "frame_rnn"
-    model: dict[str, Any] = field(default_factory=dict)
-    classes: tuple[str, ...] = ()
-    max_bad_clips: int = 100
-    init_from: str | None = None
 
 
 def make_validation(
     records: Sequence[VideoRecord], classes: Sequence[str], *, batch_size: int = 32, max_bad_clips: int = 100
-) -> Callable[[torch.nn.Module], dict[str, float]]:
+) -> Callable[[nn.Module], dict[str, float]]:
     """``evaluate(model) -> {"frame_accuracy", "F1@0.1", "F1@0.25", "F1@0.5"}`` (fractions) over the
     sampled frames of ``records`` (uniform sampling); unreadable clips are left out."""
-    if not records:
-        raise InputError("no validation clips: the validation split is empty")
-    state: dict[str, ClipDataset] = {}
 
-    def evaluate(module: torch.nn.Module) -> dict[str, float]:
+    def labeler(module: nn.Module) -> FrameLabeler:
         assert isinstance(module, FrameRNN)
-        if "dataset" not in state:
-            state["dataset"] = ClipDataset(
-                records,
-                num_frames=module.config.num_frames,
-                transform=build_clip_transform(module.config.encoder),
-                max_bad_clips=max_bad_clips,
-            )
-        dataset = state["dataset"]
-        labeler = FrameLabeler(module, classes)
-        predicted: list[tuple[str, ...]] = []
-        truth: list[tuple[str, ...]] = []
-        batches = [range(start, min(start + batch_size, len(dataset))) for start in range(0, len(dataset), batch_size)]
-        was_training = module.training
-        try:
-            for batch in read_batches(dataset, dataset.reader, batches, collate_clips):
-                if "frames" not in batch:
-                    continue
-                for result, names in zip(
-                    labeler.label_tensors(batch["frames"], batch["length"]), batch["frame_label_names"]
-                ):
-                    predicted.append(result.labels)
-                    truth.append(names)
-        finally:
-            module.train(was_training)
-        if not truth:
-            raise InputError(f"validation read nothing: none of its {len(dataset)} clips could be read")
+        return FrameLabeler(module, classes)
+
+    def score(predicted: list[tuple[str, ...]], truth: list[tuple[str, ...]]) -> dict[str, float]:
         return dict(frame_metrics(predicted, truth))
 
-    return evaluate
+    return clip_validation(records, labeler, _labels, score, batch_size=batch_size, max_bad_clips=max_bad_clips)
 
 
-class _EpochSampling:
-    """Tells the training clips which epoch it is, so ``random`` sampling draws new frames."""
-
-    def __init__(self, dataset: ClipDataset) -> None:
-        self.dataset = dataset
-
-    def attach(self, trainer: Trainer) -> None:
-        self.dataset.set_epoch(trainer.epoch)
-
-    def on_event(self, event: TrainerEvent) -> None:
-        if event.kind == "epoch_end":
-            self.dataset.set_epoch(event.epoch + 1)
-
-
-def _collate(items: list[Any]) -> dict[str, Any] | None:
-    batch = collate_clips(items)
-    return batch if "frames" in batch else None  # every clip unreadable: the trainer skips the batch
+def _labels(labeler: FrameLabeler, batch: dict[str, Any]) -> Iterator[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """(the predicted labels, the true labels) of the sampled frames of every clip of a batch."""
+    for result, names in zip(labeler.label_tensors(batch["frames"], batch["length"]), batch["frame_label_names"]):
+        yield result.labels, names
 
 
 def frames_training_setup(
@@ -122,64 +69,21 @@ def frames_training_setup(
     validation: Mapping[str, Any] | None = None,
 ) -> TrainingSetup:
     """The model, data, validation and checkpoint header of a frames run (seed the RNGs first)."""
-    model = _initial_model(config)
-    classes = list(config.classes)
-    train_set = ClipDataset(
-        train_records,
-        num_frames=model.config.num_frames,
-        sampling="random",
-        seed=seed,
-        transform=build_clip_transform(model.config.encoder, train=True),
-        frame_classes=classes,
-        max_bad_clips=config.max_bad_clips,
-    )
-    evaluate = make_validation(val_records, classes, max_bad_clips=config.max_bad_clips)
-    extra: dict[str, Any] = {"classes": classes, "training": config_to_dict(config)}
-    if validation is not None:
-        extra["validation"] = dict(validation)
-    sampling = _EpochSampling(train_set)
-    return TrainingSetup(
+    model = initial_clip_model(
+        config,
         task="frames",
-        model_name=config.model_name,
-        model=model,
-        train_set=train_set,
-        collate=_collate,
-        evaluate=evaluate,
-        callbacks=(sampling.on_event,),
-        on_trainer=sampling.attach,
-        extra=extra,
+        registry=MODELS,
+        model_class=FrameRNN,
+        no_classes="no frame classes: the per-frame labels file has none",
     )
-
-
-def train_frames(
-    train_records: Sequence[VideoRecord],
-    val_records: Sequence[VideoRecord],
-    config: FramesTrainingConfig,
-    trainer_config: TrainerConfig,
-    out_dir: str | Path,
-    *,
-    validation: Mapping[str, Any] | None = None,
-    progress: ProgressFactory | None = None,
-    log: TrainingLog | None = None,
-    resume_from: str | Path | None = None,
-) -> TrainResult:
-    """Train a frame labeler; checkpoints go to ``out_dir`` (best: highest validation frame accuracy)."""
-    seed_everything(trainer_config.seed)
-    setup = frames_training_setup(train_records, val_records, config, seed=trainer_config.seed, validation=validation)
-    return run_training(setup, trainer_config, out_dir, progress=progress, log=log, resume_from=resume_from)
-
-
-def _initial_model(config: FramesTrainingConfig) -> FrameRNN:
-    if config.model_name not in MODELS.names(task="frames"):
-        raise ConfigError(f"unknown frames model {config.model_name!r} (known: {', '.join(MODELS.names())})")
-    if not config.classes:
-        raise InputError("no frame classes: the per-frame labels file has none")
-    if config.init_from is not None:
-        start = FrameLabeler.from_checkpoint(config.init_from)
-        if list(start.classes) != list(config.classes):
-            raise ConfigError(f"{config.init_from}: its classes differ from the dataset's")
-        return start.model.train()
-    model_config = MODELS.config(config.model_name, {**config.model, "num_classes": len(config.classes)})
-    model = MODELS.build(config.model_name, model_config, load_encoder_weights=True)
-    assert isinstance(model, FrameRNN)
-    return model
+    return clip_training_setup(
+        train_records,
+        val_records,
+        model,
+        make_validation,
+        config,
+        task="frames",
+        per_frame=True,
+        seed=seed,
+        validation=validation,
+    )
