@@ -24,13 +24,11 @@ from multimodal_rnn.datasets.captions import (
 )
 from multimodal_rnn.errors import DataFormatError
 from multimodal_rnn.files import MAX_RESULTS_FILE_BYTES, check_result_texts, read_json
-from multimodal_rnn.metrics.caption import CAPTION_METRICS, Tokenizer, caption_metrics
-from multimodal_rnn.metrics.corpus import MetricScore, MetricUnavailable, first_ids
-from multimodal_rnn.metrics.nltk_bleu import nltk_corpus_bleu
-from multimodal_rnn.text.vocab import tokenize as coco_tokenize
+from multimodal_rnn.metrics.caption import Tokenizer
+from multimodal_rnn.metrics.caption_report import NLTK_BLEU_KEY, caption_report, metrics_table
+from multimodal_rnn.metrics.corpus import first_ids
 
-NLTK_BLEU_KEY = "nltk_corpus_bleu_4"
-"""Where :func:`evaluate_captions` reports NLTK's corpus BLEU-4 (beside ``metrics``)."""
+__all__ = ["NLTK_BLEU_KEY", "evaluate_captions", "format_metrics_table", "read_caption_results"]
 
 
 def read_caption_results(
@@ -107,7 +105,7 @@ def evaluate_captions(
 
     Returns:
         A JSON-ready dict: ``metrics`` (name -> value, None when unavailable, in
-        :data:`CAPTION_METRICS` order), ``unavailable`` (name -> reason),
+        :data:`~multimodal_rnn.metrics.caption.CAPTION_METRICS` order), ``unavailable`` (name -> reason),
         :data:`NLTK_BLEU_KEY` (NLTK's corpus BLEU-4 on the same tokens), ``num_images`` and
         ``per_image`` (a list, sorted by image id, of ``{"image_id", <metric>: value}``).
 
@@ -120,34 +118,10 @@ def evaluate_captions(
     coco = load_coco_captions(annotations, need_captions=True)
     references = caption_references(coco)
     candidates = read_caption_results(results, coco, annotations_name=annotations_name)
-    tokenize = tokenize or coco_tokenize
-    tokenized_references = {i: [" ".join(tokenize(r)) for r in references[i]] for i in candidates}
-    tokenized_candidates = {i: " ".join(tokenize(c)) for i, c in candidates.items()}
-    scores = caption_metrics(tokenized_references, tokenized_candidates, meteor=meteor)
-    available = {name: s for name, s in scores.items() if isinstance(s, MetricScore)}
-    return {
-        "metrics": {name: available[name].value if name in available else None for name in CAPTION_METRICS},
-        "unavailable": {name: s.reason for name, s in scores.items() if isinstance(s, MetricUnavailable)},
-        NLTK_BLEU_KEY: nltk_corpus_bleu(tokenized_references, tokenized_candidates),
-        "num_images": len(candidates),
-        "per_image": [
-            {"image_id": image_id, **{name: s.per_image[image_id] for name, s in available.items()}}
-            for image_id in sorted(candidates)
-        ],
-    }
+    return caption_report(candidates, references, item="image", tokenize=tokenize, meteor=meteor)
 
 
 def format_metrics_table(report: Mapping[str, Any]) -> str:
     """A two-column (metric, value) text table of an evaluation report's ``metrics``; the
     ``Bleu_4`` row also shows NLTK's corpus BLEU-4 when the report has it."""
-    rows = [("metric", "value")]
-    for name, value in report["metrics"].items():
-        if value is None:
-            rows.append((name, f"n/a ({report['unavailable'].get(name, 'unavailable')})"))
-        elif name == "Bleu_4" and report.get(NLTK_BLEU_KEY) is not None:
-            rows.append((name, f"{value:.4f}  (NLTK corpus_bleu BLEU-4: {report[NLTK_BLEU_KEY]:.4f})"))
-        else:
-            rows.append((name, f"{value:.4f}"))
-    rows.append(("images", str(report["num_images"])))
-    width = max(len(name) for name, _ in rows)
-    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+    return metrics_table(report, item="image")

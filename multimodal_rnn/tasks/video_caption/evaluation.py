@@ -17,13 +17,10 @@ from typing import Any
 
 from multimodal_rnn.errors import DataFormatError
 from multimodal_rnn.files import MAX_RESULTS_FILE_BYTES, check_result_texts, read_json
-from multimodal_rnn.metrics.caption import CAPTION_METRICS, caption_metrics
-from multimodal_rnn.metrics.corpus import MetricScore, MetricUnavailable, first_ids
-from multimodal_rnn.metrics.nltk_bleu import nltk_corpus_bleu
-from multimodal_rnn.text.vocab import tokenize
+from multimodal_rnn.metrics.caption_report import NLTK_BLEU_KEY, caption_report, metrics_table
+from multimodal_rnn.metrics.corpus import first_ids
 
-NLTK_BLEU_KEY = "nltk_corpus_bleu_4"
-"""Where :func:`evaluate_video_captions` reports NLTK's corpus BLEU-4 (beside ``metrics``)."""
+__all__ = ["NLTK_BLEU_KEY", "check_same_clips", "evaluate_video_captions", "format_metrics_table", "read_video_results"]
 
 
 def read_video_results(results: str | os.PathLike[str] | Sequence[Mapping[str, Any]]) -> dict[str, str]:
@@ -91,32 +88,9 @@ def evaluate_video_captions(
         :data:`~multimodal_rnn.metrics.caption.CAPTION_METRICS` order), ``unavailable`` (name ->
         reason), :data:`NLTK_BLEU_KEY`, ``num_videos`` and ``per_video`` (sorted by video id).
     """
-    tokenized_references = {i: [" ".join(tokenize(r)) for r in references[i]] for i in candidates}
-    tokenized_candidates = {i: " ".join(tokenize(c)) for i, c in candidates.items()}
-    scores = caption_metrics(tokenized_references, tokenized_candidates, meteor=meteor)
-    available = {name: s for name, s in scores.items() if isinstance(s, MetricScore)}
-    return {
-        "metrics": {name: available[name].value if name in available else None for name in CAPTION_METRICS},
-        "unavailable": {name: s.reason for name, s in scores.items() if isinstance(s, MetricUnavailable)},
-        NLTK_BLEU_KEY: nltk_corpus_bleu(tokenized_references, tokenized_candidates),
-        "num_videos": len(candidates),
-        "per_video": [
-            {"video_id": video_id, **{name: s.per_image[video_id] for name, s in available.items()}}
-            for video_id in sorted(candidates)
-        ],
-    }
+    return caption_report(candidates, references, item="video", meteor=meteor)
 
 
 def format_metrics_table(report: Mapping[str, Any]) -> str:
-    """A two-column (metric, value) text table of a report's ``metrics`` (and faithfulness, when there)."""
-    rows = [("metric", "value")]
-    for name, value in report["metrics"].items():
-        if value is None:
-            rows.append((name, f"n/a ({report['unavailable'].get(name, 'unavailable')})"))
-        elif name == "Bleu_4" and report.get(NLTK_BLEU_KEY) is not None:
-            rows.append((name, f"{value:.4f}  (NLTK corpus_bleu BLEU-4: {report[NLTK_BLEU_KEY]:.4f})"))
-        else:
-            rows.append((name, f"{value:.4f}"))
-    rows.append(("videos", str(report["num_videos"])))
-    width = max(len(name) for name, _ in rows)
-    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+    """A two-column (metric, value) text table of a report's ``metrics`` and its count of videos."""
+    return metrics_table(report, item="video")
