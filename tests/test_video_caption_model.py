@@ -9,7 +9,7 @@ from multimodal_rnn.checkpoint import save_checkpoint
 from multimodal_rnn.decoding import beam_search, greedy_decode, sample_decode
 from multimodal_rnn.errors import ConfigError
 from multimodal_rnn.tasks import MODELS
-from multimodal_rnn.tasks.video_caption.models import VideoCaptionModel
+from multimodal_rnn.tasks.video_caption.models import VideoCaptionModel, _cell_changes
 from multimodal_rnn.tasks.video_caption.predictor import VideoCaptioner, pad_clips
 from multimodal_rnn.text.vocab import Vocabulary
 
@@ -22,8 +22,14 @@ SMALL = {
     "num_frames": 4,
     "encoder": {"channels": [8, 16], "image_size": 16},
 }
-NAMES = [*MODELS.names(task="video_caption"), "temporal_attention/cells"]
-"""Every model, and temporal_attention attending over the grid cells of every frame."""
+VARIANTS: dict[str, dict[str, object]] = {
+    "frames": {"attend": "frames", "summary": False},
+    "previous": {"query": "previous", "cell_changes": False, "summary": False},
+}
+"""temporal_attention besides its defaults (cells, cell changes, summary, query "current"):
+attending over the T frames, and querying with the previous hidden state without the extras."""
+NAMES = [*MODELS.names(task="video_caption"), *(f"temporal_attention/{v}" for v in VARIANTS)]
+"""Every model, and the variants of temporal_attention."""
 
 
 def _vocab() -> Vocabulary:
@@ -31,8 +37,8 @@ def _vocab() -> Vocabulary:
 
 
 def _build(name: str, vocab: Vocabulary, **overrides: object) -> VideoCaptionModel:
-    name, _, attend = name.partition("/")
-    extra = {"attend": attend} if attend else {}
+    name, _, variant = name.partition("/")
+    extra = VARIANTS[variant] if variant else {}
     model = MODELS.build(name, {**SMALL, **extra, **overrides, "vocab_size": len(vocab)})
     assert isinstance(model, VideoCaptionModel)
     return model
@@ -95,7 +101,7 @@ def test_beam_one_equals_greedy_and_the_predictor_batches(name: str) -> None:
             assert alone.words == batched.words and abs(alone.score - batched.score) < 1e-4
 
 
-@pytest.mark.parametrize("name", ["temporal_attention", "temporal_attention/cells"])
+@pytest.mark.parametrize("name", ["temporal_attention", "temporal_attention/frames", "temporal_attention/previous"])
 def test_attention_traces_are_weights_over_the_real_frames(name: str) -> None:
     torch.manual_seed(2)
     vocab = _vocab()
@@ -178,4 +184,32 @@ def test_configs_refuse_bad_values_and_options_of_another_model() -> None:
     with pytest.raises(ConfigError, match="attention_size"):
         MODELS.config("s2vt", {"vocab_size": 10, "attention_size": 8})
     with pytest.raises(ConfigError, match="needs frame_features"):
-        MODELS.config("temporal_attention", {"vocab_size": 10, "attend": "cells", "frame_features": "pooled"})
+        MODELS.config("temporal_attention", {"vocab_size": 10, "frame_features": "pooled"})
+    assert MODELS.config("temporal_attention", {"vocab_size": 10, "frame_features": "pooled", "attend": "frames"})
+    with pytest.raises(ConfigError, match="query must be one of previous, current"):
+        MODELS.config("temporal_attention", {"vocab_size": 10, "query": "next"})
+
+
+def test_changes_between_frames_ignore_dropout() -> None:
+    """A still clip changes nothing in training mode either: the change features of identical frames
+    are those of no change, however dropout falls (the trained model once saw motion in noise)."""
+    torch.manual_seed(6)
+    vocab = _vocab()
+    model = _build("temporal_attention", vocab, dropout=0.5).train()
+    still = _clips([1])[0].expand(4, -1, -1, -1)[None]  # (1, 4, 3, 16, 16): the same frame 4 times
+    mask = torch.ones((1, 4), dtype=torch.bool)
+    with torch.no_grad():
+        encoded = model.encode(still, mask)
+        size = model.config.frame_size
+        no_change = model.change_projection(torch.zeros(model.change_projection.in_features))
+        assert torch.allclose(encoded.frames[0, :, size:], no_change.expand(4, -1))
+        assert encoded.cells is not None
+        change, activity = _cell_changes(encoded.cells, mask)
+        assert change.shape == activity.shape == (*encoded.cells.shape[:3], 1)
+        assert float(change.abs().sum()) == 0.0 and float(activity.abs().sum()) == 0.0
+        moving = torch.cat([still[:, :2], _clips([2], seed=9)[0][None]], dim=1)  # frames 2 and 3 differ
+        cells = model.encode(moving, mask).cells
+        assert cells is not None
+        change, activity = _cell_changes(cells, mask)
+    assert float(change[0, :2].abs().sum()) == 0.0 and float(change[0, 2:].sum()) > 0.0
+    assert torch.allclose(activity[0, 0], change[0].sum(dim=0) / 3)

@@ -8,8 +8,12 @@ Two registered models, each with its own config class (shared options in
   second reads [h1; no word]; during decoding the first reads no frame and the second reads
   [h1; word] and predicts the next word. The clip reaches the words only through the state.
 * ``temporal_attention`` (after Yao et al. 2015, "Describing Videos by Exploiting Temporal
-  Structure"): an optional recurrent core over the frames, then a decoder core that attends over
-  the T encoded frames with its previous hidden state at every word, reading [word; attended].
+  Structure"): an optional recurrent core over the frames, then a decoder core that attends at
+  every word over the grid cells of every frame (or over the T encoded frames). By default it
+  reads [word; previous attended; clip summary], attends with its new hidden state and predicts
+  the word from both (``query="current"``); each cell carries how much it changes over the clip
+  (``cell_changes``). Together these bind what happens to the object that does it: on the
+  moving-shapes world they took validation faithfulness from 70 % to 99 % (``weights/README.md``).
 
 Every frame goes through the shared :class:`~multimodal_rnn.encoders.image.ImageEncoder`
 (padded frames never do) and a learned projection of its grid (``frame_features="grid"``: the
@@ -22,8 +26,13 @@ the 12 actions goes from 80 % to 99 % validation accuracy with it). Decoding goe
 forcing in :meth:`VideoCaptionModel.forward`
 loops over it, greedy, sampling and beam search call it. The recurrent state is a dict of
 batch-first tensors (the cores' states; with attention the last weights under ``"attention"``
-(B, T), which ``record="attention"`` traces); the context holds what is computed once per clip
-(the attention memory, its projection and the frame mask), never reordered by beam search.
+(B, T) or (B, T * N), which ``record="attention"`` traces, and with ``query="current"`` the last
+attended memory); the context holds what is computed once per clip (the attention memory, its
+projection, the frame mask and the clip summary), never reordered by beam search.
+
+Changes between frames (``differences``, ``cell_changes``) are measured on the clean encoder
+outputs and dropout applies to the features only: dropped-out features would differ between two
+identical frames and teach the model motion that is not there.
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ VideoState = dict[str, Any]
 VideoContext = dict[str, torch.Tensor]
 FRAME_FEATURES = ("grid", "pooled")
 ATTEND = ("frames", "cells")
+QUERIES = ("previous", "current")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,24 +122,46 @@ class TemporalAttentionConfig(VideoCaptionConfig):
         attend: "frames" (T positions) or "cells" (T * N: every grid cell of every frame, its own
             projected feature beside its frame's; needs ``frame_features="grid"``), which lets a
             word look at one object of one frame, as the image captioners attend over the grid.
+        cell_changes: with ``attend="cells"``, each cell's projection also reads how much that
+            cell changes: the norm of its change since the previous frame and the mean of that
+            norm over the clip (two values), so the words about what moves can find the cells
+            where something happens (and the still object's cells, which never change, are told
+            apart).
+        summary: also give the decoder, at every word, a summary of the whole clip beside the
+            attended memory: the frame core's output at the clip's last frame (the mean of the
+            frame features without ``encode_frames``). Attention picks *where* to look; the
+            summary keeps *what happens* in view whatever it picks.
+        query: what attention is queried with: "previous" (the decoder's hidden state before it
+            reads the current word, as in Show, Attend and Tell) or "current" (after it: the
+            word just read, e.g. the shape that completes an object's name, already steers where
+            to look; Luong et al. 2015), then the next word is predicted from the hidden state
+            and the attended memory together, and the attended memory is fed to the next step.
     """
 
     attention_size: int = 128
     gated_attention: bool = False
     encode_frames: bool = True
-    attend: str = "frames"
+    attend: str = "cells"
+    cell_changes: bool = True
+    summary: bool = True
+    query: str = "current"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.attend not in ATTEND:
             raise ConfigError(f"attend must be one of {', '.join(ATTEND)}, got {self.attend!r}")
+        if self.query not in QUERIES:
+            raise ConfigError(f"query must be one of {', '.join(QUERIES)}, got {self.query!r}")
         if self.attend == "cells" and self.frame_features != "grid":
-            raise ConfigError('attend="cells" needs frame_features="grid"')
+            raise ConfigError(
+                'attend="cells" (the default) needs frame_features="grid"; with pooled features set attend="frames"'
+            )
 
 
 class EncodedClip(NamedTuple):
     """frames (B, T, F): projected features per frame, 0 on padding; mask (B, T) bool: real frames;
-    cells (B, T, N, D): the encoder's grid of every frame with ``frame_features="grid"``, else None."""
+    cells (B, T, N, D): the encoder's grid of every frame with ``frame_features="grid"`` (before
+    dropout), else None."""
 
     frames: torch.Tensor
     mask: torch.Tensor
@@ -175,11 +207,11 @@ class VideoCaptionModel(nn.Module):
 
     def encode_inputs(self, inputs: torch.Tensor, mask: torch.Tensor) -> EncodedClip:
         """:meth:`frame_inputs` (B, T, F) (or the same from a frame cache), mask (B, T) -> :class:`EncodedClip`."""
-        inputs = self.dropout(inputs)
-        frames = torch.relu(self.frame_projection(inputs))
+        frames = torch.relu(self.frame_projection(self.dropout(inputs)))
         if self.change_projection is not None:
+            # the change of the clean inputs: dropped-out features would "change" on a still frame
             change = torch.cat([torch.zeros_like(inputs[:, :1]), inputs[:, 1:] - inputs[:, :-1]], dim=1)  # (B, T, F)
-            frames = torch.cat([frames, self.change_projection(change)], dim=2)
+            frames = torch.cat([frames, self.change_projection(self.dropout(change))], dim=2)
         cells = None
         if self.config.frame_features == "grid":
             cells = inputs.view(*inputs.shape[:2], -1, self.encoder.feature_size)  # (B, T, N, D)
@@ -275,23 +307,33 @@ class TemporalAttention(VideoCaptionModel):
         super().__init__(config, load_encoder_weights=load_encoder_weights)
         memory = config.hidden_size if config.encode_frames else self.frame_feature_size
         self.frame_core = RecurrentCore(_core_config(config, self.frame_feature_size)) if config.encode_frames else None
-        self.cell_projection = (
-            nn.Linear(self.encoder.feature_size, config.frame_size) if config.attend == "cells" else None
-        )
+        cell_inputs = self.encoder.feature_size + (2 if config.cell_changes else 0)
+        self.cell_projection = nn.Linear(cell_inputs, config.frame_size) if config.attend == "cells" else None
         memory += config.frame_size if self.cell_projection is not None else 0
-        self.core = RecurrentCore(_core_config(config, config.embed_size + memory, context_size=memory))
+        self.summary_size = (config.hidden_size if config.encode_frames else self.frame_feature_size) * config.summary
+        self.core = RecurrentCore(
+            _core_config(config, config.embed_size + memory + self.summary_size, context_size=memory)
+        )
+        self.combine = nn.Linear(config.hidden_size + memory, config.hidden_size) if config.query == "current" else None
         self.attention = AdditiveAttention(
             config.hidden_size, memory, config.attention_size, gated=config.gated_attention
         )
 
     def start(self, encoded: EncodedClip) -> tuple[VideoState, VideoContext]:
         mask = encoded.mask
+        lengths = mask.sum(dim=1)  # (B,)
         memory = encoded.frames  # (B, T, F)
         if self.frame_core is not None:
-            memory, _ = self.frame_core(memory, mask.sum(dim=1))  # (B, T, H), 0 on padding
+            memory, _ = self.frame_core(memory, lengths)  # (B, T, H), 0 on padding
+            summary = memory[torch.arange(memory.shape[0], device=memory.device), (lengths - 1).clamp(min=0)]  # (B, H)
+        else:
+            summary = memory.sum(dim=1) / lengths.clamp(min=1)[:, None].to(memory.dtype)  # (B, F)
         if self.cell_projection is not None:
             assert encoded.cells is not None
-            cells = torch.relu(self.cell_projection(self.dropout(encoded.cells)))  # (B, T, N, C)
+            cells = self.dropout(encoded.cells)  # (B, T, N, D)
+            if self.config.cell_changes:  # measured on the clean cells (see encode_inputs)
+                cells = torch.cat([cells, *_cell_changes(encoded.cells, mask)], dim=3)  # (B, T, N, D + 2)
+            cells = torch.relu(self.cell_projection(cells))  # (B, T, N, C)
             positions = cells.shape[2]
             beside = memory[:, :, None].expand(-1, -1, positions, -1)  # the frame's feature beside each cell
             mask = mask[:, :, None].expand(-1, -1, positions).flatten(1)  # (B, T * N)
@@ -299,18 +341,57 @@ class TemporalAttention(VideoCaptionModel):
         mean = memory.sum(dim=1) / mask.sum(dim=1, keepdim=True).to(memory.dtype)  # (B, M) over real positions
         state = {
             "core": self.core.init_state(memory.shape[0], context=mean),
-            "attention": memory.new_zeros(mask.shape),
-        }  # (B, T) or (B, T * N)
-        return state, {"memory": memory, "memory_projected": self.attention.project_features(memory), "mask": mask}
+            "attention": memory.new_zeros(mask.shape),  # (B, T) or (B, T * N)
+        }
+        if self.combine is not None:
+            state["attended"] = mean  # what the first word reads as the previous step's attended memory
+        context = {"memory": memory, "memory_projected": self.attention.project_features(memory), "mask": mask}
+        if self.summary_size:
+            context["summary"] = summary
+        return state, context
 
     def step(self, tokens: torch.Tensor, state: VideoState, context: VideoContext) -> tuple[torch.Tensor, VideoState]:
+        if self.combine is not None:
+            return self._step_current(tokens, state, context)
         query = state["core"][0][:, -1]  # h_{t-1}: (B, H)
-        attended, weights = self.attention(
+        attended, weights = self._attend(query, context)
+        hidden, core_state = self.core.step(self._core_input(tokens, attended, context), state["core"])
+        return self._logprobs(hidden), {"core": core_state, "attention": weights}
+
+    def _step_current(
+        self, tokens: torch.Tensor, state: VideoState, context: VideoContext
+    ) -> tuple[torch.Tensor, VideoState]:
+        """``query="current"``: read the word (with the previous attended memory), attend with h_t, predict."""
+        assert self.combine is not None
+        hidden, core_state = self.core.step(self._core_input(tokens, state["attended"], context), state["core"])
+        attended, weights = self._attend(hidden, context)  # (B, M), (B, P)
+        combined = torch.tanh(self.combine(torch.cat([hidden, attended], dim=1)))  # (B, H)
+        return self._logprobs(combined), {"core": core_state, "attention": weights, "attended": attended}
+
+    def _attend(self, query: torch.Tensor, context: VideoContext) -> tuple[torch.Tensor, torch.Tensor]:
+        """query (B, H) -> the attended memory (B, M) and the weights (B, P) over its positions."""
+        return self.attention(
             context["memory"], query, mask=context["mask"], projected_features=context["memory_projected"]
         )
-        x = torch.cat([self.dropout(self.embedding(tokens)), attended], dim=1)  # (B, E + M)
-        hidden, core_state = self.core.step(x, state["core"])
-        return self._logprobs(hidden), {"core": core_state, "attention": weights}
+
+    def _core_input(self, tokens: torch.Tensor, attended: torch.Tensor, context: VideoContext) -> torch.Tensor:
+        """[word embedding; attended memory; clip summary (with ``summary``)]: (B, E + M [+ S])."""
+        inputs = [self.dropout(self.embedding(tokens)), attended]
+        if self.summary_size:
+            inputs.append(context["summary"])
+        return torch.cat(inputs, dim=1)
+
+
+def _cell_changes(cells: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """cells (B, T, N, D), mask (B, T) -> how much each cell changes: the norm of its change since
+    the previous frame (0 at the first frame and where either frame is padding) and the mean of
+    that norm over the clip's real frame pairs, broadcast to every frame; both (B, T, N, 1)."""
+    pairs = (mask[:, 1:] & mask[:, :-1]).to(cells.dtype)  # (B, T-1): both frames real
+    change = (cells[:, 1:] - cells[:, :-1]).norm(dim=3, keepdim=True) * pairs[:, :, None, None]  # (B, T-1, N, 1)
+    count = pairs.sum(dim=1).clamp(min=1.0)[:, None, None, None]  # (B, 1, 1, 1)
+    activity = change.sum(dim=1, keepdim=True) / count  # (B, 1, N, 1)
+    change = torch.cat([change.new_zeros((change.shape[0], 1, *change.shape[2:])), change], dim=1)  # (B, T, N, 1)
+    return change, activity.expand_as(change)
 
 
 def _core_config(config: VideoCaptionConfig, input_size: int, *, context_size: int | None = None) -> CoreConfig:
