@@ -27,13 +27,13 @@ WORLD = MovingShapesConfig(seed=12345, train_size=0, val_size=0, test_size=4)
 SCORE_TOLERANCE = 1e-3
 
 CAPTIONS: list[tuple[str, float, bool]] = [
-    ("a yellow square moves to the right", -0.8840, True),
-    ("a green square moves up and a cyan square stays in place", -3.0698, True),
-    ("a purple square shrinks while a green triangle stays in place", -2.1488, True),
-    ("a purple circle moves to the left and a yellow triangle stays in place", -2.9293, True),
+    ("a yellow square moves right", -1.4809, True),
+    ("a green square moves up and a cyan square stays in place", -3.0527, True),
+    ("a purple square shrinks and a green triangle stays still", -3.0795, True),
+    ("a yellow triangle stays still while a purple circle moves left", -3.1912, True),
 ]
 """Beam-3 caption, score and faithfulness of each of the world's test clips, in order (the
-shipped model is faithful on 70.2 % of the test split; see weights/README.md)."""
+shipped model is faithful on 98.5 % of the test split; see weights/README.md)."""
 
 
 @pytest.fixture(scope="module")
