@@ -24,12 +24,12 @@ from multimodal_rnn.options import (
     decode_length,
     finite_float,
     int_range,
-    non_negative_int,
     positive_int,
 )
 from multimodal_rnn.shipped import resolve_weights
 from multimodal_rnn.tasks.protocol import Report, RunContext
 from multimodal_rnn.tasks.video_caption.data import add_data_arguments, evaluation_records, world_truth
+from multimodal_rnn.tasks.video_data import add_max_bad_clips_argument
 
 if TYPE_CHECKING:
     from multimodal_rnn.datasets.video_records import VideoRecord
@@ -186,13 +186,7 @@ class PredictCommand:
         parser.add_argument(
             "--batch-size", type=positive_int, default=32, metavar="N", help="clips per batch (default: %(default)s)"
         )
-        parser.add_argument(
-            "--max-bad-clips",
-            type=non_negative_int,
-            default=100,
-            metavar="N",
-            help="give up after this many unreadable clips (default: %(default)s)",
-        )
+        add_max_bad_clips_argument(parser)
         add_data_arguments(parser, training=False)
 
     def run(self, args: argparse.Namespace, context: RunContext) -> Report:

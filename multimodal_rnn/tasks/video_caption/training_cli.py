@@ -18,6 +18,7 @@ from multimodal_rnn.tasks.common import (
 from multimodal_rnn.tasks.protocol import Report, RunContext
 from multimodal_rnn.tasks.video_caption.cli import MODEL_NAMES
 from multimodal_rnn.tasks.video_caption.data import WORLD_INFO, add_data_arguments, training_splits, uses_world
+from multimodal_rnn.tasks.video_data import add_max_bad_clips_argument
 
 _TRAIN_DESCRIPTION = """\
 Train a video captioner. Checkpoints (last, best on validation CIDEr-D) and metrics.jsonl go to
@@ -79,13 +80,7 @@ class TrainCommand:
             metavar="N",
             help=f"beam size for validation, 1-{MAX_BEAM_SIZE} (default: greedy)",
         )
-        parser.add_argument(
-            "--max-bad-clips",
-            type=non_negative_int,
-            default=100,
-            metavar="N",
-            help="give up after this many unreadable clips (default: %(default)s)",
-        )
+        add_max_bad_clips_argument(parser)
         parser.add_argument(
             "--self-critical", action="store_true", help="SCST stage with CIDEr-D reward; needs --init-from"
         )
