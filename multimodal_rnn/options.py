@@ -129,6 +129,17 @@ def add_output_argument(
     return action
 
 
+def add_beam_argument(parser: argparse.ArgumentParser) -> None:
+    """``--beam N`` (default 3): the beam size of a decoding command, 1 (greedy) to :data:`MAX_BEAM_SIZE`."""
+    parser.add_argument(
+        "--beam",
+        type=beam_size,
+        default=3,
+        metavar="N",
+        help=f"beam size, 1-{MAX_BEAM_SIZE}; 1 = greedy (default: %(default)s)",
+    )
+
+
 def check_outputs(args: argparse.Namespace) -> list[str]:
     """Check every output option of the parsed command (see :func:`add_output_argument`) with
     :func:`multimodal_rnn.files.check_output_file` / :func:`~multimodal_rnn.files.check_output_dir`

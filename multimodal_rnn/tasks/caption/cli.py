@@ -20,6 +20,7 @@ from multimodal_rnn.options import (
     IMAGE_OUTPUT_SUFFIXES,
     MAX_BEAM_SIZE,
     MAX_DECODE_LENGTH,
+    add_beam_argument,
     add_output_argument,
     beam_size,
     decode_length,
@@ -80,8 +81,7 @@ class CaptionCommand:
                             help="caption checkpoint (.safetensors; default: weights/caption_shapes.safetensors), "
                                  "or an export folder with --runtime onnx")
         add_runtime_argument(parser, task="caption")
-        parser.add_argument("--beam", type=beam_size, default=3, metavar="N",
-                            help=f"beam size, 1-{MAX_BEAM_SIZE}; 1 = greedy (default: %(default)s)")
+        add_beam_argument(parser)
         parser.add_argument("--max-length", type=decode_length, default=None, metavar="N",
                             help=f"most words per caption, 1-{MAX_DECODE_LENGTH} (default: the model's)")
         parser.add_argument("--length-penalty", type=finite_float, default=0.0, metavar="ALPHA",
@@ -208,8 +208,7 @@ class PredictCommand:
                             help="image folder of --annotations (default: next to it)")
         add_output_argument(parser, "--out", required=True, metavar="results.json")
         parser.add_argument("--weights", metavar="FILE", help="caption checkpoint (default: the shipped shapes weights)")
-        parser.add_argument("--beam", type=beam_size, default=3, metavar="N",
-                            help=f"beam size, 1-{MAX_BEAM_SIZE}; 1 = greedy (default: %(default)s)")
+        add_beam_argument(parser)
         parser.add_argument("--batch-size", type=positive_int, default=64, metavar="N",
                             help="images per batch (default: %(default)s)")
         add_image_reading_arguments(parser)

@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING
 from multimodal_rnn.errors import InputError
 from multimodal_rnn.files import atomic_write, write_json
 from multimodal_rnn.options import (
-    MAX_BEAM_SIZE,
     MAX_DECODE_LENGTH,
+    add_beam_argument,
     add_output_argument,
-    beam_size,
     decode_length,
     finite_float,
     int_range,
@@ -76,13 +75,7 @@ class CaptionVideoCommand:
             metavar="FILE",
             help="video caption checkpoint (.safetensors); default: weights/video_caption_moving_shapes.safetensors",
         )
-        parser.add_argument(
-            "--beam",
-            type=beam_size,
-            default=3,
-            metavar="N",
-            help=f"beam size, 1-{MAX_BEAM_SIZE}; 1 = greedy (default: %(default)s)",
-        )
+        add_beam_argument(parser)
         parser.add_argument(
             "--max-length",
             type=decode_length,
@@ -176,13 +169,7 @@ class PredictCommand:
         parser.add_argument("--clips", type=Path, metavar="DIR", help="a folder of clips instead of a dataset split")
         add_output_argument(parser, "--out", required=True, metavar="results.json")
         parser.add_argument("--weights", metavar="FILE", help="video caption checkpoint (default: the shipped weights)")
-        parser.add_argument(
-            "--beam",
-            type=beam_size,
-            default=3,
-            metavar="N",
-            help=f"beam size, 1-{MAX_BEAM_SIZE}; 1 = greedy (default: %(default)s)",
-        )
+        add_beam_argument(parser)
         parser.add_argument(
             "--batch-size", type=positive_int, default=32, metavar="N", help="clips per batch (default: %(default)s)"
         )
