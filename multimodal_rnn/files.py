@@ -30,14 +30,14 @@ import os
 import stat
 import tempfile
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from itertools import compress
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
-from multimodal_rnn.errors import DataFormatError, InputError, MMRNNError
+from multimodal_rnn.errors import DataFormatError, InputError, MMRNNError, first_ids
 
 MAX_JSON_DEPTH = 64
 """Most nested JSON arrays/objects accepted anywhere (our own files nest at most 6 deep)."""
@@ -195,6 +195,57 @@ def check_result_texts(entries: Iterable[Mapping[str, Any]], *, text_key: str, i
                 f"{where}: {text_key} of {id_key} {str(entry[id_key])[:40]} has {size}, over the "
                 f"limit of {MAX_RESULT_CHARS} characters and {MAX_RESULT_WORDS} words"
             )
+
+
+def read_id_captions(
+    results: str | os.PathLike[str] | Sequence[Mapping[str, Any]], *, id_key: str, id_type: type
+) -> tuple[dict[Any, str], str]:
+    """A caption results list, ``[{id_key: id, "caption": str}]``: a JSON file (at most
+    :data:`MAX_RESULTS_FILE_BYTES`) or the list itself -> ``({id: caption} in the list's order,
+    where)``, ``where`` the file (or "results") for the caller's messages.
+
+    ``id_type`` is ``int`` (booleans refused) or ``str``.
+
+    Raises:
+        InputError: the file is missing, unreadable or too large.
+        DataFormatError: not a list; an entry without an ``id_type`` id and a string caption; a
+            caption over the limits of :func:`check_result_texts`; an id given twice.
+    """
+    if isinstance(results, (str, os.PathLike)):
+        data, where = read_json(results, max_bytes=MAX_RESULTS_FILE_BYTES), str(Path(results))
+    else:
+        data, where = results, "results"
+    type_name, type_words = ("int", "an integer") if id_type is int else ("str", "a string")
+    if not isinstance(data, list):
+        raise DataFormatError(
+            f'{where}: expected a JSON list of {{"{id_key}": {type_name}, "caption": str}} objects, '
+            f"got {type(data).__name__}"
+        )
+    malformed = [
+        index
+        for index, entry in enumerate(data)
+        if not (
+            isinstance(entry, dict) and _is_id(entry.get(id_key), id_type) and isinstance(entry.get("caption"), str)
+        )
+    ]
+    if malformed:
+        raise DataFormatError(
+            f"{where}: entries at index {first_ids(malformed)} need {type_words} '{id_key}' and a string 'caption'"
+        )
+    check_result_texts(data, text_key="caption", id_key=id_key, where=where)
+    captions: dict[Any, str] = {}
+    duplicates = set()
+    for entry in data:
+        if entry[id_key] in captions:
+            duplicates.add(entry[id_key])
+        captions[entry[id_key]] = entry["caption"]
+    if duplicates:
+        raise DataFormatError(f"{where}: more than one caption for {id_key} {first_ids(duplicates)}")
+    return captions, where
+
+
+def _is_id(value: Any, id_type: type) -> bool:
+    return isinstance(value, id_type) and not isinstance(value, bool)
 
 
 def require_keys(obj: Any, keys: tuple[str, ...], *, where: str) -> dict[str, Any]:

@@ -12,8 +12,8 @@ describe exactly the same images (one-line errors where ``loadRes`` would assert
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pycocotools.coco import COCO  # type: ignore[import-untyped]
 
@@ -23,7 +23,7 @@ from multimodal_rnn.datasets.captions import (
     silently,
 )
 from multimodal_rnn.errors import DataFormatError
-from multimodal_rnn.files import MAX_RESULTS_FILE_BYTES, check_result_texts, read_json
+from multimodal_rnn.files import read_id_captions
 from multimodal_rnn.metrics.caption import Tokenizer
 from multimodal_rnn.metrics.caption_report import NLTK_BLEU_KEY, caption_report, metrics_table
 from multimodal_rnn.metrics.corpus import first_ids
@@ -48,27 +48,8 @@ def read_caption_results(
             ``caption``; an image id given twice; an annotated image without a result; a result
             for an image that has no reference captions in ``annotations_name``.
     """
-    if isinstance(results, (str, os.PathLike)):
-        data, where = read_json(results, max_bytes=MAX_RESULTS_FILE_BYTES), str(Path(results))
-    else:
-        data, where = results, "results"
-    if not isinstance(data, list):
-        raise DataFormatError(
-            f'{where}: expected a JSON list of {{"image_id": int, "caption": str}} objects, got {type(data).__name__}'
-        )
-    malformed = [index for index, entry in enumerate(data) if not (
-        isinstance(entry, dict) and _is_int(entry.get("image_id")) and isinstance(entry.get("caption"), str))]
-    if malformed:
-        raise DataFormatError(
-            f"{where}: entries at index {first_ids(malformed)} need an integer 'image_id' and a string 'caption'"
-        )
-    check_result_texts(data, text_key="caption", id_key="image_id", where=where)
-    ids: set[int] = set()
-    duplicates: set[int] = set()
-    for entry in data:
-        (duplicates if entry["image_id"] in ids else ids).add(entry["image_id"])
-    if duplicates:
-        raise DataFormatError(f"{where}: more than one caption for image_id {first_ids(duplicates)}")
+    captions, where = read_id_captions(results, id_key="image_id", id_type=int)
+    ids = set(captions)
     annotated = set(coco.imgToAnns)
     missing = annotated - ids
     if missing:
@@ -80,12 +61,8 @@ def read_caption_results(
         raise DataFormatError(
             f"{where}: {len(extra)} image_id(s) without reference captions in {annotations_name}: {first_ids(extra)}"
         )
-    loaded = silently(coco.loadRes, [{"image_id": e["image_id"], "caption": e["caption"]} for e in data])
+    loaded = silently(coco.loadRes, [{"image_id": i, "caption": c} for i, c in captions.items()])
     return {image_id: annotations[0]["caption"] for image_id, annotations in loaded.imgToAnns.items()}
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def evaluate_captions(

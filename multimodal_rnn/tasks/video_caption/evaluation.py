@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from multimodal_rnn.errors import DataFormatError
-from multimodal_rnn.files import MAX_RESULTS_FILE_BYTES, check_result_texts, read_json
+from multimodal_rnn.files import read_id_captions
 from multimodal_rnn.metrics.caption_report import NLTK_BLEU_KEY, caption_report, metrics_table
 from multimodal_rnn.metrics.corpus import first_ids
 
@@ -31,34 +30,7 @@ def read_video_results(results: str | os.PathLike[str] | Sequence[Mapping[str, A
         DataFormatError: not a list of ``{"video_id": str, "caption": str}``; a caption over the
             result limits (:func:`multimodal_rnn.files.check_result_texts`); a video id given twice.
     """
-    if isinstance(results, (str, os.PathLike)):
-        data, where = read_json(results, max_bytes=MAX_RESULTS_FILE_BYTES), str(Path(results))
-    else:
-        data, where = results, "results"
-    if not isinstance(data, list):
-        raise DataFormatError(
-            f'{where}: expected a JSON list of {{"video_id": str, "caption": str}} objects, got {type(data).__name__}'
-        )
-    malformed = [
-        index
-        for index, entry in enumerate(data)
-        if not (
-            isinstance(entry, dict) and isinstance(entry.get("video_id"), str) and isinstance(entry.get("caption"), str)
-        )
-    ]
-    if malformed:
-        raise DataFormatError(
-            f"{where}: entries at index {first_ids(malformed)} need a string 'video_id' and a string 'caption'"
-        )
-    check_result_texts(data, text_key="caption", id_key="video_id", where=where)
-    captions: dict[str, str] = {}
-    duplicates: set[str] = set()
-    for entry in data:
-        if entry["video_id"] in captions:
-            duplicates.add(entry["video_id"])
-        captions[entry["video_id"]] = entry["caption"]
-    if duplicates:
-        raise DataFormatError(f"{where}: more than one caption for video_id {first_ids(sorted(duplicates))}")
+    captions, _ = read_id_captions(results, id_key="video_id", id_type=str)
     return captions
 
 
